@@ -1,0 +1,33 @@
+# gupcheck: `make run` analyses the bundled example, `make test` runs the whole test suite.
+# Both set up what they need: a virtualenv in .venv; `make test` also installs the system
+# packages the tests use (Debian kernel headers and sources) and the SARIF Multitool.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXAMPLE := testdata/example
+
+.PHONY: run test setup lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+run: setup
+	$(BIN)/gupcheck $(EXAMPLE)
+
+test: setup
+	bash scripts/setup-kernel.sh
+	bash scripts/setup-sarif-tools.sh
+	$(BIN)/ruff check analyzer rules tests
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check analyzer rules tests
+
+clean:
+	rm -rf $(VENV) .tools .cache .pytest_cache .ruff_cache *.egg-info

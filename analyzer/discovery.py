@@ -1,0 +1,147 @@
+"""Finding the source files to analyse in the paths given on the command line.
+
+`discover_sources` never raises and never modifies anything. What it decides:
+
+* A directory is searched recursively for ``*.c`` files, in sorted order. Hidden directories (``.git``,
+  ``.tmp_versions``, ...), hidden files and Kbuild's generated ``*.mod.c`` are skipped; symbolic
+  links to directories are not followed (a tree cannot loop). A directory without any C file is a
+  problem.
+* A file given explicitly must be C source: ``.c``, or ``.h`` (a header given by name, as a
+  pre-commit hook passes changed headers, is analysed as a translation unit of its own). Any other
+  suffix is a problem.
+* A file that does not exist (or a symbolic link whose target does not), that is not a regular file
+  (a FIFO, a device, a socket: opening those could block or have side effects), that cannot be read,
+  or that holds NUL bytes in its first 8 KiB (a binary file) is a problem, and is not analysed.
+* A file that is not valid UTF-8 (old kernel sources have Latin-1 author names in comments) is still
+  analysed: `read_source_text` decodes it as Latin-1, which maps every byte to one character, so
+  line and column numbers stay right. A non-fatal problem notes it.
+* The same file reached twice (given twice, or through a directory and by name, or through a link)
+  is analysed once, at its first position.
+
+Problem messages are one line without the path (the path is in `InputProblem.path`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from gupcheck.findings import InputProblem
+
+SOURCE_SUFFIXES = (".c", ".h")
+BINARY_PROBE = 8192
+
+
+def _is_generated(name: str) -> bool:
+    return name.endswith(".mod.c")
+
+
+def decode_source(data: bytes) -> tuple[str, bool]:
+    """Decode source bytes: (text, True) for UTF-8, else (Latin-1 text, False)."""
+    try:
+        return data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), False
+
+
+def read_source_text(path: str) -> str:
+    """The text of a source file, decoded as `discover_sources` describes (UTF-8, else Latin-1).
+    Raises OSError if the file cannot be read."""
+    with open(path, "rb") as f:
+        return decode_source(f.read())[0]
+
+
+def _strerror(e: OSError) -> str:
+    msg = e.strerror or str(e)
+    return msg[0].lower() + msg[1:] if msg else "unknown error"
+
+
+def _check_file(path: str, explicit: bool) -> InputProblem | None | str:
+    """None when the file is fine; "utf8" when it is fine but not UTF-8; else the problem."""
+    if not os.path.lexists(path):
+        return InputProblem(path, "no such file or directory")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        target = os.readlink(path) if os.path.islink(path) else "?"
+        return InputProblem(path, f"broken symbolic link (its target {target} does not exist)")
+    except OSError as e:
+        return InputProblem(path, f"cannot access: {_strerror(e)}")
+    if not stat.S_ISREG(st.st_mode):
+        return InputProblem(path, "not a regular file (a FIFO, device or socket); not analysed")
+    if explicit and not path.endswith(SOURCE_SUFFIXES):
+        return InputProblem(path, "not a C source file (expected a .c or .h file)")
+    try:
+        # O_NONBLOCK: if the file was swapped for a FIFO since the stat, opening does not hang.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return InputProblem(path, f"cannot read: {_strerror(e)}")
+    if b"\0" in data[:BINARY_PROBE]:
+        return InputProblem(path, "binary file (NUL bytes in its first 8 KiB), not C source")
+    if not decode_source(data)[1]:
+        return "utf8"
+    return None
+
+
+def _walk(directory: str) -> tuple[list[str], list[InputProblem]]:
+    found: list[str] = []
+    errors: list[InputProblem] = []
+
+    def onerror(e: OSError) -> None:
+        where = e.filename or directory
+        errors.append(InputProblem(where, f"cannot read directory: {_strerror(e)}"))
+
+    for root, dirs, files in os.walk(directory, onerror=onerror, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or not name.endswith(".c") or _is_generated(name):
+                continue
+            found.append(os.path.join(root, name))
+    return sorted(found), errors
+
+
+def discover_sources(paths: list[str]) -> tuple[list[str], list[InputProblem]]:
+    """Expand `paths` (files and directories) into the C files to analyse.
+
+    Returns (absolute normalised paths, in the order given and sorted within each directory;
+    problems). Fatal problems exclude the file; non-fatal ones (not UTF-8) keep it.
+    """
+    sources: list[str] = []
+    problems: list[InputProblem] = []
+    seen: set[str] = set()
+
+    def add(path: str, explicit: bool) -> None:
+        result = _check_file(path, explicit)
+        if isinstance(result, InputProblem):
+            problems.append(result)
+            return
+        key = os.path.realpath(path)
+        if key in seen:
+            return
+        seen.add(key)
+        sources.append(path)
+        if result == "utf8":
+            problems.append(InputProblem(path, "not valid UTF-8; read as Latin-1", fatal=False))
+
+    for raw in paths:
+        try:
+            path = os.path.normpath(os.path.abspath(raw))
+            if not raw:
+                problems.append(InputProblem(raw, "empty path"))
+                continue
+            if os.path.isdir(path):
+                files, errors = _walk(path)
+                problems.extend(errors)
+                if not files:
+                    if not errors:
+                        problems.append(InputProblem(path, "no C source files (*.c) in this directory"))
+                    continue
+                for f in files:
+                    add(f, explicit=False)
+            else:
+                add(path, explicit=True)
+        except (OSError, ValueError) as e:  # e.g. a path with a NUL byte, or a too-long name
+            problems.append(InputProblem(str(raw), f"cannot use this path: {e}"))
+    return sources, problems

@@ -1,0 +1,87 @@
+"""The pipeline: sources -> build config -> facts -> program -> rules -> findings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from gupcheck import buildconfig
+from gupcheck.discovery import discover_sources
+from gupcheck.facts import HeaderMode, TranslationUnitFacts
+from gupcheck.findings import Finding, InputProblem
+from gupcheck.parse import ParseError, extract_facts
+from gupcheck.program import Program
+from gupcheck.ruleinfo import Rule
+
+MODE_NOTES = {
+    HeaderMode.KERNEL_MODEL: "parsed with gupcheck's built-in kernel API model, not real kernel headers "
+    "(use --kernel-dir DIR for a kernel build tree)",
+}
+
+
+@dataclass
+class Analysis:
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+    units: list[TranslationUnitFacts] = field(default_factory=list)
+
+    @property
+    def files_analysed(self) -> list[str]:
+        return [unit.path for unit in self.units]
+
+
+def analyse(
+    paths: list[str],
+    rules: tuple[Rule, ...],
+    *,
+    compile_commands: str | None = None,
+    kernel_dir: str | None = None,
+    use_model: bool = False,
+) -> Analysis:
+    """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options."""
+    result = Analysis()
+    sources, problems = discover_sources(paths)
+    result.problems.extend(problems)
+    config = buildconfig.BuildConfig(compile_commands=compile_commands, kernel_dir=kernel_dir,
+                                     use_model=use_model)
+    for path in sources:
+        unit = _facts_for(path, config, result.problems)
+        if unit is not None:
+            result.units.append(unit)
+    program = Program(result.units)
+    modes = {unit.path: unit for unit in result.units}
+    for rule in rules:
+        for finding in rule.check(program):
+            unit = modes.get(finding.location.path)
+            if unit is not None:
+                if unit.mode in MODE_NOTES:
+                    finding.notes.append(MODE_NOTES[unit.mode])
+                if unit.errors:
+                    finding.notes.append(f"the file parsed with {len(unit.errors)} error(s); "
+                                         "this finding may be incomplete")
+            result.findings.append(finding)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def _facts_for(path: str, config: buildconfig.BuildConfig,
+               problems: list[InputProblem]) -> TranslationUnitFacts | None:
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+    except OSError as error:
+        problems.append(InputProblem(path, f"cannot read file: {error.strerror or error}"))
+        return None
+    try:
+        file_config = config.config_for(os.path.abspath(path), source.decode("utf-8", "replace"))
+        unit = extract_facts(file_config, source)
+    except (ParseError, buildconfig.ConfigError) as error:
+        problems.append(InputProblem(path, str(error)))
+        return None
+    if unit.errors:
+        first = unit.errors[0]
+        where = f"{first.location.line}:{first.location.column}: " if first.location else ""
+        problems.append(InputProblem(
+            path, f"parsed with {len(unit.errors)} error(s), analysed anyway (first: {where}{first.message})",
+            fatal=False))
+    return unit

@@ -1,0 +1,254 @@
+"""The fact model: plain data extracted from one translation unit.
+
+Produced by `gupcheck.parse` (the only module that knows libclang) and read by the program
+and the rules. Everything here is a dataclass of plain values, so facts can be pickled, cached
+and computed in worker processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from gupcheck.findings import SourceLocation
+
+
+class Side(StrEnum):
+    KERNEL = "kernel"
+    USERLAND = "userland"
+
+
+class HeaderMode(StrEnum):
+    """Where a file's headers came from."""
+
+    KERNEL_TREE = "kernel-tree"  # a real kernel build tree (--kernel-dir or the running kernel's)
+    KERNEL_MODEL = "kernel-model"  # gupcheck's built-in model of the kernel API
+    COMPILE_COMMANDS = "compile-commands"  # flags from a compile_commands.json
+    SYSTEM = "system"  # userland: the system headers
+
+
+class ValueKind(StrEnum):
+    """What an expression denotes, as far as memory goes."""
+
+    STACK = "stack"  # a local (automatic) object, or its address
+    HEAP = "heap"  # result of an allocator
+    GLOBAL = "global"  # a global or static object, or its address
+    PARAM = "param"  # a function parameter (or something reached through one)
+    FIELD = "field"  # a struct field reached through a pointer that is not a parameter
+    CONST = "const"  # an integer constant
+    STRING = "string"  # a string literal
+    CALL = "call"  # result of another call
+    LOCAL = "local"  # a local scalar or pointer variable (its value, not its address)
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Value:
+    """An expression as the rules see it."""
+
+    text: str  # source spelling, whitespace-normalised
+    kind: ValueKind = ValueKind.UNKNOWN
+    base: str | None = None  # root variable name ("req" for "&req.len")
+    path: str | None = None  # access path without casts/parens/&: "req.len", "info->data"
+    address_of: bool = False  # spelled as &x / &x.f, or an array that decays to its address
+    const_value: int | None = None
+    macro: str | None = None  # the macro the expression is spelled with (e.g. "FOLL_LONGTERM")
+    names: tuple[str, ...] = ()  # access paths of every variable/field read in the expression
+    calls: tuple[str, ...] = ()  # names of functions/macros called inside the expression
+    fixed_size: int | None = None  # byte size when it denotes a fixed-size object (array, &struct)
+    user_pointer: bool = False  # declared __user, or derived from an ioctl's integer argument
+    is_sizeof: bool = False  # a sizeof expression (a compile-time size)
+
+
+@dataclass(frozen=True)
+class CallSite:
+    callee: str  # function name, or macro name for calls that are macros in the kernel (get_user, ...)
+    args: tuple[Value, ...]
+    location: SourceLocation
+    via_macro: bool = False  # the call is a macro instantiation (get_user, access_ok, ...)
+    result_used: bool = True  # False when the value is discarded (expression statement, (void) cast)
+    assigned_to: str | None = None  # access path of the variable the result is stored into
+    indirect: bool = False  # call through a function pointer (callee is the pointer's access path)
+
+
+@dataclass(frozen=True)
+class Store:
+    """An assignment `target = value` (also initialised declarations)."""
+
+    target: Value
+    value: Value
+    location: SourceLocation
+
+
+@dataclass(frozen=True)
+class Deref:
+    """A dereference of a pointer: *p, p[i], p->f (not inside sizeof/typeof, not under &)."""
+
+    pointer: Value
+    location: SourceLocation
+    is_write: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """An atom of a branch condition."""
+
+    op: str  # "<", "<=", ">", ">=", "==", "!=", "call", "value"
+    lhs: Value
+    rhs: Value | None = None
+    call: CallSite | None = None  # op == "call": the condition is this call's result
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A boolean formula over comparisons: op in "and", "or", "not", "atom"."""
+
+    op: str
+    operands: tuple[Condition, ...] = ()
+    atom: Comparison | None = None
+
+    def facts(self, outcome: bool) -> list[tuple[Comparison, bool]]:
+        """Atoms whose truth value is known when the whole condition evaluated to `outcome`."""
+        if self.op == "atom" and self.atom is not None:
+            return [(self.atom, outcome)]
+        if self.op == "not":
+            return self.operands[0].facts(not outcome)
+        if (self.op == "and" and outcome) or (self.op == "or" and not outcome):
+            return [f for operand in self.operands for f in operand.facts(outcome)]
+        return []
+
+    def atoms(self) -> list[Comparison]:
+        if self.op == "atom" and self.atom is not None:
+            return [self.atom]
+        return [a for operand in self.operands for a in operand.atoms()]
+
+
+class NodeKind(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    STMT = "stmt"
+    BRANCH = "branch"  # if/while/for/do condition, ?:, && / || are folded into the condition
+    SWITCH = "switch"
+    RETURN = "return"
+    LABEL = "label"
+    JOIN = "join"
+
+
+@dataclass(frozen=True)
+class Edge:
+    target: int
+    label: str | None = None  # "true", "false", "case", "default"
+    case_value: int | None = None
+    case_macro: str | None = None
+
+
+@dataclass
+class CfgNode:
+    """A statement-level control flow node; the events happen in order when it executes."""
+
+    id: int
+    kind: NodeKind
+    location: SourceLocation | None = None
+    text: str = ""
+    calls: list[CallSite] = field(default_factory=list)
+    stores: list[Store] = field(default_factory=list)
+    derefs: list[Deref] = field(default_factory=list)
+    condition: Condition | None = None  # BRANCH
+    switch_on: Value | None = None  # SWITCH
+    returns: Value | None = None  # RETURN (None for `return;`)
+    succs: list[Edge] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    type: str  # spelled type
+    location: SourceLocation
+    is_param: bool = False
+    index: int = -1  # parameter position
+    is_user: bool = False  # declared with __user
+    is_pointer: bool = False
+    size: int | None = None  # sizeof the object when known (arrays, structs)
+    is_array: bool = False
+    is_static: bool = False  # static local: lives past the call
+
+
+@dataclass
+class Function:
+    name: str
+    key: str  # unique across the program: "name" for external linkage, "file:name" for static
+    file: str
+    location: SourceLocation
+    is_static: bool
+    params: list[Variable]
+    locals: dict[str, Variable]
+    return_type: str
+    nodes: list[CfgNode]  # nodes[0] is ENTRY, nodes[1] is EXIT
+
+    @property
+    def entry(self) -> CfgNode:
+        return self.nodes[0]
+
+    @property
+    def exit(self) -> CfgNode:
+        return self.nodes[1]
+
+    def call_sites(self) -> list[tuple[CfgNode, CallSite]]:
+        return [(node, call) for node in self.nodes for call in node.calls]
+
+
+@dataclass(frozen=True)
+class OpsField:
+    field: str  # ".unlocked_ioctl"
+    function: str  # handler name
+    location: SourceLocation
+
+
+@dataclass(frozen=True)
+class OpsTable:
+    """An initialised ops structure: file_operations, vm_operations_struct, miscdevice, ..."""
+
+    variable: str
+    struct: str  # "file_operations"
+    fields: tuple[OpsField, ...]
+    location: SourceLocation
+    nested: tuple[tuple[str, str], ...] = ()  # (field, variable): e.g. miscdevice .fops = &my_fops
+
+
+@dataclass(frozen=True)
+class IoctlCommand:
+    """`#define NAME _IOWR(type, nr, size)` or `_IO(type, nr)`."""
+
+    name: str
+    direction: str  # "_IO", "_IOR", "_IOW", "_IOWR"
+    type_text: str
+    nr_text: str
+    size_text: str
+    location: SourceLocation
+    value: int | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # "error", "warning", "fatal"
+    message: str
+    location: SourceLocation | None
+
+
+@dataclass
+class TranslationUnitFacts:
+    path: str
+    side: Side
+    mode: HeaderMode
+    functions: list[Function] = field(default_factory=list)
+    globals: dict[str, Variable] = field(default_factory=dict)
+    ops_tables: list[OpsTable] = field(default_factory=list)
+    ioctl_commands: list[IoctlCommand] = field(default_factory=list)
+    module_init: list[str] = field(default_factory=list)
+    module_exit: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    source_lines: int = 0
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity in ("error", "fatal")]

@@ -1,0 +1,190 @@
+"""The program: facts of every translation unit linked into one call graph with entry points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from gupcheck.facts import CallSite, CfgNode, Function, OpsTable, Side, TranslationUnitFacts
+from gupcheck.findings import SourceLocation
+
+# Which syscall (or kernel event) calls each ops field.
+ENTRY_ROLES: dict[str, dict[str, str]] = {
+    "file_operations": {
+        "unlocked_ioctl": "ioctl",
+        "compat_ioctl": "compat_ioctl",
+        "read": "read",
+        "write": "write",
+        "mmap": "mmap",
+        "open": "open",
+        "release": "release",
+        "poll": "poll",
+        "llseek": "llseek",
+        "flush": "flush",
+        "fsync": "fsync",
+        "read_iter": "read",
+        "write_iter": "write",
+    },
+    "proc_ops": {
+        "proc_ioctl": "ioctl",
+        "proc_compat_ioctl": "compat_ioctl",
+        "proc_read": "read",
+        "proc_write": "write",
+        "proc_mmap": "mmap",
+        "proc_open": "open",
+        "proc_release": "release",
+    },
+    "vm_operations_struct": {
+        "fault": "fault",
+        "huge_fault": "fault",
+        "page_mkwrite": "page_mkwrite",
+        "open": "vm_open",
+        "close": "vm_close",
+        "access": "vm_access",
+    },
+}
+
+# Roles that run in the context of a system call made by user space.
+SYSCALL_ROLES = frozenset(
+    {"ioctl", "compat_ioctl", "read", "write", "mmap", "open", "release", "poll", "llseek", "flush",
+     "fsync", "fault", "page_mkwrite", "vm_open", "vm_close", "vm_access"}
+)
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    function: str  # function key
+    role: str  # "ioctl", "read", "fault", "module_init", ...
+    table: str  # the ops variable ("" for module_init/exit)
+    location: SourceLocation  # where the function is registered
+
+
+@dataclass(frozen=True)
+class CallRef:
+    """A call site together with the function and CFG node it sits in."""
+
+    caller: Function
+    node: CfgNode
+    call: CallSite
+
+
+class Program:
+    """All functions of all analysed files, the call graph and the entry points."""
+
+    def __init__(self, units: list[TranslationUnitFacts]) -> None:
+        self.units = units
+        self.functions: dict[str, Function] = {}
+        self._by_name: dict[str, list[Function]] = {}
+        self._unit_of: dict[str, TranslationUnitFacts] = {}
+        for unit in units:
+            for fn in unit.functions:
+                self.functions[fn.key] = fn
+                self._by_name.setdefault(fn.name, []).append(fn)
+                self._unit_of[fn.key] = unit
+        self.callgraph = nx.MultiDiGraph()
+        self.entry_points: dict[str, list[EntryPoint]] = {}
+        self._callers: dict[str, list[CallRef]] = {}
+        self._build()
+
+    # -- queries --------------------------------------------------------------------
+    def unit_of(self, fn: Function) -> TranslationUnitFacts:
+        return self._unit_of[fn.key]
+
+    def side_of(self, fn: Function) -> Side:
+        return self._unit_of[fn.key].side
+
+    def resolve(self, name: str, from_file: str) -> Function | None:
+        """The function a call to `name` in `from_file` reaches: a static one in the same file
+        first, then one with external linkage."""
+        candidates = self._by_name.get(name, [])
+        for fn in candidates:
+            if fn.is_static and fn.file == from_file:
+                return fn
+        for fn in candidates:
+            if not fn.is_static:
+                return fn
+        return None
+
+    def callers(self, fn: Function) -> list[CallRef]:
+        return self._callers.get(fn.key, [])
+
+    def callee(self, ref_caller: Function, call: CallSite) -> Function | None:
+        if call.indirect:
+            return None
+        return self.resolve(call.callee, ref_caller.file)
+
+    def roles(self, fn: Function) -> set[str]:
+        return {entry.role for entry in self.entry_points.get(fn.key, [])}
+
+    def syscall_entry_points(self) -> list[tuple[Function, EntryPoint]]:
+        return [
+            (self.functions[key], entry)
+            for key, entries in sorted(self.entry_points.items())
+            for entry in entries
+            if entry.role in SYSCALL_ROLES
+        ]
+
+    def kernel_functions(self) -> list[Function]:
+        return [fn for fn in self.functions.values() if self.side_of(fn) == Side.KERNEL]
+
+    # -- building -------------------------------------------------------------------
+    def _build(self) -> None:
+        for key in self.functions:
+            self.callgraph.add_node(key)
+        for fn in self.functions.values():
+            for node, call in fn.call_sites():
+                target = self.callee(fn, call)
+                if target is None:
+                    continue
+                self.callgraph.add_edge(fn.key, target.key, kind="call", line=call.location.line)
+                self._callers.setdefault(target.key, []).append(CallRef(fn, node, call))
+        for unit in self.units:
+            tables = {table.variable: table for table in unit.ops_tables}
+            for table in unit.ops_tables:
+                self._register_table(unit, table, tables)
+            for name in unit.module_init:
+                self._register(unit.path, name, "module_init", "", None)
+            for name in unit.module_exit:
+                self._register(unit.path, name, "module_exit", "", None)
+            self._link_installed_tables(unit, tables)
+
+    def _register_table(self, unit: TranslationUnitFacts, table: OpsTable,
+                        tables: dict[str, OpsTable]) -> None:
+        roles = ENTRY_ROLES.get(table.struct, {})
+        for field in table.fields:
+            role = roles.get(field.field)
+            if role is not None:
+                self._register(unit.path, field.function, role, table.variable, field.location)
+        for field, variable in table.nested:
+            # miscdevice .fops = &my_fops: the nested table is registered on its own; nothing to add
+            if variable in tables and field in ("fops", "proc_fops"):
+                continue
+
+    def _register(self, path: str, name: str, role: str, table: str,
+                  location: SourceLocation | None) -> None:
+        fn = self.resolve(name, path)
+        if fn is None:
+            return
+        entry = EntryPoint(fn.key, role, table, location or fn.location)
+        if entry not in self.entry_points.setdefault(fn.key, []):
+            self.entry_points[fn.key].append(entry)
+            source = f"<{role}>"
+            self.callgraph.add_edge(source, fn.key, kind="entry", table=table)
+
+    def _link_installed_tables(self, unit: TranslationUnitFacts, tables: dict[str, OpsTable]) -> None:
+        """`vma->vm_ops = &my_vm_ops` in an mmap handler: the handler installs those callbacks."""
+        for fn in unit.functions:
+            for node in fn.nodes:
+                for store in node.stores:
+                    target = store.target.path or ""
+                    if not target.endswith(("vm_ops", "f_op")):
+                        continue
+                    table = tables.get(store.value.base or "")
+                    if table is None:
+                        continue
+                    for field in table.fields:
+                        handler = self.resolve(field.function, unit.path)
+                        if handler is not None:
+                            self.callgraph.add_edge(fn.key, handler.key, kind="installs",
+                                                    field=field.field)

@@ -1,0 +1,68 @@
+"""Rule metadata shared by rules, the CLI and output formats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gupcheck.findings import Finding, Level
+
+if TYPE_CHECKING:
+    from gupcheck.program import Program
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """A rule's documentation in fixed sections; feeds `gupcheck explain`, SARIF `help` and the README."""
+
+    id: str
+    name: str
+    level: Level
+    cwe: tuple[str, ...]
+    summary: str  # one line: SARIF shortDescription
+    what_it_does: str
+    why_bad: str
+    example: str  # C code, the bug
+    use_instead: str  # C code, the fix
+    references: tuple[str, ...]
+
+    @property
+    def full_description(self) -> str:
+        return f"{self.what_it_does.strip()} {self.why_bad.strip()}"
+
+    def help_text(self) -> str:
+        refs = "\n".join(f"  - {r}" for r in self.references)
+        return (
+            f"{self.id} {self.name}\n\n"
+            f"What it does\n  {_indent(self.what_it_does)}\n\n"
+            f"Why is this bad?\n  {_indent(self.why_bad)}\n\n"
+            f"Example\n{_code_block_text(self.example)}\n\n"
+            f"Use instead\n{_code_block_text(self.use_instead)}\n\n"
+            f"References\n{refs}\n"
+        )
+
+    def help_markdown(self) -> str:
+        refs = "\n".join(f"- {r}" for r in self.references)
+        return (
+            f"## {self.id} {self.name}\n\n"
+            f"### What it does\n{self.what_it_does.strip()}\n\n"
+            f"### Why is this bad?\n{self.why_bad.strip()}\n\n"
+            f"### Example\n```c\n{self.example.strip()}\n```\n\n"
+            f"### Use instead\n```c\n{self.use_instead.strip()}\n```\n\n"
+            f"### References\n{refs}\n"
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    doc: RuleDoc
+    check: Callable[[Program], Iterable[Finding]]
+
+
+def _indent(text: str) -> str:
+    return "\n  ".join(line.strip() for line in text.strip().splitlines())
+
+
+def _code_block_text(code: str) -> str:
+    return "\n".join(f"    {line}" for line in code.strip("\n").splitlines())

@@ -1,0 +1,161 @@
+"""Which values and pointers in the kernel come from user space.
+
+User-controlled *values*: the `arg` of an ioctl handler, the `count` of read/write, whatever
+`copy_from_user`/`get_user`/`memdup_user` fetched, and anything computed from those (except
+through a clamp such as `min()`). User *pointers*: `__user`-annotated variables, the ioctl `arg`
+and pointers cast from it. Both flow into callees through their parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from gupcheck.facts import Function, Value, ValueKind
+from gupcheck.program import Program
+
+# Entry roles and the positions of their user-controlled scalar and pointer parameters.
+USER_SCALAR_PARAMS = {"ioctl": (2,), "compat_ioctl": (2,), "read": (2,), "write": (2,)}
+USER_POINTER_PARAMS = {"ioctl": (2,), "compat_ioctl": (2,), "read": (1,), "write": (1,)}
+
+# Calls that fetch user data into their destination argument (position of the destination).
+FETCHES = {
+    "copy_from_user": 0,
+    "__copy_from_user": 0,
+    "__copy_from_user_inatomic": 0,
+    "get_user": 0,
+    "__get_user": 0,
+    "unsafe_get_user": 0,
+    "copy_struct_from_user": 0,
+    "strncpy_from_user": 0,
+}
+# Calls whose result is user data.
+FETCHING_RESULTS = frozenset({"memdup_user", "vmemdup_user", "memdup_user_nul", "strndup_user"})
+# Calls that bound their result whatever their arguments.
+CLAMPS = frozenset({"min", "min_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec", "sizeof"})
+
+_SPLIT = re.compile(r"\.|->|\[")
+
+
+def path_root(path: str) -> str:
+    return _SPLIT.split(path, maxsplit=1)[0]
+
+
+def mentions(name: str, tainted: set[str]) -> str | None:
+    """The tainted path that `name` reads, if any: `req.len` reads tainted `req`."""
+    if name in tainted:
+        return name
+    for candidate in tainted:
+        if name.startswith(candidate) and name[len(candidate):len(candidate) + 1] in (".", "-", "["):
+            return candidate
+    return None
+
+
+@dataclass
+class FunctionUserData:
+    tainted: set[str] = field(default_factory=set)  # access paths holding user-controlled values
+    user_pointers: set[str] = field(default_factory=set)  # variables holding user-space addresses
+
+    def tainted_name(self, value: Value) -> str | None:
+        """The user-controlled path the value is computed from, unless a clamp bounds it."""
+        if value.const_value is not None or value.is_sizeof:
+            return None
+        if any(call in CLAMPS for call in value.calls):
+            return None
+        if value.kind == ValueKind.HEAP or (value.kind == ValueKind.CALL and value.macro != "READ_ONCE"):
+            return None  # a fresh allocation or another function's result
+        for name in value.names:
+            hit = mentions(name, self.tainted)
+            if hit is not None:
+                return name
+        return None
+
+    def is_user_pointer(self, value: Value) -> bool:
+        if value.user_pointer:
+            return True
+        base = value.base or ""
+        return bool(base) and base in self.user_pointers and (value.path in (None, base) or
+                                                               (value.path or "").startswith(base))
+
+
+class UserData:
+    """User-controlled values and user pointers for every kernel function of a program."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.functions: dict[str, FunctionUserData] = {
+            fn.key: FunctionUserData() for fn in program.kernel_functions()
+        }
+        for fn in program.kernel_functions():
+            data = self.functions[fn.key]
+            for role in program.roles(fn):
+                for index in USER_SCALAR_PARAMS.get(role, ()):
+                    if index < len(fn.params):
+                        data.tainted.add(fn.params[index].name)
+                for index in USER_POINTER_PARAMS.get(role, ()):
+                    if index < len(fn.params):
+                        data.user_pointers.add(fn.params[index].name)
+            for param in fn.params:
+                if param.is_user:
+                    data.user_pointers.add(param.name)
+            for var in fn.locals.values():
+                if var.is_user:
+                    data.user_pointers.add(var.name)
+        self._propagate()
+
+    def of(self, fn: Function) -> FunctionUserData:
+        return self.functions.setdefault(fn.key, FunctionUserData())
+
+    def _propagate(self) -> None:
+        changed = True
+        rounds = 0
+        while changed and rounds < 50:
+            rounds += 1
+            changed = False
+            for fn in self.program.kernel_functions():
+                changed |= self._local(fn)
+                changed |= self._into_callees(fn)
+
+    def _local(self, fn: Function) -> bool:
+        data = self.of(fn)
+        before = (len(data.tainted), len(data.user_pointers))
+        for node in fn.nodes:
+            for call in node.calls:
+                position = FETCHES.get(call.callee)
+                if position is not None and position < len(call.args):
+                    dest = call.args[position]
+                    if dest.path:
+                        data.tainted.add(dest.path)
+                if call.callee in FETCHING_RESULTS and call.assigned_to:
+                    data.tainted.add(call.assigned_to)
+            for store in node.stores:
+                target = store.target.path
+                if not target:
+                    continue
+                if data.tainted_name(store.value) is not None:
+                    data.tainted.add(target)
+                value = store.value
+                if value.user_pointer or (value.base in data.user_pointers and not value.calls):
+                    if "*" in value.text or value.path == value.base:
+                        data.user_pointers.add(target)
+        return (len(data.tainted), len(data.user_pointers)) != before
+
+    def _into_callees(self, fn: Function) -> bool:
+        data = self.of(fn)
+        changed = False
+        for _node, call in fn.call_sites():
+            callee = self.program.callee(fn, call)
+            if callee is None or callee.key not in self.functions:
+                continue
+            target = self.functions[callee.key]
+            for index, arg in enumerate(call.args):
+                if index >= len(callee.params):
+                    break
+                name = callee.params[index].name
+                if data.tainted_name(arg) is not None and name not in target.tainted:
+                    target.tainted.add(name)
+                    changed = True
+                if data.is_user_pointer(arg) and not arg.address_of and name not in target.user_pointers:
+                    target.user_pointers.add(name)
+                    changed = True
+        return changed

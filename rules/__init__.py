@@ -1,0 +1,16 @@
+"""The rules: one module a rule, each exposing `RULE` (its documentation and its check)."""
+
+from __future__ import annotations
+
+from gupcheck.ruleinfo import Rule
+from gupcheck.rules import unchecked_user_access
+
+ALL_RULES: tuple[Rule, ...] = (unchecked_user_access.RULE,)
+
+
+def rule_by_id(rule_id: str) -> Rule | None:
+    wanted = rule_id.upper()
+    for rule in ALL_RULES:
+        if rule.doc.id == wanted or rule.doc.name == rule_id.lower():
+            return rule
+    return None

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Install the Debian kernel headers and source used by the tests, and extract a fixed set of
+# real 6.1 drivers into $(repo)/.cache/linux-source-6.1/. Idempotent: does nothing that is already done.
+#
+#   scripts/setup-kernel.sh          (run as root, or with the packages already installed)
+#
+# Prints the kernel headers directory it found on its last line ("kernel headers: DIR").
+set -eu
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache="$repo/.cache"
+dest="$cache/linux-source-6.1"
+tarball=/usr/src/linux-source-6.1.tar.xz
+
+# Member names inside the tarball (its top directory is linux-source-6.1/).
+members="
+drivers/xen/privcmd.c
+drivers/xen/privcmd*.h
+drivers/misc/genwqe/card_utils.c
+drivers/misc/genwqe/*.h
+drivers/virt/acrn/mm.c
+drivers/virt/acrn/*.h
+drivers/fpga/dfl-afu-dma-region.c
+drivers/fpga/dfl-afu.h
+drivers/fpga/dfl.h
+scripts/clang-tools/gen_compile_commands.py
+"
+
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+if ! installed linux-headers-amd64 || ! installed linux-source-6.1; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup-kernel: linux-headers-amd64 and linux-source-6.1 are needed; run as root to install them" >&2
+        exit 1
+    fi
+    echo "setup-kernel: installing linux-headers-amd64 linux-source-6.1"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600 \
+        linux-headers-amd64 linux-source-6.1
+fi
+
+stamp="$dest/.extracted"
+want=$(printf '%s' "$members" | tr '\n' ' ')
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "setup-kernel: drivers already extracted in $dest"
+else
+    if [ ! -f "$tarball" ]; then
+        echo "setup-kernel: $tarball is missing (package linux-source-6.1)" >&2
+        exit 1
+    fi
+    mkdir -p "$cache"
+    tmp=$(mktemp -d "$cache/extract.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    names=""
+    for m in $members; do
+        names="$names linux-source-6.1/$m"
+    done
+    echo "setup-kernel: extracting drivers from $tarball"
+    # shellcheck disable=SC2086  # word splitting of the member list is intended
+    tar -xJf "$tarball" -C "$tmp" --wildcards $names
+    rm -rf "$dest"
+    mv "$tmp/linux-source-6.1" "$dest"
+    printf '%s' "$want" > "$stamp"
+    echo "setup-kernel: extracted into $dest"
+fi
+
+headers=""
+for d in /usr/src/linux-headers-*-amd64; do
+    [ -f "$d/Makefile" ] && headers="$d"
+done
+if [ -z "$headers" ]; then
+    echo "setup-kernel: no /usr/src/linux-headers-*-amd64 directory found" >&2
+    exit 1
+fi
+echo "kernel headers: $headers"

@@ -1,0 +1,47 @@
+"""Must-facts and reachability over the statement-level CFG."""
+
+from __future__ import annotations
+
+from gupcheck.dataflow import must_facts, reachable_from
+
+SOURCE = """
+#include <linux/uaccess.h>
+#include <linux/errno.h>
+long f(void __user *p, int mode)
+{
+    char k[4];
+    if (mode) {
+        if (!access_ok(p, 4))
+            return -EFAULT;
+        __copy_from_user(k, p, 4);
+    }
+    __copy_from_user(k, p, 4);
+    return 0;
+}
+"""
+
+
+def access_ok_facts(node, edge):
+    if node.condition is None or edge.label not in ("true", "false"):
+        return []
+    return [atom.call.callee for atom, held in node.condition.facts(edge.label == "true")
+            if held and atom.call is not None]
+
+
+def test_fact_from_a_branch_holds_only_where_every_path_has_it(kernel_facts):
+    fn = kernel_facts(SOURCE).functions[0]
+    facts = must_facts(fn, edge_gen=access_ok_facts)
+    copies = [(node, call) for node, call in fn.call_sites() if call.callee == "__copy_from_user"]
+    (inner_node, _), (outer_node, _) = sorted(copies, key=lambda nc: nc[1].location.line)
+    assert "access_ok" in facts[inner_node.id]
+    assert "access_ok" not in facts[outer_node.id]
+
+
+def test_reachability_follows_edges_forward_only(kernel_facts):
+    fn = kernel_facts(SOURCE).functions[0]
+    copies = sorted((c.location.line, node.id) for node, c in fn.call_sites()
+                    if c.callee == "__copy_from_user")
+    first, second = copies[0][1], copies[1][1]
+    assert second in reachable_from(fn, first)
+    assert first not in reachable_from(fn, second)
+    assert fn.exit.id in reachable_from(fn, fn.entry.id)

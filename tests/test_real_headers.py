@@ -1,0 +1,71 @@
+"""Real kernel headers: Debian's linux-headers-amd64 build tree and real 6.1 drivers.
+
+`make test` installs linux-headers-amd64 and linux-source-6.1 (scripts/setup-kernel.sh) and
+extracts a few real drivers into .cache/linux-source-6.1/.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import pytest
+
+from gupcheck.engine import analyse
+from gupcheck.facts import HeaderMode
+from gupcheck.rules import ALL_RULES
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = ROOT / "testdata"
+LINUX_SOURCE = ROOT / ".cache" / "linux-source-6.1"
+REAL_DRIVERS = [
+    "drivers/xen/privcmd.c",
+    "drivers/misc/genwqe/card_utils.c",
+    "drivers/virt/acrn/mm.c",
+    "drivers/fpga/dfl-afu-dma-region.c",
+]
+
+
+def debian_headers() -> str:
+    trees = sorted(glob.glob("/usr/src/linux-headers-*-amd64"))
+    if not trees:
+        pytest.skip("Debian's linux-headers-amd64 is not installed (make test installs it)")
+    return trees[-1]
+
+
+def kernel_cases() -> list[Path]:
+    return sorted({p.parent for p in TESTDATA.rglob("*.c") if "#include <linux/module.h>" in p.read_text()})
+
+
+def finding_keys(analysis) -> set[tuple[str, int, str, str]]:
+    return {(Path(f.location.path).name, f.location.line, f.rule_id, f.message) for f in analysis.findings}
+
+
+@pytest.mark.parametrize("folder", kernel_cases(), ids=lambda p: str(p.relative_to(TESTDATA)))
+def test_testdata_driver_parses_cleanly_with_real_headers_and_matches_the_model(folder: Path) -> None:
+    tree = debian_headers()
+    real = analyse([str(folder)], ALL_RULES, kernel_dir=tree)
+    assert real.units, [str(p) for p in real.problems]
+    for unit in real.units:
+        assert unit.mode == HeaderMode.KERNEL_TREE
+        assert not unit.errors, [f"{d.location}: {d.message}" for d in unit.errors[:5]]
+    model = analyse([str(folder)], ALL_RULES, use_model=True)
+    assert all(unit.mode == HeaderMode.KERNEL_MODEL for unit in model.units)
+    assert finding_keys(real) == finding_keys(model)
+
+
+@pytest.mark.parametrize("driver", REAL_DRIVERS)
+def test_real_linux_6_1_driver_is_analysed_without_parse_errors(driver: str) -> None:
+    tree = debian_headers()
+    path = LINUX_SOURCE / driver
+    if not path.exists():
+        pytest.skip(f"{driver} not extracted (run scripts/setup-kernel.sh)")
+    analysis = analyse([str(path)], ALL_RULES, kernel_dir=tree)
+    assert not [p for p in analysis.problems if p.fatal]
+    assert len(analysis.units) == 1
+    unit = analysis.units[0]
+    assert unit.mode == HeaderMode.KERNEL_TREE
+    assert not unit.errors, [f"{d.location}: {d.message}" for d in unit.errors[:5]]
+    assert len(unit.functions) > 5  # the walk saw the driver's functions
+    for finding in analysis.findings:
+        assert finding.location.path == str(path)
