@@ -84,8 +84,8 @@ def check(paths: tuple[str, ...], compile_commands: str | None, kernel_dir: str 
                              files_analysed=len(analysis.units))
     _write(report, output)
 
-    if not analysis.units:
-        sys.exit(EXIT_ERROR)
+    if not any(not unit.errors for unit in analysis.units):
+        sys.exit(EXIT_ERROR)  # nothing could be analysed (or only files that do not parse)
     sys.exit(EXIT_FINDINGS if analysis.findings else EXIT_CLEAN)
 
 

@@ -288,7 +288,7 @@ def _fetching_functions(program: Program) -> dict[str, set[tuple[int, int]]]:
         for fn in program.kernel_functions():
             positions = {p.name: p.index for p in fn.params}
             found = summaries.setdefault(fn.key, set())
-            for _node, call, dest, source in _fetches_in(program, fn, summaries):
+            for _node, _call, dest, source in _fetches_in(program, fn, summaries):
                 pair = (positions.get(source.base or ""), positions.get(dest.base or ""))
                 if None not in pair and pair not in found:
                     found.add(pair)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sarif_tools import multitool_package, sarif_validator  # noqa: F401  (fixtures shared by the tests)
 
 from gupcheck.buildconfig import FileConfig, model_args
 from gupcheck.facts import HeaderMode, Side, TranslationUnitFacts

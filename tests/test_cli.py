@@ -1,0 +1,155 @@
+"""The command line end to end, run as a user runs it: `python -m gupcheck ...` in a subprocess."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sarif_tools import run_multitool_validate
+
+REPO = Path(__file__).resolve().parent.parent
+TESTDATA = REPO / "testdata"
+EXAMPLE = TESTDATA / "example"
+
+
+def gupcheck(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **(env or {})}
+    environment.pop("GUPCHECK_KERNEL_DIR", None)
+    return subprocess.run([sys.executable, "-m", "gupcheck", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env=environment)
+
+
+def tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_example_prints_findings_in_compiler_format_and_exits_1() -> None:
+    result = gupcheck("--kernel-model", str(EXAMPLE.relative_to(REPO)))
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    flagged = [line for line in lines if line.startswith("testdata/example/demo_dev.c:")]
+    assert [line.split(":")[1] for line in flagged] == ["35", "66", "82"]
+    assert all(line.endswith("[GUP005]") for line in flagged)
+    assert "\x1b[" not in result.stdout  # not a terminal: no colour
+    assert any(line.lstrip().startswith("hint:") for line in lines)
+    assert sum("built-in kernel API model" in line for line in lines) == 1
+    assert lines[-1] == "3 findings (2 errors, 1 warning) in 1 file analysed"
+
+
+def test_clean_code_exits_0(tmp_path: Path) -> None:
+    driver = tmp_path / "clean.c"
+    driver.write_text(
+        "#include <linux/module.h>\n#include <linux/uaccess.h>\n"
+        "long f(void __user *u, char *k) { return copy_from_user(k, u, 8) ? -EFAULT : 0; }\n"
+        'MODULE_LICENSE("GPL");\n'
+    )
+    result = gupcheck("--kernel-model", str(driver))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("no findings in 1 file analysed")
+
+
+def test_rules_and_explain() -> None:
+    listed = gupcheck("rules")
+    assert listed.returncode == 0
+    assert listed.stdout.split()[:3] == ["GUP005", "unchecked-user-access", "error"]
+    explained = gupcheck("explain", "GUP005")
+    assert explained.returncode == 0
+    for section in ("What it does", "Why is this bad?", "Example", "Use instead", "References"):
+        assert section in explained.stdout
+    assert gupcheck("explain", "unchecked-user-access").stdout == explained.stdout
+    unknown = gupcheck("explain", "GUP999")
+    assert unknown.returncode == 2 and "unknown rule 'GUP999'" in unknown.stderr
+
+
+def test_sarif_of_all_testdata_passes_schema_and_multitool(tmp_path: Path, sarif_validator,
+                                                           multitool_package: Path) -> None:
+    out = tmp_path / "gupcheck.sarif"
+    result = gupcheck("--kernel-model", "--format", "sarif", "-o", str(out), "testdata")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    log = json.loads(out.read_text())
+    assert [e.message for e in sarif_validator.iter_errors(log)] == []
+    results = log["runs"][0]["results"]
+    expected = sum(p.read_text().count("expect: GUP005") for p in TESTDATA.rglob("*.c"))
+    assert len(results) == expected
+    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+               for r in results)
+    assert any(r.get("codeFlows") for r in results)  # double fetches carry their path
+    report = run_multitool_validate(multitool_package, out, tmp_path / "validation.sarif")
+    assert [r for r in report if r["level"] == "error"] == []
+    again = tmp_path / "again.sarif"
+    gupcheck("--kernel-model", "--format", "sarif", "-o", str(again), "testdata")
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_json_format() -> None:
+    result = gupcheck("--kernel-model", "--format", "json", str(EXAMPLE))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["filesAnalysed"] == 1
+    assert {(f["ruleId"], f["line"]) for f in report["findings"]} == {("GUP005", 35), ("GUP005", 66),
+                                                                     ("GUP005", 82)}
+
+
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (lambda d: d / "missing.c", "no such file or directory"),
+        (lambda d: (d / "empty").mkdir() or d / "empty", "no C source files"),
+        (lambda d: (d / "notes.txt").write_text("hello\n") and d / "notes.txt", "not a C source file"),
+        (lambda d: (d / "blob.c").write_bytes(b"\x7fELF\x00\x01\x02") and d / "blob.c", "binary file"),
+        (lambda d: (d / "mem.c").symlink_to("/proc/self/mem") or d / "mem.c", "cannot read"),
+        (lambda d: (d / "broken.c").write_text("int f(void { return 0 }\n") and d / "broken.c",
+         "parsed with"),
+    ],
+    ids=["missing", "empty-folder", "not-c", "binary", "unreadable", "syntax-error"],
+)
+def test_bad_input_gives_one_line_error_and_exit_2(tmp_path: Path, make_input, message: str) -> None:
+    path = make_input(tmp_path)
+    result = gupcheck("--kernel-model", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1, errors
+    assert str(path) in errors[0] and message in errors[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    (tmp_path / "blob.c").write_bytes(b"\x00\x00binary")
+    (tmp_path / "broken.c").write_text("int f(void { return 0 }\n")
+    target = tmp_path / "demo_dev.c"
+    target.write_bytes((EXAMPLE / "demo_dev.c").read_bytes())
+    result = gupcheck("--kernel-model", str(tmp_path))
+    assert result.returncode == 1
+    assert "blob.c: binary file" in result.stderr and "broken.c: parsed with" in result.stderr
+    assert result.stdout.count("demo_dev.c:") == 3
+    assert result.stdout.strip().endswith("in 2 files analysed")
+
+
+def test_bad_options_exit_2_without_traceback(tmp_path: Path) -> None:
+    bad_db = tmp_path / "compile_commands.json"
+    bad_db.write_text("{not json")
+    for args, message in (
+        (("--kernel-dir", str(tmp_path), str(EXAMPLE)), str(tmp_path)),
+        (("-p", str(bad_db), str(EXAMPLE)), "compile_commands.json"),
+        (("--format", "xml", str(EXAMPLE)), "xml"),
+    ):
+        result = gupcheck(*args)
+        assert result.returncode == 2, args
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_analysis_modifies_nothing() -> None:
+    before = tree_digest(TESTDATA)
+    gupcheck("--kernel-model", "--format", "sarif", "testdata")
+    assert tree_digest(TESTDATA) == before
