@@ -13,6 +13,7 @@ import click
 from gupcheck import __version__
 from gupcheck.buildconfig import ConfigError
 from gupcheck.engine import analyse
+from gupcheck.facts import HeaderMode
 from gupcheck.findings import InputProblem
 from gupcheck.output.jsonfmt import render_json
 from gupcheck.output.sarif import render_sarif
@@ -68,6 +69,11 @@ def check(paths: tuple[str, ...], compile_commands: str | None, kernel_dir: str 
 
     for problem in analysis.problems:
         _report_problem(problem)
+    modelled = [unit for unit in analysis.units if unit.mode == HeaderMode.KERNEL_MODEL]
+    if modelled:
+        count = f"{len(modelled)} kernel file{'s' if len(modelled) > 1 else ''}"
+        click.echo(f"gupcheck: note: {count} parsed with the built-in kernel API model, not real kernel "
+                   "headers (use --kernel-dir DIR or -p compile_commands.json)", err=True)
 
     docs = [rule.doc for rule in ALL_RULES]
     if output_format == "sarif":

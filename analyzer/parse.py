@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import clang.cindex as ci
 
@@ -720,6 +720,8 @@ class _TUWalker:
             bpath, bbase, bkind, _, _ = self._path_of(_strip(children[0]), fn, False)
             size = self._object_size(cursor.type, address_of)
             return (f"{bpath}[]" if bpath else None), bbase, bkind, size, False
+        if kind == K.UNARY_OPERATOR and unary_operator(cursor) in ("++", "--", "post++", "post--"):
+            return self._path_of(_strip(next(cursor.get_children())), fn, address_of)
         if kind == K.UNARY_OPERATOR and unary_operator(cursor) == "*":
             bpath, bbase, bkind, _, user = self._path_of(_strip(next(cursor.get_children())), fn, False)
             return (f"*{bpath}" if bpath else None), bbase, bkind, None, False
@@ -1083,6 +1085,7 @@ class _TUWalker:
                 key = f"{self.path}:{cursor.spelling}"
             builder = _FunctionBuilder(self, cursor, key)
             self.facts.functions.append(builder.build())
+        self._resolve_ioctl_values()
         self.facts.globals = self.globals
         self.facts.source_lines = self.source.count(b"\n") + 1
         return self.facts
@@ -1110,6 +1113,24 @@ class _TUWalker:
                             self.facts.module_exit if use.name == "module_exit" else None
                         if target is not None:
                             target.append(args[0])
+
+    def _resolve_ioctl_values(self) -> None:
+        """Give each ioctl command the value clang computed where the file uses it."""
+        if not self.facts.ioctl_commands:
+            return
+        values: dict[str, int] = {}
+        for fn in self.facts.functions:
+            for node in fn.nodes:
+                for edge in node.succs:
+                    if edge.case_macro and edge.case_value is not None:
+                        values.setdefault(edge.case_macro, edge.case_value)
+                for call in node.calls:
+                    for arg in call.args:
+                        if arg.macro and arg.const_value is not None:
+                            values.setdefault(arg.macro, arg.const_value)
+        self.facts.ioctl_commands = [
+            replace(command, value=values.get(command.name)) for command in self.facts.ioctl_commands
+        ]
 
     def _ioctl_command(self, cursor: ci.Cursor) -> None:
         text = self.text(cursor)

@@ -125,6 +125,19 @@ class Program:
             if entry.role in SYSCALL_ROLES
         ]
 
+    def ioctl_dispatch(self, fn: Function) -> list[tuple[str | None, int | None, CfgNode]]:
+        """`switch (cmd)` in an ioctl handler: (command macro, value, first node of the case)."""
+        roles = self.roles(fn)
+        if not roles & {"ioctl", "compat_ioctl"} or len(fn.params) < 2:
+            return []
+        command = fn.params[1].name
+        cases = []
+        for node in fn.nodes:
+            if node.switch_on is not None and command in node.switch_on.names:
+                cases.extend((edge.case_macro, edge.case_value, fn.nodes[edge.target])
+                             for edge in node.succs if edge.label == "case")
+        return cases
+
     def kernel_functions(self) -> list[Function]:
         return [fn for fn in self.functions.values() if self.side_of(fn) == Side.KERNEL]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.dataflow import must_facts, reachable_from
-from gupcheck.facts import CallSite, CfgNode, Comparison, Edge, Function, Value, ValueKind
+from gupcheck.facts import CallSite, CfgNode, Comparison, Edge, Function, Value
 from gupcheck.findings import Finding, FlowStep, Level, RelatedLocation
 from gupcheck.program import Program
 from gupcheck.ruleinfo import Rule, RuleDoc
@@ -82,6 +82,9 @@ UNCHECKED_ACCESSORS = {
 # Range checks and the position of the pointer they validate.
 RANGE_CHECKS = {"access_ok": 0, "user_access_begin": 0, "user_read_access_begin": 0,
                 "user_write_access_begin": 0}
+# Checking copies: when they succeed (return 0) the range passed access_ok inside them.
+CHECKING_COPIES = {"copy_from_user": 1, "copy_to_user": 0, "get_user": 1, "put_user": 1,
+                   "clear_user": 0}
 MUST_CHECK = frozenset(
     {"copy_from_user", "copy_to_user", "get_user", "put_user", "clear_user", "strncpy_from_user"}
 )
@@ -109,10 +112,11 @@ _UPPER_BOUND = {("<", True): "lhs", ("<=", True): "lhs", (">", False): "lhs", ("
 def check(program: Program) -> Iterator[Finding]:
     user = UserData(program)
     fetchers = _fetching_functions(program)
+    path_facts = _PathFacts(program)
     for fn in sorted(program.kernel_functions(), key=lambda f: (f.file, f.location.line)):
         data = user.of(fn)
-        facts = must_facts(fn, edge_gen=_edge_facts, node_kill=_killed_by_stores)
-        yield from _unchecked_accessors(program, fn, facts)
+        facts = path_facts(fn)
+        yield from _unchecked_accessors(program, fn, path_facts)
         yield from _ignored_results(fn)
         yield from _unbounded_lengths(fn, data, facts)
         yield from _user_pointer_derefs(fn, data)
@@ -123,6 +127,38 @@ RULE = Rule(DOC, check)
 
 
 # -- facts from branch conditions ------------------------------------------------------
+class _PathFacts:
+    """Must-facts per function (checked pointers, bounded values), computed once each."""
+
+    def __init__(self, program: Program) -> None:
+        self._cache: dict[str, dict[int, frozenset]] = {}
+        self.checked_fields = self._checked_fields(program)
+
+    def __call__(self, fn: Function) -> dict[int, frozenset]:
+        if fn.key not in self._cache:
+            self._cache[fn.key] = must_facts(fn, edge_gen=_edge_facts, node_kill=_killed_by_stores)
+        return self._cache[fn.key]
+
+    def _checked_fields(self, program: Program) -> set[str]:
+        """Struct fields that are only ever set from range-checked pointers: `state.user_gfn = m.arr`
+        after `access_ok(m.arr, ...)`. Accesses through such a field elsewhere (a callback that
+        receives the state) are covered; this is field-based, not alias analysis."""
+        assigned: dict[str, bool] = {}
+        for fn in program.kernel_functions():
+            facts = self(fn)
+            checked_anywhere = {fact[1] for held in facts.values() for fact in held if fact[0] == "checked"}
+            for node in fn.nodes:
+                for store in node.stores:
+                    target = store.target.path or ""
+                    field = target.rsplit("->", 1)[-1].rsplit(".", 1)[-1]
+                    if field == target or "(" in field:
+                        continue
+                    value = store.value
+                    ok = bool(value.path) and value.path in checked_anywhere
+                    assigned[field] = assigned.get(field, True) and ok
+        return {field for field, ok in assigned.items() if ok}
+
+
 def _edge_facts(node: CfgNode, edge: Edge) -> list[tuple[str, str]]:
     """("checked", path) where an access_ok succeeded, ("bounded", path) where a comparison
     bounds a value from above."""
@@ -136,9 +172,10 @@ def _edge_facts(node: CfgNode, edge: Edge) -> list[tuple[str, str]]:
 
 def _atom_facts(atom: Comparison, outcome: bool) -> list[tuple[str, str]]:
     if atom.op == "call" and atom.call is not None:
-        position = RANGE_CHECKS.get(atom.call.callee)
-        if outcome and position is not None and position < len(atom.call.args):
-            return [("checked", key) for key in _pointer_keys(atom.call.args[position])]
+        callee, args = atom.call.callee, atom.call.args
+        position = RANGE_CHECKS.get(callee) if outcome else CHECKING_COPIES.get(callee)
+        if position is not None and position < len(args):
+            return [("checked", key) for key in _pointer_keys(args[position])]
         return []
     side = _UPPER_BOUND.get((atom.op, outcome))
     if side is None or atom.rhs is None:
@@ -178,14 +215,14 @@ def _call_text(call: CallSite) -> str:
 
 
 # -- a. unchecked accessors ------------------------------------------------------------
-def _unchecked_accessors(program: Program, fn: Function, facts: dict[int, frozenset]) -> Iterator[Finding]:
+def _unchecked_accessors(program: Program, fn: Function, path_facts: _PathFacts) -> Iterator[Finding]:
     for node in fn.nodes:
         for call in node.calls:
             position = UNCHECKED_ACCESSORS.get(call.callee)
             if position is None or position >= len(call.args):
                 continue
             pointer = call.args[position]
-            if _covered(program, fn, node, pointer, facts, depth=0, visiting=set()):
+            if _covered(program, fn, node, pointer, path_facts, depth=0, visiting=set()):
                 continue
             yield _finding(
                 fn, call, call.location,
@@ -196,9 +233,12 @@ def _unchecked_accessors(program: Program, fn: Function, facts: dict[int, frozen
 
 
 def _covered(program: Program, fn: Function, node: CfgNode, pointer: Value,
-             facts: dict[int, frozenset], depth: int, visiting: set[str]) -> bool:
-    held = facts[node.id]
+             path_facts: _PathFacts, depth: int, visiting: set[str]) -> bool:
+    held = path_facts(fn)[node.id]
     if any(("checked", key) in held for key in _pointer_keys(pointer)):
+        return True
+    field = (pointer.path or "").rsplit("->", 1)[-1].rsplit(".", 1)[-1]
+    if field and field != pointer.path and field in path_facts.checked_fields:
         return True
     param = next((p for p in fn.params if p.name == pointer.base), None)
     if param is None or depth > 6 or fn.key in visiting:
@@ -210,8 +250,7 @@ def _covered(program: Program, fn: Function, node: CfgNode, pointer: Value,
     for ref in callers:
         if param.index >= len(ref.call.args):
             return False
-        caller_facts = must_facts(ref.caller, edge_gen=_edge_facts, node_kill=_killed_by_stores)
-        if not _covered(program, ref.caller, ref.node, ref.call.args[param.index], caller_facts,
+        if not _covered(program, ref.caller, ref.node, ref.call.args[param.index], path_facts,
                         depth + 1, visiting):
             return False
     return True
@@ -386,5 +425,3 @@ def _reads(names, root: str) -> bool:
 def _is_loop_test(fn: Function, node: CfgNode) -> bool:
     return any(other.text == "loop" and any(e.target == node.id for e in other.succs) for other in fn.nodes)
 
-
-_ = ValueKind  # re-exported for rule authors reading this file alongside the fact model

@@ -43,6 +43,7 @@ def test_example_prints_findings_in_compiler_format_and_exits_1() -> None:
     assert "\x1b[" not in result.stdout  # not a terminal: no colour
     assert any(line.lstrip().startswith("hint:") for line in lines)
     assert sum("built-in kernel API model" in line for line in lines) == 1
+    assert result.stderr.startswith("gupcheck: note: 1 kernel file parsed with the built-in kernel API model")
     assert lines[-1] == "3 findings (2 errors, 1 warning) in 1 file analysed"
 
 
@@ -118,7 +119,7 @@ def test_bad_input_gives_one_line_error_and_exit_2(tmp_path: Path, make_input, m
     path = make_input(tmp_path)
     result = gupcheck("--kernel-model", str(path))
     assert result.returncode == 2, result.stdout + result.stderr
-    errors = result.stderr.strip().splitlines()
+    errors = [line for line in result.stderr.strip().splitlines() if not line.startswith("gupcheck: note:")]
     assert len(errors) == 1, errors
     assert str(path) in errors[0] and message in errors[0]
     assert "Traceback" not in result.stderr + result.stdout

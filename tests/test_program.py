@@ -23,9 +23,17 @@ static int my_mmap(struct file *file, struct vm_area_struct *vma)
     return 0;
 }
 
+#define MY_IOC_RESET _IO('m', 1)
+#define MY_IOC_SET _IOW('m', 2, int)
 static long my_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-    return local_helper((int)arg);
+    switch (cmd) {
+    case MY_IOC_RESET:
+        return 0;
+    case MY_IOC_SET:
+        return local_helper((int)arg);
+    }
+    return -ENOTTY;
 }
 
 static const struct file_operations my_fops = {
@@ -79,3 +87,15 @@ def test_entry_points_have_their_syscall_roles(kernel_facts):
     fault = program.resolve("my_fault", driver.path)
     edge_kinds = {data["kind"] for data in program.callgraph.get_edge_data(mmap.key, fault.key).values()}
     assert edge_kinds == {"installs"}
+
+
+def test_ioctl_commands_and_switch_dispatch(kernel_facts):
+    driver = kernel_facts(DRIVER, "driver.c")
+    program = Program([driver])
+    commands = {c.name: (c.direction, c.value) for c in driver.ioctl_commands}
+    assert commands == {"MY_IOC_RESET": ("_IO", (ord("m") << 8) | 1),
+                        "MY_IOC_SET": ("_IOW", (1 << 30) | (4 << 16) | (ord("m") << 8) | 2)}
+    ioctl = program.resolve("my_ioctl", driver.path)
+    cases = {(macro, value) for macro, value, _node in program.ioctl_dispatch(ioctl)}
+    assert cases == {("MY_IOC_RESET", commands["MY_IOC_RESET"][1]), ("MY_IOC_SET", commands["MY_IOC_SET"][1])}
+    assert program.ioctl_dispatch(program.resolve("my_mmap", driver.path)) == []

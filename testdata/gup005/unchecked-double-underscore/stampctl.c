@@ -25,6 +25,7 @@ struct stamp_batch {
 	__u32 count;
 	__u32 flags;
 	__u64 samples;		/* user pointer to struct stamp_sample[count] */
+	__u64 done;		/* user pointer to a __u32: how many samples were written */
 };
 
 #define STAMP_BATCH_VERBOSE	0x1
@@ -40,6 +41,7 @@ struct stamp_batch {
 #define STAMP_IOC_COPY_SAMPLE	_IOWR(STAMP_IOC_MAGIC, 8, struct stamp_sample)
 #define STAMP_IOC_LOAD_CHANNEL	_IOW(STAMP_IOC_MAGIC, 9, __u32)
 #define STAMP_IOC_SYNC_SAMPLE	_IOR(STAMP_IOC_MAGIC, 10, struct stamp_sample)
+#define STAMP_IOC_ACK_BATCH	_IOWR(STAMP_IOC_MAGIC, 11, struct stamp_batch)
 
 struct stamp_dev {
 	struct mutex lock;
@@ -74,6 +76,7 @@ static struct stamp_sample *stamp_latest(void)
 static long stamp_batch_read(struct stamp_batch __user *ubatch)
 {
 	struct stamp_sample __user *dst;
+	__u32 __user *udone;
 	struct stamp_batch batch;
 	unsigned int i;
 
@@ -91,14 +94,30 @@ static long stamp_batch_read(struct stamp_batch __user *ubatch)
 			return -EFAULT;
 	}
 
-	/* The counter is checked on the verbose path only. */
+	/* The completion counter is checked on the verbose path only. */
+	udone = u64_to_user_ptr(batch.done);
 	if (batch.flags & STAMP_BATCH_VERBOSE) {
-		if (!access_ok(&ubatch->flags, sizeof(ubatch->flags)))
+		if (!access_ok(udone, sizeof(*udone)))
 			return -EFAULT;
 	}
-	if (__put_user(batch.count, &ubatch->flags)) /* expect: GUP005 */
+	if (__put_user(batch.count, udone)) /* expect: GUP005 */
 		return -EFAULT;
 	return 0;
+}
+
+/*
+ * A successful copy_from_user() of the whole struct already passed access_ok() on its range,
+ * so writing one field back with __put_user() is fine.
+ */
+static long stamp_ack_batch(struct stamp_batch __user *ubatch)
+{
+	struct stamp_batch batch;
+
+	if (copy_from_user(&batch, ubatch, sizeof(batch)))
+		return -EFAULT;
+	if (batch.count > STAMP_MAX_SAMPLES)
+		return -EINVAL;
+	return __put_user(batch.count, &ubatch->flags);
 }
 
 static long stamp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -193,6 +212,10 @@ static long stamp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	case STAMP_IOC_READ_BATCH:
 		ret = stamp_batch_read(uarg);
+		break;
+
+	case STAMP_IOC_ACK_BATCH:
+		ret = stamp_ack_batch(uarg);
 		break;
 
 	default:
