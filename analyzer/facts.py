@@ -73,11 +73,12 @@ class CallSite:
 
 @dataclass(frozen=True)
 class Store:
-    """An assignment `target = value` (also initialised declarations)."""
+    """An assignment `target = value` (also initialised declarations, `x op= y`, `x++`)."""
 
     target: Value
     value: Value
     location: SourceLocation
+    op: str = "="  # "=", "+=", "-=", ..., "++", "--"
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,8 @@ def _lib() -> ctypes.CDLL:
         lib.clang_EvalResult_getAsLongLong.restype = ctypes.c_longlong
         lib.clang_EvalResult_dispose.argtypes = [ctypes.c_void_p]
         lib.clang_EvalResult_dispose.restype = None
+        lib.clang_Location_isFromMainFile.argtypes = [ci.SourceLocation]
+        lib.clang_Location_isFromMainFile.restype = ctypes.c_int
         _lib_ready = True
     return lib
 
@@ -481,11 +483,13 @@ class _TUWalker:
         self.macro_ranges: list[_MacroUse] = []
         self.facts = TranslationUnitFacts(path=config.path, side=config.side, mode=config.mode)
         self._header_text: dict[str, bytes] = {}
+        self.macro_names: set[str] = set()  # macros instantiated in the main file
 
     # -- small helpers --------------------------------------------------------------
     def in_main_file(self, cursor: ci.Cursor) -> bool:
-        loc = cursor.location
-        return loc.file is not None and loc.file.name == self.tu.spelling
+        """Whether the cursor's expansion location is in the main file."""
+        start = cursor.extent.start
+        return start.file is not None and start.file.name == self.tu.spelling
 
     def location(self, cursor: ci.Cursor) -> SourceLocation:
         ext = cursor.extent
@@ -501,10 +505,11 @@ class _TUWalker:
         return normalise(self.source[ext.start.offset:ext.end.offset].decode("utf-8", "replace"))
 
     def macro_at(self, cursor: ci.Cursor) -> _MacroUse | None:
-        """The macro instantiation that `cursor` is exactly, if any."""
+        """The macro instantiation that `cursor` is exactly, if any. Only cursors of main-file
+        function bodies get here, so offsets are main-file offsets."""
         ext = cursor.extent
         use = self.macro_uses.get(ext.start.offset)
-        if use is not None and use.end == ext.end.offset and self.in_main_file(cursor):
+        if use is not None and use.end == ext.end.offset:
             return use
         return None
 
@@ -515,8 +520,6 @@ class _TUWalker:
         if match and match.group(1) in self.macro_names:
             return match.group(1)
         return None
-
-    macro_names: set[str]
 
     def decl_text(self, cursor: ci.Cursor) -> str:
         ext = cursor.extent
@@ -548,7 +551,7 @@ class _TUWalker:
             location=self.location(cursor),
             is_param=is_param,
             index=index,
-            is_user="__user" in self.decl_text(cursor),
+            is_user=_declares_user_pointer(self.decl_text(cursor)),
             is_pointer=ctype.kind == ci.TypeKind.POINTER,
             size=size,
             is_array=ctype.kind in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.INCOMPLETEARRAY),
@@ -705,7 +708,7 @@ class _TUWalker:
             field_user = False
             ref = cursor.referenced
             if ref is not None and cursor.type.get_canonical().kind == ci.TypeKind.POINTER:
-                field_user = "__user" in self.decl_text(ref)
+                field_user = _declares_user_pointer(self.decl_text(ref))
             if bkind == ValueKind.PARAM:
                 vkind = ValueKind.PARAM
             elif bkind in (ValueKind.LOCAL, ValueKind.STACK) and not arrow:
@@ -783,6 +786,8 @@ class _TUWalker:
                     return
             if kind == K.CALL_EXPR:
                 calls.append(self.callee_name(node))
+            elif kind == K.CONDITIONAL_OPERATOR:
+                calls.append("?:")  # `n > MAX ? MAX : n` selects between values: treated as a clamp
             chain = kind == K.MEMBER_REF_EXPR or (in_chain and kind in (K.UNEXPOSED_EXPR, K.PAREN_EXPR,
                                                                               K.CSTYLE_CAST_EXPR))
             for child in node.get_children():
@@ -942,6 +947,14 @@ class _TUWalker:
                assigned_to: str | None = None) -> None:
         """Record the calls, stores and dereferences of an expression, in evaluation order."""
 
+        macro_stack: list[_MacroUse] = []
+
+        def add_deref(pointer: ci.Cursor, expr: ci.Cursor, writing: bool) -> None:
+            value = self.value(pointer, fn)
+            if macro_stack and not _spelled_as_deref(value, macro_stack[-1], self.source):
+                return  # the dereference belongs to the macro's own body, not to this code
+            node.derefs.append(Deref(value, self.location(expr), writing))
+
         def visit(expr: ci.Cursor, used: bool, target: str | None, under_address: bool,
                   writing: bool) -> None:
             use = self.macro_at(expr)
@@ -953,6 +966,16 @@ class _TUWalker:
                 seen_macros.add(use.start)
                 for inner in self.macro_calls_within(use):
                     node.calls.append(self.text_call(inner, fn))
+                macro_stack.append(use)
+                try:
+                    visit_expression(expr, used, target, under_address, writing)
+                finally:
+                    macro_stack.pop()
+                return
+            visit_expression(expr, used, target, under_address, writing)
+
+        def visit_expression(expr: ci.Cursor, used: bool, target: str | None, under_address: bool,
+                             writing: bool) -> None:
             kind = expr.kind
             if kind == K.CXX_UNARY_EXPR:
                 return  # sizeof/alignof: unevaluated
@@ -978,9 +1001,11 @@ class _TUWalker:
                     lhs_value = self.value(lhs, fn)
                     visit(rhs, True, lhs_value.path if op == "=" else None, False, False)
                     visit(lhs, True, None, False, True)
-                    node.stores.append(Store(lhs_value, self.value(rhs, fn) if op == "=" else
-                                             Value(text=self.text(expr), names=lhs_value.names +
-                                                   self.value(rhs, fn).names), self.location(expr)))
+                    rhs_value = self.value(rhs, fn)
+                    if op != "=":  # x op= y reads x too
+                        rhs_value = Value(text=self.text(expr), names=lhs_value.names + rhs_value.names,
+                                          calls=rhs_value.calls)
+                    node.stores.append(Store(lhs_value, rhs_value, self.location(expr), op))
                     return
                 if op == ",":
                     for child in children:
@@ -999,14 +1024,14 @@ class _TUWalker:
                     return
                 if op == "*":
                     if not under_address:
-                        node.derefs.append(Deref(self.value(child, fn), self.location(expr), writing))
+                        add_deref(child, expr, writing)
                     visit(child, True, None, False, False)
                     return
                 if op in ("++", "--", "post++", "post--"):
                     target_value = self.value(child, fn)
-                    node.stores.append(Store(target_value, Value(text=self.text(expr),
-                                                                 names=target_value.names),
-                                             self.location(expr)))
+                    update = Value(text=self.text(expr), names=target_value.names)
+                    op = op.replace("post", "")
+                    node.stores.append(Store(target_value, update, self.location(expr), op))
                     visit(child, True, None, False, True)
                     return
                 visit(child, True, None, False, False)
@@ -1018,7 +1043,7 @@ class _TUWalker:
                     # p->array only computes an address; p->array[i] reads (see below)
                     if base.type.get_canonical().kind == ci.TypeKind.POINTER and not under_address \
                             and not _is_array_type(expr.type):
-                        node.derefs.append(Deref(self.value(base, fn), self.location(expr), writing))
+                        add_deref(base, expr, writing)
                     visit(base, True, None, under_address, False)
                 return
             if kind == K.ARRAY_SUBSCRIPT_EXPR:
@@ -1028,12 +1053,11 @@ class _TUWalker:
                     stripped = _strip(base)
                     if not under_address:
                         if stripped.type.get_canonical().kind == ci.TypeKind.POINTER:
-                            node.derefs.append(Deref(self.value(base, fn), self.location(expr), writing))
+                            add_deref(base, expr, writing)
                         elif stripped.kind == K.MEMBER_REF_EXPR and _is_array_type(stripped.type):
                             owner = next(stripped.get_children(), None)
                             if owner is not None and owner.type.get_canonical().kind == ci.TypeKind.POINTER:
-                                node.derefs.append(Deref(self.value(owner, fn), self.location(expr),
-                                                         writing))
+                                add_deref(owner, expr, writing)
                     visit(base, True, None, under_address, False)
                     visit(index, True, None, False, False)
                 return
@@ -1067,11 +1091,23 @@ class _TUWalker:
 
     # -- top level ------------------------------------------------------------------
     def walk(self) -> TranslationUnitFacts:
-        self._collect_macros()
+        # One pass over the top level; the main-file test is a single libclang call because a
+        # kernel TU has tens of thousands of top-level cursors from headers.
+        lib = _lib()
+        top_level = [c for c in self.tu.cursor.get_children()
+                     if lib.clang_Location_isFromMainFile(c.location)]
+        self.macro_names = set()
+        declarations: list[ci.Cursor] = []
+        for cursor in top_level:
+            kind = cursor.kind
+            if kind == K.MACRO_DEFINITION:
+                self._ioctl_command(cursor)
+            elif kind == K.MACRO_INSTANTIATION:
+                self._macro_use(cursor)
+            else:
+                declarations.append(cursor)
         functions: list[ci.Cursor] = []
-        for cursor in self.tu.cursor.get_children():
-            if not self.in_main_file(cursor):
-                continue
+        for cursor in declarations:
             kind = cursor.kind
             if kind == K.FUNCTION_DECL and cursor.is_definition():
                 functions.append(cursor)
@@ -1090,29 +1126,19 @@ class _TUWalker:
         self.facts.source_lines = self.source.count(b"\n") + 1
         return self.facts
 
-    def _collect_macros(self) -> None:
-        self.macro_names = set()
-        for cursor in self.tu.cursor.get_children():
-            kind = cursor.kind
-            if kind == K.MACRO_DEFINITION:
-                self.macro_names.add(cursor.spelling)
-                if self.in_main_file(cursor):
-                    self._ioctl_command(cursor)
-            elif kind == K.MACRO_INSTANTIATION and self.in_main_file(cursor):
-                ext = cursor.extent
-                use = _MacroUse(cursor.spelling, ext.start.offset, ext.end.offset,
-                                ext.start.line, ext.start.column)
-                # keep the outermost use at an offset (nested instantiations share the start)
-                if use.start not in self.macro_uses or self.macro_uses[use.start].end < use.end:
-                    self.macro_uses[use.start] = use
-                self.macro_ranges.append(use)
-                if use.name in ("module_init", "module_exit", "module_misc_device"):
-                    args = split_macro_arguments(self.text(cursor))
-                    if args:
-                        target = self.facts.module_init if use.name == "module_init" else \
-                            self.facts.module_exit if use.name == "module_exit" else None
-                        if target is not None:
-                            target.append(args[0])
+    def _macro_use(self, cursor: ci.Cursor) -> None:
+        ext = cursor.extent
+        use = _MacroUse(cursor.spelling, ext.start.offset, ext.end.offset, ext.start.line, ext.start.column)
+        self.macro_names.add(use.name)
+        # keep the outermost use at an offset (nested instantiations share the start)
+        if use.start not in self.macro_uses or self.macro_uses[use.start].end < use.end:
+            self.macro_uses[use.start] = use
+        self.macro_ranges.append(use)
+        if use.name in ("module_init", "module_exit"):
+            args = split_macro_arguments(self.text(cursor))
+            if args:
+                target = self.facts.module_init if use.name == "module_init" else self.facts.module_exit
+                target.append(args[0])
 
     def _resolve_ioctl_values(self) -> None:
         """Give each ioctl command the value clang computed where the file uses it."""
@@ -1219,6 +1245,23 @@ def _split_top_level(text: str, op: str) -> list[str]:
         i += 1
     parts.append(text[last:].strip())
     return parts if len(parts) > 1 else [text]
+
+
+def _declares_user_pointer(declaration: str) -> bool:
+    """`char __user *buf` declares a user pointer; `void __user **slot` is a kernel pointer to one."""
+    match = re.search(r"\b__user\b\s*((?:\*\s*(?:const\s+|volatile\s+|__restrict\s+)?)+)", declaration)
+    return match is not None and match.group(1).count("*") == 1
+
+
+def _spelled_as_deref(pointer: Value, macro: _MacroUse, source: bytes) -> bool:
+    """Whether a dereference found inside a macro expansion was written by the caller in the
+    macro's arguments (`pr_info("%d", u->len)`), not by the macro's body."""
+    base = pointer.path or pointer.base
+    if not base:
+        return False
+    arguments = source[macro.start:macro.end].decode("utf-8", "replace")
+    spelled = re.escape(base)
+    return re.search(rf"(\*\s*\(?\s*{spelled}\b|\b{spelled}\s*(->|\[))", arguments) is not None
 
 
 def _is_array_type(ctype: ci.Type) -> bool:

@@ -32,7 +32,10 @@ FETCHES = {
 # Calls whose result is user data.
 FETCHING_RESULTS = frozenset({"memdup_user", "vmemdup_user", "memdup_user_nul", "strndup_user"})
 # Calls that bound their result whatever their arguments.
-CLAMPS = frozenset({"min", "min_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec", "sizeof"})
+CLAMPS = frozenset({"min", "min_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec", "sizeof", "?:"})
+
+# Updates that cannot raise an (unsigned) value: `avail -= len` does not make avail user-controlled.
+LOWERING = frozenset({"-=", "/=", ">>=", "&=", "%=", "--"})
 
 _SPLIT = re.compile(r"\.|->|\[")
 
@@ -132,7 +135,7 @@ class UserData:
                 target = store.target.path
                 if not target:
                     continue
-                if data.tainted_name(store.value) is not None:
+                if store.op not in LOWERING and data.tainted_name(store.value) is not None:
                     data.tainted.add(target)
                 value = store.value
                 if value.user_pointer or (value.base in data.user_pointers and not value.calls):

@@ -112,7 +112,7 @@ _UPPER_BOUND = {("<", True): "lhs", ("<=", True): "lhs", (">", False): "lhs", ("
 def check(program: Program) -> Iterator[Finding]:
     user = UserData(program)
     fetchers = _fetching_functions(program)
-    path_facts = _PathFacts(program)
+    path_facts = _PathFacts(program, user)
     for fn in sorted(program.kernel_functions(), key=lambda f: (f.file, f.location.line)):
         data = user.of(fn)
         facts = path_facts(fn)
@@ -126,17 +126,25 @@ def check(program: Program) -> Iterator[Finding]:
 RULE = Rule(DOC, check)
 
 
-# -- facts from branch conditions ------------------------------------------------------
+# -- path facts -------------------------------------------------------------------------
+# ("checked", p): p passed access_ok (or a checking copy of p succeeded) on every path here.
+# ("bounded", v): v has an upper bound on every path here (compared, clamped, or assigned from a
+#                 value user space does not control).
+# ("greater", a, b): a > b is known (so `a = b` only lowers a, as in `if (len > n) len = n;`).
 class _PathFacts:
-    """Must-facts per function (checked pointers, bounded values), computed once each."""
+    """Must-facts per function, computed once each."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, user: UserData) -> None:
+        self.user = user
         self._cache: dict[str, dict[int, frozenset]] = {}
         self.checked_fields = self._checked_fields(program)
 
     def __call__(self, fn: Function) -> dict[int, frozenset]:
         if fn.key not in self._cache:
-            self._cache[fn.key] = must_facts(fn, edge_gen=_edge_facts, node_kill=_killed_by_stores)
+            data = self.user.of(fn)
+            self._cache[fn.key] = must_facts(
+                fn, edge_gen=_edge_facts, transfer=lambda node, facts: _transfer(node, facts, data)
+            )
         return self._cache[fn.key]
 
     def _checked_fields(self, program: Program) -> set[str]:
@@ -159,18 +167,46 @@ class _PathFacts:
         return {field for field, ok in assigned.items() if ok}
 
 
-def _edge_facts(node: CfgNode, edge: Edge) -> list[tuple[str, str]]:
-    """("checked", path) where an access_ok succeeded, ("bounded", path) where a comparison
-    bounds a value from above."""
+def _transfer(node: CfgNode, facts: frozenset, data: FunctionUserData) -> frozenset:
+    """Stores overwrite what was known about their target, except where the stored value keeps it:
+    a pointer derived from a checked one stays checked (`tmp++` after `access_ok(tmp, n)`), a
+    copy remembers its source (`tmp = buf`, checked later through buf), a value user space does
+    not control is bounded, and `x = y` where x > y keeps x's bound."""
+    if not node.stores:
+        return facts
+    result = set(facts)
+    for store in node.stores:
+        target = store.target.path
+        if not target:
+            continue
+        value = store.value
+        before = frozenset(result)
+        result = {fact for fact in result if target not in fact[1:]}
+        sources = {name for name in (*value.names, value.base or "") if name}
+        if any(("checked", name) in before for name in sources):
+            result.add(("checked", target))
+        for source in sources:
+            if source == target:  # tmp++ / tmp += n: still derived from what it was derived from
+                result.update(f for f in before if f[0] == "derived" and f[1] == target)
+            else:
+                result.add(("derived", target, source))
+        if data.tainted_name(value) is None:
+            result.add(("bounded", target))
+        elif ("bounded", target) in before and ("greater", target, value.path) in before:
+            result.add(("bounded", target))
+    return frozenset(result)
+
+
+def _edge_facts(node: CfgNode, edge: Edge) -> list[tuple[str, ...]]:
     if node.condition is None or edge.label not in ("true", "false"):
         return []
-    facts: list[tuple[str, str]] = []
+    facts: list[tuple[str, ...]] = []
     for atom, outcome in node.condition.facts(edge.label == "true"):
         facts.extend(_atom_facts(atom, outcome))
     return facts
 
 
-def _atom_facts(atom: Comparison, outcome: bool) -> list[tuple[str, str]]:
+def _atom_facts(atom: Comparison, outcome: bool) -> list[tuple[str, ...]]:
     if atom.op == "call" and atom.call is not None:
         callee, args = atom.call.callee, atom.call.args
         position = RANGE_CHECKS.get(callee) if outcome else CHECKING_COPIES.get(callee)
@@ -180,17 +216,16 @@ def _atom_facts(atom: Comparison, outcome: bool) -> list[tuple[str, str]]:
     side = _UPPER_BOUND.get((atom.op, outcome))
     if side is None or atom.rhs is None:
         return []
-    bounded = []
+    facts: list[tuple[str, ...]] = []
     if side in ("lhs", "both"):
-        bounded.extend(atom.lhs.names)
+        facts.extend(("bounded", name) for name in atom.lhs.names)
+        if atom.lhs.path and atom.rhs.path:
+            facts.append(("greater", atom.rhs.path, atom.lhs.path))
     if side in ("rhs", "both"):
-        bounded.extend(atom.rhs.names)
-    return [("bounded", name) for name in bounded]
-
-
-def _killed_by_stores(node: CfgNode, facts: frozenset) -> list:
-    written = {store.target.path for store in node.stores if store.target.path}
-    return [fact for fact in facts if fact[1] in written]
+        facts.extend(("bounded", name) for name in atom.rhs.names)
+        if atom.lhs.path and atom.rhs.path:
+            facts.append(("greater", atom.lhs.path, atom.rhs.path))
+    return facts
 
 
 def _pointer_keys(value: Value) -> list[str]:
@@ -235,7 +270,9 @@ def _unchecked_accessors(program: Program, fn: Function, path_facts: _PathFacts)
 def _covered(program: Program, fn: Function, node: CfgNode, pointer: Value,
              path_facts: _PathFacts, depth: int, visiting: set[str]) -> bool:
     held = path_facts(fn)[node.id]
-    if any(("checked", key) in held for key in _pointer_keys(pointer)):
+    keys = _pointer_keys(pointer)
+    keys += [fact[2] for fact in held if fact[0] == "derived" and fact[1] in keys]
+    if any(("checked", key) in held for key in keys):
         return True
     field = (pointer.path or "").rsplit("->", 1)[-1].rsplit(".", 1)[-1]
     if field and field != pointer.path and field in path_facts.checked_fields:

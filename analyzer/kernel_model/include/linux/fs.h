@@ -12,6 +12,8 @@
 #include <linux/fcntl.h>
 #include <linux/stat.h>
 #include <linux/ioctl.h>
+#include <linux/string.h>
+#include <asm/page.h>
 
 struct module;
 struct vm_area_struct;
