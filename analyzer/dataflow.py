@@ -17,14 +17,6 @@ Transfer = Callable[[CfgNode, frozenset], frozenset]
 EdgeGen = Callable[[CfgNode, Edge], Iterable[Fact]]
 
 
-def predecessors(fn: Function) -> dict[int, list[tuple[int, Edge]]]:
-    preds: dict[int, list[tuple[int, Edge]]] = {node.id: [] for node in fn.nodes}
-    for node in fn.nodes:
-        for edge in node.succs:
-            preds[edge.target].append((node.id, edge))
-    return preds
-
-
 def reachable_from(fn: Function, start: int, *, include_start: bool = False) -> set[int]:
     """Nodes reachable from `start` along CFG edges."""
     seen: set[int] = set()

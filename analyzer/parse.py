@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import clang.cindex as ci
 
@@ -215,11 +215,6 @@ class _MacroUse:
     end: int
     line: int
     column: int
-
-
-@dataclass
-class _Scope:
-    variables: dict[str, Variable] = field(default_factory=dict)
 
 
 class _FunctionBuilder:

@@ -88,9 +88,6 @@ class Program:
         self._build()
 
     # -- queries --------------------------------------------------------------------
-    def unit_of(self, fn: Function) -> TranslationUnitFacts:
-        return self._unit_of[fn.key]
-
     def side_of(self, fn: Function) -> Side:
         return self._unit_of[fn.key].side
 
