@@ -50,6 +50,8 @@ def main() -> None:
                    "else the built-in kernel API model).")
 @click.option("--kernel-model", "use_model", is_flag=True,
               help="Parse kernel code with the built-in kernel API model even when a kernel tree exists.")
+@click.option("--target-kernel", metavar="X.Y",
+              help="Kernel version the advice is for (default: the kernel tree's version, else 6.1).")
 @click.option("--format", "output_format", type=click.Choice(["text", "sarif", "json"]), default="text",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
@@ -57,12 +59,12 @@ def main() -> None:
 @click.option("--source-root", type=click.Path(file_okay=False),
               help="Root that reported paths are relative to (default: the current directory).")
 def check(paths: tuple[str, ...], compile_commands: str | None, kernel_dir: str | None, use_model: bool,
-          output_format: str, output: str | None, source_root: str | None) -> None:
+          target_kernel: str | None, output_format: str, output: str | None, source_root: str | None) -> None:
     """Analyse the C files under PATHS."""
     root = os.path.abspath(source_root or os.getcwd())
     try:
         analysis = analyse(list(paths), ALL_RULES, compile_commands=compile_commands,
-                           kernel_dir=kernel_dir, use_model=use_model)
+                           kernel_dir=kernel_dir, use_model=use_model, target_kernel=target_kernel)
     except ConfigError as error:
         _error(str(error))
         sys.exit(EXIT_ERROR)

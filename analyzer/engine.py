@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from gupcheck import buildconfig
@@ -37,8 +38,16 @@ def analyse(
     compile_commands: str | None = None,
     kernel_dir: str | None = None,
     use_model: bool = False,
+    target_kernel: str | None = None,
 ) -> Analysis:
-    """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options."""
+    """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options.
+
+    `target_kernel` ("X.Y") is the kernel version advice is given for; default: the kernel tree's
+    version, else 6.1.
+    """
+    target = target_kernel
+    if target is not None:
+        parse_kernel_version(target)  # a bad value is a usage error before any parsing
     result = Analysis()
     sources, problems = discover_sources(paths)
     result.problems.extend(problems)
@@ -48,7 +57,8 @@ def analyse(
         unit = _facts_for(path, config, result.problems)
         if unit is not None:
             result.units.append(unit)
-    program = Program(result.units)
+    tree_release = config.kernel_tree.release if config.kernel_tree is not None else ""
+    program = Program(result.units, target_kernel=parse_kernel_version(target or tree_release or "6.1"))
     modes = {unit.path: unit for unit in result.units}
     for rule in rules:
         for finding in rule.check(program):
@@ -62,6 +72,14 @@ def analyse(
             result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+def parse_kernel_version(text: str) -> tuple[int, int]:
+    """"6.1", "6.1.0-56-amd64" -> (6, 1). Raises ConfigError for anything else."""
+    match = re.match(r"(\d+)\.(\d+)", text.strip())
+    if match is None:
+        raise buildconfig.ConfigError(f"target kernel '{text}': expected a version such as 6.1")
+    return int(match.group(1)), int(match.group(2))
 
 
 def _facts_for(path: str, config: buildconfig.BuildConfig,

@@ -48,6 +48,22 @@ class FlowStep:
     message: str
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """Replace the text of `region` with `text` (a SARIF replacement)."""
+
+    region: SourceLocation
+    text: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A mechanical change that fixes the finding (a SARIF fix)."""
+
+    description: str
+    replacements: tuple[Replacement, ...]
+
+
 @dataclass
 class Finding:
     rule_id: str
@@ -60,6 +76,7 @@ class Finding:
     flow: list[FlowStep] = field(default_factory=list)
     hint: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. "parsed with the built-in kernel API model"
+    fixes: list[Fix] = field(default_factory=list)
 
     def sort_key(self) -> tuple:
         loc = self.location

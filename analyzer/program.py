@@ -72,8 +72,9 @@ class CallRef:
 class Program:
     """All functions of all analysed files, the call graph and the entry points."""
 
-    def __init__(self, units: list[TranslationUnitFacts]) -> None:
+    def __init__(self, units: list[TranslationUnitFacts], target_kernel: tuple[int, int] = (6, 1)) -> None:
         self.units = units
+        self.target_kernel = target_kernel  # the kernel version advice is given for
         self.functions: dict[str, Function] = {}
         self._by_name: dict[str, list[Function]] = {}
         self._unit_of: dict[str, TranslationUnitFacts] = {}

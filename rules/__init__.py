@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from gupcheck.ruleinfo import Rule
-from gupcheck.rules import unchecked_user_access
+from gupcheck.rules import pin_outlives_syscall, unchecked_user_access
 
-ALL_RULES: tuple[Rule, ...] = (unchecked_user_access.RULE,)
+ALL_RULES: tuple[Rule, ...] = (pin_outlives_syscall.RULE, unchecked_user_access.RULE)
 
 
 def rule_by_id(rule_id: str) -> Rule | None:

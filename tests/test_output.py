@@ -11,7 +11,16 @@ import pytest
 from sarif_tools import run_multitool_validate
 
 from gupcheck import __version__
-from gupcheck.findings import Finding, FlowStep, InputProblem, Level, RelatedLocation, SourceLocation
+from gupcheck.findings import (
+    Finding,
+    Fix,
+    FlowStep,
+    InputProblem,
+    Level,
+    RelatedLocation,
+    Replacement,
+    SourceLocation,
+)
 from gupcheck.output.jsonfmt import render_json
 from gupcheck.output.sarif import FINGERPRINT_KEY, render_sarif
 from gupcheck.output.text import render_text, should_use_color
@@ -85,6 +94,12 @@ def copy_finding(driver: Path, line_shift: int = 0) -> Finding:
         ],
         hint="use copy_from_user(), which checks the range itself",
         notes=["parsed with the built-in kernel API model"],
+        fixes=[
+            Fix(
+                "use the checking copy",
+                (Replacement(SourceLocation(path, 6 + line_shift, 6, 6 + line_shift, 22), "copy_from_user"),),
+            )
+        ],
     )
 
 
@@ -307,6 +322,15 @@ def test_sarif_structure(source_root: Path) -> None:
     steps = copy["codeFlows"][0]["threadFlows"][0]["locations"]
     assert [s["location"]["physicalLocation"]["region"]["startLine"] for s in steps] == [1, 6]
     assert "codeFlows" not in fork
+    (fix,) = copy["fixes"]
+    assert fix["description"]["text"] == "use the checking copy."
+    (change,) = fix["artifactChanges"]
+    assert change["artifactLocation"]["uri"] == "drivers/foo/foo.c"
+    assert change["replacements"] == [{
+        "deletedRegion": {"startLine": 6, "startColumn": 6, "endLine": 6, "endColumn": 22},
+        "insertedContent": {"text": "copy_from_user"},
+    }]
+    assert "fixes" not in fork
     assert copy["partialFingerprints"] == {
         FINGERPRINT_KEY: findings_for(source_root)[1].fingerprint("drivers/foo/foo.c")
     }

@@ -22,7 +22,7 @@ import sarif_om as om
 from jschema_to_python.to_json import to_json
 
 from gupcheck import INFORMATION_URI, __version__
-from gupcheck.findings import Finding, InputProblem, Level, SourceLocation
+from gupcheck.findings import Finding, Fix, InputProblem, Level, Replacement, SourceLocation
 from gupcheck.output.text import relative_path
 from gupcheck.ruleinfo import RuleDoc
 
@@ -191,18 +191,44 @@ def _result(finding: Finding, rule_index: int, uris: _UriMaker) -> om.Result:
         code_flows=code_flows,
         partial_fingerprints={FINGERPRINT_KEY: finding.fingerprint(fingerprint_path)},
         properties=properties,
+        fixes=[_fix(fix, uris) for fix in finding.fixes] or None,
+    )
+
+
+def _fix(fix: Fix, uris: _UriMaker) -> om.Fix:
+    """One artifactChange per file, its replacements in source order."""
+    by_file: dict[str, list[Replacement]] = {}
+    for replacement in sorted(fix.replacements, key=lambda r: r.region):
+        by_file.setdefault(replacement.region.path, []).append(replacement)
+    changes = [
+        om.ArtifactChange(
+            artifact_location=uris.artifact_location(path),
+            replacements=[
+                om.Replacement(
+                    deleted_region=_region(r.region),
+                    inserted_content=om.ArtifactContent(text=r.text),
+                )
+                for r in replacements
+            ],
+        )
+        for path, replacements in by_file.items()
+    ]
+    return om.Fix(description=om.Message(text=_sentence(fix.description)), artifact_changes=changes)
+
+
+def _region(loc: SourceLocation) -> om.Region:
+    return om.Region(
+        start_line=loc.line,
+        start_column=loc.column,
+        end_line=loc.end_line,
+        end_column=max(loc.end_column, loc.column + 1) if loc.end_line == loc.line else loc.end_column,
     )
 
 
 def _location(
     loc: SourceLocation, uris: _UriMaker, *, message: str = "", location_id: int = -1
 ) -> om.Location:
-    region = om.Region(
-        start_line=loc.line,
-        start_column=loc.column,
-        end_line=loc.end_line,
-        end_column=max(loc.end_column, loc.column + 1) if loc.end_line == loc.line else loc.end_column,
-    )
+    region = _region(loc)
     return om.Location(
         id=location_id,
         physical_location=om.PhysicalLocation(

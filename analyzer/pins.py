@@ -1,0 +1,463 @@
+"""Pinned user pages: where they are pinned, where they go, and what helpers do with them.
+
+For every pin site (a call to a `get_user_pages*`/`pin_user_pages*` API, or to a driver helper
+that hands pinned pages out) this module follows the pages along the function's control flow:
+released, stored in a longer-lived place, handed back to the caller, or lost on some path.
+Helpers are summarised bottom-up so they act like the API they wrap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from gupcheck.dataflow import reachable_from
+from gupcheck.facts import CallSite, CfgNode, Edge, Function, Value
+from gupcheck.findings import SourceLocation
+from gupcheck.program import SYSCALL_ROLES, Program
+
+FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
+RETURNED = -1  # summary position: the helper returns the pinned pages
+ERROR_POINTER_TESTS = frozenset({"IS_ERR", "IS_ERR_OR_NULL"})
+
+
+@dataclass(frozen=True)
+class PinApi:
+    kind: str  # FOLL_GET or FOLL_PIN
+    pages: int  # position of the pages array
+    flags: int | None  # position of gup_flags (None: an old `int write` signature without flags)
+    nr: int = 1  # position of the number of pages
+
+
+def pin_api(name: str, argc: int) -> PinApi | None:
+    """The signature of a pin API, by name and argument count (signatures changed across versions)."""
+    if name == "get_user_pages":
+        if argc == 8:  # (tsk, mm, start, nr, write, force, pages, vmas), before 4.6
+            return PinApi(FOLL_GET, 6, None, 3)
+        return PinApi(FOLL_GET, 3, 2)  # (start, nr, gup_flags, pages, vmas)
+    if name == "get_user_pages_remote":
+        if argc == 8:  # (tsk, mm, start, nr, gup_flags, pages, vmas, locked), before 5.9
+            return PinApi(FOLL_GET, 5, 4, 3)
+        return PinApi(FOLL_GET, 4, 3, 2)  # (mm, start, nr, gup_flags, pages, vmas, locked)
+    if name == "pin_user_pages_remote":
+        return PinApi(FOLL_PIN, 5, 4, 3) if argc == 8 else PinApi(FOLL_PIN, 4, 3, 2)
+    table = {
+        "get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
+        "get_user_pages_fast_only": PinApi(FOLL_GET, 3, 2),
+        "__get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
+        "get_user_pages_unlocked": PinApi(FOLL_GET, 2, 3),
+        "pin_user_pages": PinApi(FOLL_PIN, 3, 2),
+        "pin_user_pages_fast": PinApi(FOLL_PIN, 3, 2),
+        "pin_user_pages_fast_only": PinApi(FOLL_PIN, 3, 2),
+        "pin_user_pages_unlocked": PinApi(FOLL_PIN, 2, 3),
+    }
+    return table.get(name)
+
+
+# Releases and the position of the page(s) they release.
+RELEASES = {
+    "put_page": 0,
+    "release_pages": 0,
+    "unpin_user_page": 0,
+    "unpin_user_pages": 0,
+    "unpin_user_pages_dirty_lock": 0,
+    "unpin_user_page_range_dirty_lock": 0,
+    "put_user_page": 0,
+    "put_user_pages": 0,
+    "put_user_pages_dirty": 0,
+    "put_user_pages_dirty_lock": 0,
+}
+# Calls that link an object into a longer-lived container: position of the object.
+LINKERS = {
+    "list_add": 0, "list_add_tail": 0, "list_add_rcu": 0, "list_add_tail_rcu": 0, "hlist_add_head": 0,
+    "xa_store": 2, "xa_insert": 2, "__xa_store": 2, "idr_alloc": 1, "idr_alloc_cyclic": 1,
+    "idr_replace": 1, "radix_tree_insert": 2, "rb_link_node": 0, "rb_insert_color": 0,
+}
+ALLOCATORS = frozenset({"kmalloc", "kzalloc", "kcalloc", "kmalloc_array", "kvmalloc", "kvzalloc",
+                        "kvcalloc", "kvmalloc_array", "vmalloc", "vzalloc", "vmalloc_array", "vcalloc"})
+
+_SPLIT = re.compile(r"->|\.|\[")
+
+
+def root_of(path: str) -> str:
+    return _SPLIT.split(path, maxsplit=1)[0]
+
+
+def pages_key(value: Value) -> str | None:
+    """The object a pages argument denotes: `pages`, `pages + i` and `pages[i]` -> "pages",
+    `&page` -> "page", `dev->pages[i]` -> "dev->pages"."""
+    if value.path:
+        return value.path.removesuffix("[]").lstrip("*")
+    return value.base
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Pages pinned at a call: directly through an API, or through a helper that hands them out."""
+
+    function: Function
+    node: CfgNode
+    call: CallSite
+    kind: str  # FOLL_GET or FOLL_PIN
+    longterm: bool
+    pages: str  # key of the pages object in `function`
+    api: str  # the API finally called (through helpers)
+    via: tuple[SourceLocation, ...] = ()  # pin calls inside the helpers, innermost last
+
+
+@dataclass
+class Fate:
+    """Where the pages of one pin go, over all paths from the pin to the function's return."""
+
+    released: list[tuple[CfgNode, CallSite]] = field(default_factory=list)
+    stored: list[tuple[CfgNode, str]] = field(default_factory=list)  # (node, what it was stored into)
+    returned: list[CfgNode] = field(default_factory=list)
+    leak_path: list[CfgNode] | None = None  # a path from the pin to the return holding the pages
+    handed_out: list[tuple[int, str]] = field(default_factory=list)  # (parameter, path suffix): a
+    #                                            helper's output, `pages` or `region->pages` of a param
+
+
+@dataclass(frozen=True)
+class PinSummary:
+    """What a helper does with pages, in terms of its parameters."""
+
+    pins_into: dict[int, tuple[str, str, bool, str, tuple[SourceLocation, ...]]]  # k -> (suffix, kind,
+    #                                                                    longterm, api, locations)
+    releases: frozenset[int]
+
+
+class PinAnalysis:
+    """Pin sites of a program, their fate, and helper summaries."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.summaries: dict[str, PinSummary] = {}
+        self._loops: dict[tuple[str, int], frozenset[int]] = {}
+        self._summarise()
+
+    # -- summaries ----------------------------------------------------------------------
+    def _summarise(self) -> None:
+        functions = self.program.kernel_functions()
+        for _ in range(len(functions) + 1):  # helpers of helpers: iterate to a fixpoint
+            changed = False
+            for fn in functions:
+                summary = self._summary_of(fn)
+                if summary != self.summaries.get(fn.key):
+                    self.summaries[fn.key] = summary
+                    changed = True
+            if not changed:
+                break
+
+    def _summary_of(self, fn: Function) -> PinSummary:
+        params = {p.name: p.index for p in fn.params}
+        pins_into: dict[int, tuple[str, str, bool, str, tuple[SourceLocation, ...]]] = {}
+        if self.program.roles(fn) & SYSCALL_ROLES:
+            return PinSummary({}, frozenset())  # an entry point is nobody's helper
+        for pin in self.pins_in(fn):
+            fate = self.fate(pin)
+            outputs = list(fate.handed_out)
+            if fate.returned:
+                outputs.append((RETURNED, ""))
+            for position, suffix in outputs:
+                pins_into[position] = (suffix, pin.kind, pin.longterm, pin.api, (*pin.via, pin.call.location))
+        releases = set()
+        for node in fn.nodes:
+            for call in node.calls:
+                position = self._release_position(fn, call)
+                if position is None or position >= len(call.args):
+                    continue
+                key = pages_key(call.args[position])
+                if key and root_of(key) in params:
+                    releases.add(params[root_of(key)])
+        # a helper that releases what it pinned only on its error path is a pinning helper
+        return PinSummary(pins_into, frozenset(releases - set(pins_into)))
+
+    def _release_position(self, fn: Function, call: CallSite) -> int | None:
+        if call.callee in RELEASES:
+            return RELEASES[call.callee]
+        callee = self.program.callee(fn, call)
+        summary = self.summaries.get(callee.key) if callee else None
+        if summary and summary.releases:
+            return min(summary.releases)
+        return None
+
+    # -- pin sites -----------------------------------------------------------------------
+    def pins_in(self, fn: Function) -> list[Pin]:
+        pins: list[Pin] = []
+        for node in fn.nodes:
+            for call in node.calls:
+                api = pin_api(call.callee, len(call.args))
+                if api is not None and api.pages < len(call.args):
+                    key = pages_key(call.args[api.pages])
+                    if key:
+                        flags = call.args[api.flags] if api.flags is not None and api.flags < len(call.args) \
+                            else None
+                        pins.append(Pin(fn, node, call, api.kind, _longterm(fn, node, flags), key,
+                                        call.callee))
+                    continue
+                callee = self.program.callee(fn, call)
+                summary = self.summaries.get(callee.key) if callee else None
+                if not summary:
+                    continue
+                for position, (suffix, kind, longterm, inner_api, via) in sorted(summary.pins_into.items()):
+                    if position == RETURNED:
+                        key = call.assigned_to
+                    elif position < len(call.args):
+                        key = pages_key(call.args[position])
+                    else:
+                        key = None
+                    if key:
+                        pins.append(Pin(fn, node, call, kind, longterm, key + suffix, inner_api, via))
+        return pins
+
+    def all_pins(self) -> list[Pin]:
+        return [pin for fn in self.program.kernel_functions() for pin in self.pins_in(fn)]
+
+    # -- fate along paths ------------------------------------------------------------------
+    def fate(self, pin: Pin) -> Fate:
+        fn = pin.function
+        fate = Fate()
+        root = root_of(pin.pages)
+        params = {p.name: p.index for p in fn.params}
+        if root in params and (pin.pages == root or self._owner(fn, root) is None):
+            fate.handed_out.append((params[root], pin.pages[len(root):]))
+            return fate
+        owner = self._owner(fn, root)
+        if owner is not None:
+            fate.stored.append((pin.node, owner))
+            return fate
+        tracked = {pin.pages, root}
+        result = pin.call.assigned_to
+        parents: dict[int, int | None] = {}
+        queue: deque[int] = deque()
+        for edge in pin.node.succs:
+            if self._pin_failed(pin.node, edge, result, pin.call):
+                continue
+            if edge.target not in parents:
+                parents[edge.target] = pin.node.id
+                queue.append(edge.target)
+        while queue:
+            node_id = queue.popleft()
+            node = fn.nodes[node_id]
+            outcome = self._event(fn, node, tracked, pin)
+            if isinstance(outcome, CallSite):
+                fate.released.append((node, outcome))
+                continue
+            if outcome is not None and outcome.startswith("stored:"):
+                fate.stored.append((node, outcome.removeprefix("stored:")))
+                continue
+            if outcome is not None and outcome.startswith("handed:"):
+                param, suffix = outcome.removeprefix("handed:").split(":", 1)
+                fate.handed_out.append((params[param], suffix))
+                continue
+            if outcome == "returned":
+                fate.returned.append(node)
+                continue
+            if node.id == fn.exit.id:
+                if fate.leak_path is None:
+                    fate.leak_path = self._path(fn, parents, node.id, pin.node.id)
+                continue
+            for edge in node.succs:
+                if self._pin_failed(node, edge, result, pin.call):
+                    continue
+                if edge.target not in parents:
+                    parents[edge.target] = node.id
+                    queue.append(edge.target)
+        return fate
+
+    def _loop_body(self, fn: Function, test: CfgNode) -> frozenset[int]:
+        """The nodes of the loop whose test is `test` (empty for a plain `if`)."""
+        key = (fn.key, test.id)
+        if key not in self._loops:
+            # nodes reached from the true branch before coming back to the test
+            seen: set[int] = set()
+            back = False
+            stack = [e.target for e in test.succs if e.label == "true"]
+            while stack:
+                current = stack.pop()
+                if current == test.id:
+                    back = True
+                    continue
+                if current in seen:
+                    continue
+                seen.add(current)
+                stack.extend(e.target for e in fn.nodes[current].succs)
+            body = frozenset(n for n in seen if test.id in reachable_from(fn, n)) if back else frozenset()
+            self._loops[key] = body
+        return self._loops[key]
+
+    @staticmethod
+    def _path(fn: Function, parents: dict[int, int | None], end: int, start: int) -> list[CfgNode]:
+        path = [fn.nodes[end]]
+        current: int | None = end
+        while current is not None and current != start:
+            current = parents.get(current)
+            if current is not None:
+                path.append(fn.nodes[current])
+        return list(reversed(path))
+
+    def _event(self, fn: Function, node: CfgNode, tracked: set[str], pin: Pin) -> CallSite | str | None:
+        """What happens to the pages at `node`: the release call, "stored:<place>",
+        "handed:<param>:<suffix>", "returned", or None."""
+        if node.condition is not None and pin.node.id not in self._loop_body(fn, node):
+            # `for (i = 0; i < n; i++) put_page(pages[i]);` releases the pages even on the
+            # path that skips the body (n == 0 pinned nothing)
+            for body_id in sorted(self._loop_body(fn, node)):
+                for call in fn.nodes[body_id].calls:
+                    if self._releases(fn, call, tracked):
+                        return call
+        for call in node.calls:
+            if call is pin.call:
+                continue
+            if self._releases(fn, call, tracked):
+                return call
+            position = LINKERS.get(call.callee)
+            if position is not None and position < len(call.args):
+                if any(root_of(name) in tracked for name in (*call.args[position].names,
+                                                             call.args[position].base or "")):
+                    return f"stored:{call.callee}()"
+        for store in node.stores:
+            target = store.target.path or ""
+            if not target:
+                continue
+            mentions = {root_of(n) for n in store.value.names} | {store.value.base or ""}
+            if not mentions & tracked and root_of(target) not in tracked:
+                continue
+            if root_of(target) in tracked:
+                # a field of the tracked object is set: it stays the tracked object
+                continue
+            target_root = root_of(target)
+            owner = self._owner(fn, target_root)
+            if owner is not None and target != target_root:
+                return f"stored:{target}"
+            if target_root in {p.name for p in fn.params}:
+                return f"handed:{target_root}:{target[len(target_root):]}"
+            tracked.add(target_root)  # a local alias of the pages
+        if node.returns is not None:
+            names = {root_of(n) for n in node.returns.names}
+            if names & tracked:
+                return "returned"
+        return None
+
+    def _releases(self, fn: Function, call: CallSite, tracked: set[str]) -> bool:
+        position = self._release_position(fn, call)
+        if position is None or position >= len(call.args):
+            return False
+        key = pages_key(call.args[position])
+        return bool(key) and (key in tracked or root_of(key) in tracked)
+
+    def _owner(self, fn: Function, root: str, depth: int = 0) -> str | None:
+        """The long-lived place a variable lives in or points to, or None for a call-local object:
+        a global, a parameter of an entry point or anything reached from one (dev = file->private_data),
+        a helper's parameter that every caller fills with such a place."""
+        if root in self._globals(fn):
+            return root
+        if depth > 6:
+            return None
+        params = {p.name: p.index for p in fn.params}
+        if root in params:
+            if self.program.roles(fn) & SYSCALL_ROLES:
+                return root
+            callers = self.program.callers(fn)
+            if not callers or depth > 4:
+                return None
+            for ref in callers:
+                index = params[root]
+                arg = ref.call.args[index] if index < len(ref.call.args) else None
+                key = pages_key(arg) if arg is not None else None
+                if not key or self._owner(ref.caller, root_of(key), depth + 1) is None:
+                    return None
+            return root
+        for node in fn.nodes:
+            for store in node.stores:
+                if store.target.path != root:
+                    continue
+                value = store.value
+                if value.kind.value == "heap" or set(value.calls) & ALLOCATORS:
+                    return None
+                sources = {root_of(n) for n in value.names}
+                for source in sources:
+                    if source != root and self._owner(fn, source, depth + 1) is not None:
+                        return value.text
+        return None
+
+    def _globals(self, fn: Function) -> set[str]:
+        return {name for unit in self.program.units if unit.path == fn.file for name in unit.globals}
+
+    @staticmethod
+    def _pin_failed(node: CfgNode, edge: Edge, result: str | None, call: CallSite) -> bool:
+        """The branch on which the pin call is known to have returned <= 0: nothing is pinned.
+        (`ret < nr` is a partial pin: `ret` pages are still held.)"""
+        if node.condition is None or edge.label not in ("true", "false"):
+            return False
+        api = pin_api(call.callee, len(call.args))
+        requested = call.args[api.nr].const_value if api and api.nr < len(call.args) else None
+        for atom, outcome in node.condition.facts(edge.label == "true"):
+            if atom.op == "call" and atom.call is not None and atom.call.callee in ERROR_POINTER_TESTS:
+                if outcome and result and any(result in arg.names for arg in atom.call.args):
+                    return True  # a helper that returns pinned pages returned an error pointer
+                continue
+            subject = atom.lhs
+            if not (result and subject.path == result) and call.callee not in subject.calls:
+                continue
+            if atom.rhs is None:
+                if atom.op == "value" and not outcome:  # if (!ret) / if (ret) on its false branch
+                    return True
+                continue
+            bound = atom.rhs.const_value
+            if bound is None:
+                continue
+            if (atom.op, outcome) in ((">", False), ("<=", True)) and bound <= 0:
+                return True  # ret <= bound <= 0
+            if (atom.op, outcome) in ((">=", False), ("<", True)) and bound <= 1:
+                return True  # ret < bound <= 1
+            if bound == 0 and (atom.op, outcome) in (("==", True), ("!=", False)):
+                return True
+            if bound == 1 and requested == 1 and (atom.op, outcome) in (("!=", True), ("==", False)):
+                return True  # one page asked for, not one pinned: none pinned
+        return False
+
+    # -- reachability ------------------------------------------------------------------
+    def syscall_entries_reaching(self, fn: Function) -> list[tuple[Function, str]]:
+        """Syscall entry points from which `fn` can be called (itself included)."""
+        found: list[tuple[Function, str]] = []
+        seen = {fn.key}
+        queue = deque([fn])
+        while queue:
+            current = queue.popleft()
+            for role in sorted(self.program.roles(current) & SYSCALL_ROLES):
+                found.append((current, role))
+            for ref in self.program.callers(current):
+                if ref.caller.key not in seen:
+                    seen.add(ref.caller.key)
+                    queue.append(ref.caller)
+        return found
+
+    def releases_of_field(self, field_name: str) -> list[tuple[Function, CallSite]]:
+        """Release calls anywhere whose pages are reached through a field of that name."""
+        found = []
+        for fn in self.program.kernel_functions():
+            for node in fn.nodes:
+                for call in node.calls:
+                    position = self._release_position(fn, call)
+                    if position is None or position >= len(call.args):
+                        continue
+                    key = pages_key(call.args[position]) or ""
+                    if key.rsplit("->", 1)[-1].rsplit(".", 1)[-1] == field_name and key != field_name:
+                        found.append((fn, call))
+        return found
+
+
+def _longterm(fn: Function, node: CfgNode, flags: Value | None) -> bool:
+    if flags is None:
+        return False
+    if "FOLL_LONGTERM" in flags.text:
+        return True
+    # flags kept in a local variable assigned earlier in the function
+    variables = {name for name in flags.names}
+    for other in fn.nodes:
+        for store in other.stores:
+            if store.target.path in variables and "FOLL_LONGTERM" in store.value.text:
+                return True
+    return False

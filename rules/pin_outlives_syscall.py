@@ -1,0 +1,187 @@
+"""GUP001 pin-outlives-syscall."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gupcheck.facts import Function, NodeKind
+from gupcheck.findings import Finding, Fix, FlowStep, Level, RelatedLocation, Replacement
+from gupcheck.pins import FOLL_GET, Fate, Pin, PinAnalysis, pin_api
+from gupcheck.program import Program
+from gupcheck.ruleinfo import Rule, RuleDoc
+
+DOC = RuleDoc(
+    id="GUP001",
+    name="pin-outlives-syscall",
+    level=Level.ERROR,
+    cwe=("CWE-401", "CWE-416", "CWE-662"),
+    summary="User pages stay pinned after the syscall returns without a proper long-term pin, or leak",
+    what_it_does="""
+Follows every pin of user pages (`get_user_pages*`, `pin_user_pages*`, or a driver helper that
+wraps them) along each path to the return of the syscall that pinned them: released, stored in
+a longer-lived place (a global, the per-file context, a list or xarray), handed back to the
+caller, or lost. Pages kept after the syscall returns must be a long-term pin:
+`pin_user_pages*(..., FOLL_LONGTERM)`, released with `unpin_user_pages*()`. A FOLL_GET reference
+kept past the syscall is an error, a FOLL_PIN without FOLL_LONGTERM a warning, and pages that
+are neither released nor kept on some path a leak.
+""",
+    why_bad="""
+A FOLL_GET reference (`get_user_pages*`) does not keep the device's page and the process's page
+the same: after fork() the parent's next write copies the page and the device keeps the old one,
+and the page can be migrated or reclaimed under it. Long-term FOLL_PIN pins are accounted and
+kept out of movable zones and CMA. A leaked pin never lets the page go.
+""",
+    example="""
+static long buf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct buf_ctx *ctx = file->private_data;
+
+	/* kept until .release: a FOLL_GET reference used as a long-term pin */
+	if (get_user_pages_fast(arg, ctx->nr, FOLL_WRITE, ctx->pages) != ctx->nr)
+		return -EFAULT;
+	return 0;
+}
+""",
+    use_instead="""
+static long buf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct buf_ctx *ctx = file->private_data;
+	int pinned;
+
+	pinned = pin_user_pages_fast(arg, ctx->nr, FOLL_WRITE | FOLL_LONGTERM, ctx->pages);
+	if (pinned < 0)
+		return pinned;
+	if (pinned != ctx->nr) {
+		unpin_user_pages(ctx->pages, pinned);
+		return -EFAULT;
+	}
+	return 0;	/* unpin_user_pages() in .release */
+}
+""",
+    references=(
+        "https://docs.kernel.org/core-api/pin_user_pages.html",
+        "https://lwn.net/Articles/807108/",
+    ),
+)
+
+# Release APIs for FOLL_GET references and their FOLL_PIN counterparts.
+PIN_RELEASE = {
+    "put_page": "unpin_user_page",
+    "release_pages": "unpin_user_pages",
+}
+
+
+def check(program: Program) -> Iterator[Finding]:
+    analysis = PinAnalysis(program)
+    for pin in sorted(analysis.all_pins(), key=lambda p: (p.function.file, p.call.location.line)):
+        fate = analysis.fate(pin)
+        if fate.handed_out or (fate.returned and not fate.stored):
+            continue  # a helper: its callers decide
+        entries = analysis.syscall_entries_reaching(pin.function)
+        if fate.stored and entries:
+            finding = _outlives(analysis, pin, fate, entries[0])
+            if finding is not None:
+                yield finding
+        if fate.leak_path is not None:
+            yield _leak(pin, fate)
+
+
+RULE = Rule(DOC, check)
+
+
+def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function, str]) -> Finding | None:
+    if pin.kind == FOLL_GET:
+        level = Level.ERROR
+        what = (f"a FOLL_GET reference from {pin.api}() is kept after the {entry[1]} syscall returns: "
+                "it is not a long-term pin")
+        hint = ("pin with pin_user_pages*(..., FOLL_LONGTERM) and release with unpin_user_pages*(), "
+                "or stop keeping the pages (an MMU notifier mirrors memory without pinning it)")
+    elif not pin.longterm:
+        level = Level.WARNING
+        what = (f"pages pinned by {pin.api}() without FOLL_LONGTERM are kept after the {entry[1]} "
+                "syscall returns")
+        hint = "add FOLL_LONGTERM to the gup flags: the pin lasts beyond the syscall"
+    else:
+        return None
+    target = analysis.program.target_kernel
+    if target < (5, 6):
+        hint = ("this kernel has no pin_user_pages(): pass FOLL_LONGTERM to get_user_pages() "
+                "(5.2+) or stop keeping the pages" if target >= (5, 2) else
+                "this kernel has neither pin_user_pages() nor FOLL_LONGTERM: do not keep the pages "
+                "past the syscall, or use an MMU notifier")
+    store_node, stored_in = fate.stored[0]
+    stored_at = store_node.location or pin.call.location
+    field = stored_in.rsplit("->", 1)[-1].rsplit(".", 1)[-1].rstrip("()")
+    related = [RelatedLocation(stored_at, f"the pages are kept in '{stored_in}'")]
+    releases = analysis.releases_of_field(field) if field else []
+    for fn, call in releases[:3]:
+        roles = ", ".join(sorted(analysis.program.roles(fn))) or "a helper"
+        related.append(RelatedLocation(call.location, f"released here, in {fn.name}() ({roles})"))
+    entry_fn = entry[0]
+    flow = [
+        FlowStep(entry_fn.location, f"{entry[1]} entry point {entry_fn.name}()"),
+        *(FlowStep(location, "pinned inside this helper") for location in pin.via),
+        FlowStep(pin.call.location, f"pages pinned ({pin.kind}{', LONGTERM' if pin.longterm else ''})"),
+        FlowStep(stored_at, f"kept in '{stored_in}'"),
+        FlowStep(entry_fn.location, f"{entry_fn.name}() returns with the pages pinned"),
+    ]
+    return Finding(
+        rule_id=DOC.id,
+        level=level,
+        message=f"{what} (kept in '{stored_in}')",
+        location=pin.call.location,
+        function=pin.function.name,
+        snippet_key=f"{pin.call.callee}:{pin.pages}",
+        related=related,
+        flow=flow,
+        hint=hint,
+        fixes=_fixes(analysis, pin, [call for _fn, call in releases]),
+    )
+
+
+def _leak(pin: Pin, fate: Fate) -> Finding:
+    path = fate.leak_path or []
+    flow = [FlowStep(pin.call.location, f"pages pinned by {pin.api}()")]
+    flow += [FlowStep(node.location, node.text[:60] or node.kind.value) for node in path
+             if node.location is not None and node.text]
+    returns = [n.location for n in path if n.location is not None and n.kind == NodeKind.RETURN]
+    exit_line = returns[-1] if returns else None
+    message = f"pages pinned by {pin.api}() leak on a path that neither releases, keeps nor returns them"
+    if exit_line is not None:
+        message += f" (returns at line {exit_line.line})"
+    return Finding(
+        rule_id=DOC.id,
+        level=Level.ERROR,
+        message=message,
+        location=pin.call.location,
+        function=pin.function.name,
+        snippet_key=f"leak:{pin.call.callee}:{pin.pages}",
+        related=[RelatedLocation(exit_line, "the function returns here with the pages still pinned")]
+        if exit_line is not None else [],
+        flow=flow,
+        hint="release the pages on this path (unpin_user_pages() / put_page() on each pinned page; "
+             "a partial pin holds the pages it returned)",
+    )
+
+
+def _fixes(analysis: PinAnalysis, pin: Pin, releases) -> list[Fix]:
+    """FOLL_GET -> FOLL_PIN | FOLL_LONGTERM at a direct API call, and its releases."""
+    call = pin.call
+    if pin.via or call.via_macro or analysis.program.target_kernel < (5, 6):
+        return []
+    api = pin_api(call.callee, len(call.args))
+    if api is None or api.flags is None:
+        return []
+    args = [arg.text for arg in call.args]
+    if "FOLL_LONGTERM" not in args[api.flags]:
+        args[api.flags] = f"{args[api.flags]} | FOLL_LONGTERM" if args[api.flags] != "0" else "FOLL_LONGTERM"
+    name = call.callee.replace("get_user_pages", "pin_user_pages") if pin.kind == FOLL_GET else call.callee
+    replacements = [Replacement(call.location, f"{name}({', '.join(args)})")]
+    for release in releases:
+        new = PIN_RELEASE.get(release.callee)
+        if new is not None and not release.via_macro:
+            text = ", ".join(arg.text for arg in release.args)
+            replacements.append(Replacement(release.location, f"{new}({text})"))
+    description = (f"pin with {name}(..., FOLL_LONGTERM)" +
+                   (" and release with unpin_user_page(s)()" if len(replacements) > 1 else ""))
+    return [Fix(description, tuple(replacements))]
