@@ -170,6 +170,8 @@ _KBUILD_PARSE_FLAGS: tuple[str, ...] = (
     "-mcmodel=kernel",
     "-fno-delete-null-pointer-checks",
     "-fno-strict-overflow",
+    # Kbuild's CC_FLAGS_FTRACE on x86_64 (with -pg -mfentry); asm/ftrace.h #errors without it
+    "-DCC_USING_FENTRY",
     "-Wno-address-of-packed-member",
     "-Wno-pointer-sign",
     "-Wno-sign-compare",

@@ -12,7 +12,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.dataflow import reachable_from
+from gupcheck.dataflow import must_facts, reachable_from
 from gupcheck.facts import CallSite, CfgNode, Edge, Function, Value
 from gupcheck.findings import SourceLocation
 from gupcheck.program import SYSCALL_ROLES, Program
@@ -20,6 +20,9 @@ from gupcheck.program import SYSCALL_ROLES, Program
 FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
 RETURNED = -1  # summary position: the helper returns the pinned pages
 ERROR_POINTER_TESTS = frozenset({"IS_ERR", "IS_ERR_OR_NULL"})
+# Conversions that keep a pinned page's identity: storing their result keeps the pin.
+PAGE_HANDLES = frozenset({"page_to_pfn", "page_to_phys", "page_address", "kmap", "pfn_to_page",
+                          "page_to_virt", "sg_set_page"})
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ _SPLIT = re.compile(r"->|\.|\[")
 
 
 def root_of(path: str) -> str:
-    return _SPLIT.split(path, maxsplit=1)[0]
+    """The variable an access path starts from: `*pfn` -> pfn, `dev->pages[]` -> dev."""
+    return _SPLIT.split(path.lstrip("*"), maxsplit=1)[0]
 
 
 def pages_key(value: Value) -> str | None:
@@ -125,6 +129,7 @@ class PinSummary:
     pins_into: dict[int, tuple[str, str, bool, str, tuple[SourceLocation, ...]]]  # k -> (suffix, kind,
     #                                                                    longterm, api, locations)
     releases: frozenset[int]
+    stores: frozenset[int] = frozenset()  # parameters kept in a longer-lived place (list, tree, global)
 
 
 class PinAnalysis:
@@ -134,6 +139,7 @@ class PinAnalysis:
         self.program = program
         self.summaries: dict[str, PinSummary] = {}
         self._loops: dict[tuple[str, int], frozenset[int]] = {}
+        self._conditions: dict[str, dict[int, frozenset]] = {}
         self._summarise()
 
     # -- summaries ----------------------------------------------------------------------
@@ -170,8 +176,15 @@ class PinAnalysis:
                 key = pages_key(call.args[position])
                 if key and root_of(key) in params:
                     releases.add(params[root_of(key)])
+        stores = set()
+        for name, index in params.items():
+            for node in fn.nodes:
+                outcome = self._event(fn, node, {name}, None)
+                if isinstance(outcome, str) and outcome.startswith("stored:"):
+                    stores.add(index)
+                    break
         # a helper that releases what it pinned only on its error path is a pinning helper
-        return PinSummary(pins_into, frozenset(releases - set(pins_into)))
+        return PinSummary(pins_into, frozenset(releases - set(pins_into)), frozenset(stores))
 
     def _release_position(self, fn: Function, call: CallSite) -> int | None:
         if call.callee in RELEASES:
@@ -220,25 +233,41 @@ class PinAnalysis:
         fate = Fate()
         root = root_of(pin.pages)
         params = {p.name: p.index for p in fn.params}
+        # Pages pinned straight into a parameter's array or a long-lived place are still
+        # followed: released before the return, they were a short-term pin after all.
+        output: tuple[int, str] | None = None
+        owner: str | None = None
         if root in params and (pin.pages == root or self._owner(fn, root) is None):
-            fate.handed_out.append((params[root], pin.pages[len(root):]))
-            return fate
-        owner = self._owner(fn, root)
-        if owner is not None:
-            fate.stored.append((pin.node, owner))
-            return fate
+            output = (params[root], pin.pages[len(root):])
+        else:
+            owner = self._owner(fn, root) and pin.pages
         tracked = {pin.pages, root}
         result = pin.call.assigned_to
-        parents: dict[int, int | None] = {}
-        queue: deque[int] = deque()
-        for edge in pin.node.succs:
-            if self._pin_failed(pin.node, edge, result, pin.call):
-                continue
-            if edge.target not in parents:
-                parents[edge.target] = pin.node.id
-                queue.append(edge.target)
+        zero_on_success = bool(pin.via) and self._returns_zero(fn, pin.call)
+        # `if (is_userptr) { pin } ... if (is_userptr) unpin`: a condition that held at the pin
+        # still holds at a later test of the same condition (unless its variables change)
+        known = {fact[1]: fact[2] for fact in self._branch_facts(fn)[pin.node.id]}
+        # A search over (node, whether `result` still holds the pin's return value): once `rc`
+        # is reused for another call, tests of `rc` say nothing about the pin.
+        State = tuple[int, bool]
+        parents: dict[State, State | None] = {}
+        queue: deque[State] = deque()
+
+        def follow(node: CfgNode, live: bool) -> None:
+            for edge in node.succs:
+                if live and self._pin_failed(node, edge, result, pin.call, zero_on_success):
+                    continue
+                if node is not pin.node and node.condition is not None \
+                        and known.get(node.text, edge.label) != edge.label:
+                    continue
+                state = (edge.target, live)
+                if state not in parents:
+                    parents[state] = (node.id, live)
+                    queue.append(state)
+
+        follow(pin.node, True)
         while queue:
-            node_id = queue.popleft()
+            node_id, live = queue.popleft()
             node = fn.nodes[node_id]
             outcome = self._event(fn, node, tracked, pin)
             if isinstance(outcome, CallSite):
@@ -255,15 +284,16 @@ class PinAnalysis:
                 fate.returned.append(node)
                 continue
             if node.id == fn.exit.id:
-                if fate.leak_path is None:
-                    fate.leak_path = self._path(fn, parents, node.id, pin.node.id)
+                if output is not None:
+                    fate.handed_out.append(output)
+                elif owner is not None:
+                    fate.stored.append((pin.node, owner))
+                elif fate.leak_path is None:
+                    fate.leak_path = self._path(fn, parents, (node_id, live))
                 continue
-            for edge in node.succs:
-                if self._pin_failed(node, edge, result, pin.call):
-                    continue
-                if edge.target not in parents:
-                    parents[edge.target] = node.id
-                    queue.append(edge.target)
+            if live and result and any(store.target.path == result for store in node.stores):
+                live = False
+            follow(node, live)
         return fate
 
     def _loop_body(self, fn: Function, test: CfgNode) -> frozenset[int]:
@@ -288,19 +318,20 @@ class PinAnalysis:
         return self._loops[key]
 
     @staticmethod
-    def _path(fn: Function, parents: dict[int, int | None], end: int, start: int) -> list[CfgNode]:
-        path = [fn.nodes[end]]
-        current: int | None = end
-        while current is not None and current != start:
+    def _path(fn: Function, parents: dict, end: tuple[int, bool]) -> list[CfgNode]:
+        """The nodes from the pin to `end`, following the search's parent links."""
+        path = []
+        current = end
+        while current is not None:
+            path.append(fn.nodes[current[0]])
             current = parents.get(current)
-            if current is not None:
-                path.append(fn.nodes[current])
         return list(reversed(path))
 
-    def _event(self, fn: Function, node: CfgNode, tracked: set[str], pin: Pin) -> CallSite | str | None:
-        """What happens to the pages at `node`: the release call, "stored:<place>",
-        "handed:<param>:<suffix>", "returned", or None."""
-        if node.condition is not None and pin.node.id not in self._loop_body(fn, node):
+    def _event(self, fn: Function, node: CfgNode, tracked: set[str],
+               pin: Pin | None) -> CallSite | str | None:
+        """What happens to the pages (or their holder) at `node`: the release call,
+        "stored:<place>", "handed:<param>:<suffix>", "returned", or None."""
+        if node.condition is not None and (pin is None or pin.node.id not in self._loop_body(fn, node)):
             # `for (i = 0; i < n; i++) put_page(pages[i]);` releases the pages even on the
             # path that skips the body (n == 0 pinned nothing)
             for body_id in sorted(self._loop_body(fn, node)):
@@ -308,37 +339,52 @@ class PinAnalysis:
                     if self._releases(fn, call, tracked):
                         return call
         for call in node.calls:
-            if call is pin.call:
+            if pin is not None and call is pin.call:
                 continue
             if self._releases(fn, call, tracked):
                 return call
-            position = LINKERS.get(call.callee)
-            if position is not None and position < len(call.args):
-                if any(root_of(name) in tracked for name in (*call.args[position].names,
-                                                             call.args[position].base or "")):
+            for position in self._storing_positions(fn, call):
+                if position < len(call.args) and any(
+                        root_of(name) in tracked for name in (*call.args[position].names,
+                                                              call.args[position].base or "")):
                     return f"stored:{call.callee}()"
         for store in node.stores:
             target = store.target.path or ""
             if not target:
                 continue
-            mentions = {root_of(n) for n in store.value.names} | {store.value.base or ""}
-            if not mentions & tracked and root_of(target) not in tracked:
+            # the stored value is the pages (or their holder) itself, or a handle computed from
+            # them (page_to_pfn), not a field read from them or another call's result
+            value = store.value
+            carried = {value.path or ""}
+            if set(value.calls) <= PAGE_HANDLES:
+                carried |= set(value.names)
+            if not carried & tracked:
                 continue
             if root_of(target) in tracked:
                 # a field of the tracked object is set: it stays the tracked object
                 continue
             target_root = root_of(target)
             owner = self._owner(fn, target_root)
-            if owner is not None and target != target_root:
+            # `dev->pages = pages` or a global keeps the pages; `dev = pages` only rebinds a local
+            if owner is not None and (target != target_root or target_root in self._globals(fn)):
                 return f"stored:{target}"
             if target_root in {p.name for p in fn.params}:
-                return f"handed:{target_root}:{target[len(target_root):]}"
+                # `*out = pages` fills the caller's object: the caller passes &obj
+                return f"handed:{target_root}:{target.lstrip('*')[len(target_root):]}"
             tracked.add(target_root)  # a local alias of the pages
         if node.returns is not None:
             names = {root_of(n) for n in node.returns.names}
             if names & tracked:
                 return "returned"
         return None
+
+    def _storing_positions(self, fn: Function, call: CallSite) -> tuple[int, ...]:
+        """Arguments a call keeps: list_add()'s entry, or what a helper stores."""
+        if call.callee in LINKERS:
+            return (LINKERS[call.callee],)
+        callee = self.program.callee(fn, call)
+        summary = self.summaries.get(callee.key) if callee else None
+        return tuple(sorted(summary.stores)) if summary else ()
 
     def _releases(self, fn: Function, call: CallSite, tracked: set[str]) -> bool:
         position = self._release_position(fn, call)
@@ -360,7 +406,11 @@ class PinAnalysis:
             if self.program.roles(fn) & SYSCALL_ROLES:
                 return root
             callers = self.program.callers(fn)
-            if not callers or depth > 4:
+            if not callers:
+                # called from files not analysed (or through a pointer): a driver object it was
+                # handed lives on, as far as this function can tell
+                return root
+            if depth > 4:
                 return None
             for ref in callers:
                 index = params[root]
@@ -385,10 +435,35 @@ class PinAnalysis:
     def _globals(self, fn: Function) -> set[str]:
         return {name for unit in self.program.units if unit.path == fn.file for name in unit.globals}
 
+    def _branch_facts(self, fn: Function) -> dict[int, frozenset]:
+        """("cond", condition text, "true"/"false") known on every path to each node."""
+        if fn.key not in self._conditions:
+            def edge_gen(node: CfgNode, edge: Edge):
+                if node.condition is not None and edge.label in ("true", "false"):
+                    yield ("cond", node.text, edge.label)
+
+            def transfer(node: CfgNode, facts: frozenset) -> frozenset:
+                written = {root_of(s.target.path) for s in node.stores if s.target.path}
+                if not written:
+                    return facts
+                return frozenset(f for f in facts if not written & set(re.findall(r"\w+", f[1])))
+
+            self._conditions[fn.key] = must_facts(fn, edge_gen=edge_gen, transfer=transfer)
+        return self._conditions[fn.key]
+
+    def _returns_zero(self, fn: Function, call: CallSite) -> bool:
+        """A helper with the kernel's 0-or-negative-errno convention (it has a `return 0;`)."""
+        callee = self.program.callee(fn, call)
+        return callee is not None and any(
+            node.returns is not None and node.returns.const_value == 0 for node in callee.nodes
+        )
+
     @staticmethod
-    def _pin_failed(node: CfgNode, edge: Edge, result: str | None, call: CallSite) -> bool:
-        """The branch on which the pin call is known to have returned <= 0: nothing is pinned.
-        (`ret < nr` is a partial pin: `ret` pages are still held.)"""
+    def _pin_failed(node: CfgNode, edge: Edge, result: str | None, call: CallSite,
+                    zero_on_success: bool = False) -> bool:
+        """The branch on which the pin call is known to have pinned nothing: the API returned
+        <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), or a helper that returns
+        0 on success returned something else."""
         if node.condition is None or edge.label not in ("true", "false"):
             return False
         api = pin_api(call.callee, len(call.args))
@@ -402,11 +477,15 @@ class PinAnalysis:
             if not (result and subject.path == result) and call.callee not in subject.calls:
                 continue
             if atom.rhs is None:
-                if atom.op == "value" and not outcome:  # if (!ret) / if (ret) on its false branch
+                if atom.op == "value" and outcome == zero_on_success:  # if (!ret) / if (rc)
                     return True
                 continue
             bound = atom.rhs.const_value
             if bound is None:
+                continue
+            if zero_on_success:
+                if bound == 0 and (atom.op, outcome) in (("!=", True), ("==", False), ("<", True)):
+                    return True
                 continue
             if (atom.op, outcome) in ((">", False), ("<=", True)) and bound <= 0:
                 return True  # ret <= bound <= 0
@@ -432,6 +511,43 @@ class PinAnalysis:
                 if ref.caller.key not in seen:
                     seen.add(ref.caller.key)
                     queue.append(ref.caller)
+        return found
+
+    def released_later_in_syscall(self, fn: Function, field_name: str) -> bool:
+        """Whether a caller of `fn` (up to the entry point) goes on, after the call, to release
+        pages reached through a field of that name: `do_execute()` calls `fixups()`, which keeps
+        the pages in a list, and then `cleanup()`, which unpins them before the ioctl returns."""
+        releasers = {f.key for f, _call in self.releases_of_field(field_name)}
+        releasing = self._transitive_callers(releasers)
+        seen = {fn.key}
+        queue = deque([fn])
+        while queue:
+            current = queue.popleft()
+            if self.program.roles(current) & SYSCALL_ROLES:
+                continue  # the syscall returns here
+            for ref in self.program.callers(current):
+                for node_id in reachable_from(ref.caller, ref.node.id):
+                    for call in ref.caller.nodes[node_id].calls:
+                        callee = self.program.callee(ref.caller, call)
+                        if callee is not None and callee.key in releasing:
+                            return True
+                if ref.caller.key not in seen:
+                    seen.add(ref.caller.key)
+                    queue.append(ref.caller)
+        return False
+
+    def _transitive_callers(self, keys: set[str]) -> set[str]:
+        found = set(keys)
+        queue = deque(keys)
+        while queue:
+            key = queue.popleft()
+            fn = self.program.functions.get(key)
+            if fn is None:
+                continue
+            for ref in self.program.callers(fn):
+                if ref.caller.key not in found:
+                    found.add(ref.caller.key)
+                    queue.append(ref.caller.key)
         return found
 
     def releases_of_field(self, field_name: str) -> list[tuple[Function, CallSite]]:

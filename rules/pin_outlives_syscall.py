@@ -78,7 +78,7 @@ def check(program: Program) -> Iterator[Finding]:
         if fate.handed_out or (fate.returned and not fate.stored):
             continue  # a helper: its callers decide
         entries = analysis.syscall_entries_reaching(pin.function)
-        if fate.stored and entries:
+        if fate.stored and entries and not _released_before_return(analysis, pin):
             finding = _outlives(analysis, pin, fate, entries[0])
             if finding is not None:
                 yield finding
@@ -87,6 +87,12 @@ def check(program: Program) -> Iterator[Finding]:
 
 
 RULE = Rule(DOC, check)
+
+
+def _released_before_return(analysis: PinAnalysis, pin: Pin) -> bool:
+    """Kept by a helper, then released by its caller before the syscall returns."""
+    field = pin.pages.rsplit("->", 1)[-1].rsplit(".", 1)[-1]
+    return field != pin.pages and analysis.released_later_in_syscall(pin.function, field)
 
 
 def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function, str]) -> Finding | None:
