@@ -905,6 +905,7 @@ class _TUWalker:
         core = stripped.lstrip("&").strip()
         while core.startswith("(") and core.endswith(")"):
             core = core[1:-1].strip()
+        core = re.sub(r"^(\+\+|--)|(\+\+|--)$", "", core).strip()  # `p++` walks p
         names = tuple(p for p in paths_in_text(text) if self._known(p, fn))
         const_value = None
         if re.fullmatch(r"-?(0x[0-9a-fA-F]+|\d+)[uUlL]*", core):

@@ -265,6 +265,7 @@ class PinAnalysis:
                     parents[state] = (node.id, live)
                     queue.append(state)
 
+        parents[(pin.node.id, True)] = None  # the path starts here
         follow(pin.node, True)
         while queue:
             node_id, live = queue.popleft()

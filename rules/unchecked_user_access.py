@@ -153,8 +153,13 @@ class _PathFacts:
         receives the state) are covered; this is field-based, not alias analysis."""
         assigned: dict[str, bool] = {}
         for fn in program.kernel_functions():
-            facts = self(fn)
-            checked_anywhere = {fact[1] for held in facts.values() for fact in held if fact[0] == "checked"}
+            checked_anywhere = {
+                fact[1]
+                for node in fn.nodes if node.condition is not None
+                for outcome in (True, False)
+                for atom, held in node.condition.facts(outcome)
+                for fact in _atom_facts(atom, held) if fact[0] == "checked"
+            }
             for node in fn.nodes:
                 for store in node.stores:
                     target = store.target.path or ""
@@ -162,6 +167,8 @@ class _PathFacts:
                     if field == target or "(" in field:
                         continue
                     value = store.value
+                    if store.op != "=" or target in value.names:
+                        continue  # `st->user_gfn++` walks the same checked range
                     ok = bool(value.path) and value.path in checked_anywhere
                     assigned[field] = assigned.get(field, True) and ok
         return {field for field, ok in assigned.items() if ok}
@@ -229,13 +236,15 @@ def _atom_facts(atom: Comparison, outcome: bool) -> list[tuple[str, ...]]:
 
 
 def _pointer_keys(value: Value) -> list[str]:
-    """The names a user pointer goes by: its access path and its root variable."""
+    """The names a user pointer goes by: its access path, and its root variable when the path
+    goes through that pointer (`&u->len`, `u + off`), not when it is a field of a local (`m.arr`)."""
     keys = []
     if value.path:
         keys.append(value.path)
-    if value.base:
+    if value.base and (value.path is None or value.path[len(value.base):].startswith(("->", "[")) or
+                       value.path == value.base):
         keys.append(value.base)
-    return keys
+    return list(dict.fromkeys(keys))
 
 
 def _finding(fn: Function, call_or_text: CallSite | str, location, message: str, hint: str,

@@ -16,13 +16,23 @@ tarball=/usr/src/linux-source-6.1.tar.xz
 members="
 drivers/xen/privcmd.c
 drivers/xen/privcmd*.h
-drivers/misc/genwqe/card_utils.c
+drivers/misc/genwqe/*.c
 drivers/misc/genwqe/*.h
 drivers/virt/acrn/mm.c
 drivers/virt/acrn/*.h
 drivers/fpga/dfl-afu-dma-region.c
 drivers/fpga/dfl-afu.h
 drivers/fpga/dfl.h
+drivers/infiniband/core/umem.c
+drivers/infiniband/core/*.h
+drivers/vfio/vfio_iommu_type1.c
+drivers/vfio/*.h
+drivers/media/common/videobuf2/frame_vector.c
+drivers/misc/habanalabs/common/memory.c
+drivers/misc/habanalabs/common/*.h
+drivers/misc/habanalabs/include/*
+drivers/platform/goldfish/goldfish_pipe.c
+drivers/platform/goldfish/*.h
 scripts/clang-tools/gen_compile_commands.py
 "
 

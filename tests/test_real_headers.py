@@ -69,3 +69,43 @@ def test_real_linux_6_1_driver_is_analysed_without_parse_errors(driver: str) -> 
     assert len(unit.functions) > 5  # the walk saw the driver's functions
     for finding in analysis.findings:
         assert finding.location.path == str(path)
+
+
+# The pinning drivers of Debian's 6.1 that GUP001 was reviewed against. Every finding here was
+# judged real: genwqe keeps GENWQE_PIN_MEM pages on a per-file list without FOLL_LONGTERM, and
+# ignores put_user() results when it reports a DDCB's outcome.
+PINNING_DRIVERS = [
+    "drivers/infiniband/core/umem.c",
+    "drivers/vfio/vfio_iommu_type1.c",
+    "drivers/media/common/videobuf2/frame_vector.c",
+    "drivers/misc/habanalabs/common/memory.c",
+    "drivers/virt/acrn/mm.c",
+    "drivers/fpga/dfl-afu-dma-region.c",
+    "drivers/platform/goldfish/goldfish_pipe.c",
+    "drivers/xen/privcmd.c",
+    "drivers/misc/genwqe/card_utils.c",
+    "drivers/misc/genwqe/card_dev.c",
+    "drivers/misc/genwqe/card_ddcb.c",
+]
+DEFENDED_FINDINGS = {
+    ("drivers/misc/genwqe/card_dev.c", 791, "GUP001", "warning"),
+    ("drivers/misc/genwqe/card_dev.c", 1073, "GUP005", "warning"),
+    ("drivers/misc/genwqe/card_dev.c", 1087, "GUP005", "warning"),
+    ("drivers/misc/genwqe/card_dev.c", 1123, "GUP005", "warning"),
+}
+
+
+def test_pinning_drivers_of_6_1_give_only_defended_findings() -> None:
+    tree = debian_headers()
+    paths = [LINUX_SOURCE / driver for driver in PINNING_DRIVERS]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        pytest.skip(f"not extracted (run scripts/setup-kernel.sh): {missing}")
+    analysis = analyse([str(p) for p in paths], ALL_RULES, kernel_dir=tree)
+    assert not analysis.problems, [str(p) for p in analysis.problems]
+    assert all(unit.mode == HeaderMode.KERNEL_TREE and not unit.errors for unit in analysis.units)
+    found = {
+        (str(Path(f.location.path).relative_to(LINUX_SOURCE)), f.location.line, f.rule_id, f.level.value)
+        for f in analysis.findings
+    }
+    assert found == DEFENDED_FINDINGS
