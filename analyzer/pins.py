@@ -206,8 +206,8 @@ class PinAnalysis:
                     if key:
                         flags = call.args[api.flags] if api.flags is not None and api.flags < len(call.args) \
                             else None
-                        pins.append(Pin(fn, node, call, api.kind, _longterm(fn, node, flags), key,
-                                        call.callee))
+                        longterm = _longterm(fn, node, flags, foll_longterm_value(self.program.target_kernel))
+                        pins.append(Pin(fn, node, call, api.kind, longterm, key, call.callee))
                     continue
                 callee = self.program.callee(fn, call)
                 summary = self.summaries.get(callee.key) if callee else None
@@ -566,11 +566,21 @@ class PinAnalysis:
         return found
 
 
-def _longterm(fn: Function, node: CfgNode, flags: Value | None) -> bool:
+# FOLL_LONGTERM's value: a macro up to 6.1, an enum constant with another value from 6.2.
+FOLL_LONGTERM_VALUES = {(6, 1): 0x10000, (6, 2): 1 << 8}
+
+
+def foll_longterm_value(target_kernel: tuple[int, int]) -> int:
+    return FOLL_LONGTERM_VALUES[(6, 2)] if target_kernel >= (6, 2) else FOLL_LONGTERM_VALUES[(6, 1)]
+
+
+def _longterm(fn: Function, node: CfgNode, flags: Value | None, longterm_bit: int) -> bool:
     if flags is None:
         return False
     if "FOLL_LONGTERM" in flags.text:
         return True
+    if flags.const_value is not None and not flags.names:  # a literal such as 0x10001
+        return bool(flags.const_value & longterm_bit)
     # flags kept in a local variable assigned earlier in the function
     variables = {name for name in flags.names}
     for other in fn.nodes:

@@ -121,8 +121,9 @@ def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function
     related = [RelatedLocation(stored_at, f"the pages are kept in '{stored_in}'")]
     releases = analysis.releases_of_field(field) if field else []
     for fn, call in releases[:3]:
-        roles = ", ".join(sorted(analysis.program.roles(fn))) or "a helper"
-        related.append(RelatedLocation(call.location, f"released here, in {fn.name}() ({roles})"))
+        roles = sorted({role for _entry, role in analysis.syscall_entries_reaching(fn)})
+        where = f"reached from {', '.join(roles)}" if roles else "not reached from a syscall"
+        related.append(RelatedLocation(call.location, f"released here, in {fn.name}() ({where})"))
     entry_fn = entry[0]
     flow = [
         FlowStep(entry_fn.location, f"{entry[1]} entry point {entry_fn.name}()"),

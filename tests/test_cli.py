@@ -87,7 +87,8 @@ def test_sarif_of_all_testdata_passes_schema_and_multitool(tmp_path: Path, sarif
     assert len(results) == expected
     assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
                for r in results)
-    assert any(r.get("codeFlows") for r in results)  # double fetches carry their path
+    assert any(r.get("codeFlows") for r in results)  # double fetches and pins carry their path
+    assert any(r.get("fixes") for r in results)  # FOLL_GET -> FOLL_PIN | FOLL_LONGTERM
     report = run_multitool_validate(multitool_package, out, tmp_path / "validation.sarif")
     assert [r for r in report if r["level"] == "error"] == []
     again = tmp_path / "again.sarif"
