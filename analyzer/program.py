@@ -153,24 +153,20 @@ class Program:
         for unit in self.units:
             tables = {table.variable: table for table in unit.ops_tables}
             for table in unit.ops_tables:
-                self._register_table(unit, table, tables)
+                # a miscdevice's .fops = &my_fops is a table of its own: registered with the rest
+                self._register_table(unit, table)
             for name in unit.module_init:
                 self._register(unit.path, name, "module_init", "", None)
             for name in unit.module_exit:
                 self._register(unit.path, name, "module_exit", "", None)
             self._link_installed_tables(unit, tables)
 
-    def _register_table(self, unit: TranslationUnitFacts, table: OpsTable,
-                        tables: dict[str, OpsTable]) -> None:
+    def _register_table(self, unit: TranslationUnitFacts, table: OpsTable) -> None:
         roles = ENTRY_ROLES.get(table.struct, {})
         for field in table.fields:
             role = roles.get(field.field)
             if role is not None:
                 self._register(unit.path, field.function, role, table.variable, field.location)
-        for field, variable in table.nested:
-            # miscdevice .fops = &my_fops: the nested table is registered on its own; nothing to add
-            if variable in tables and field in ("fops", "proc_fops"):
-                continue
 
     def _register(self, path: str, name: str, role: str, table: str,
                   location: SourceLocation | None) -> None:
