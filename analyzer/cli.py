@@ -56,10 +56,13 @@ def main() -> None:
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write the report to this file instead of standard output.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also report what the analysis could not follow (ioctl requests no driver handles).")
 @click.option("--source-root", type=click.Path(file_okay=False),
               help="Root that reported paths are relative to (default: the current directory).")
 def check(paths: tuple[str, ...], compile_commands: str | None, kernel_dir: str | None, use_model: bool,
-          target_kernel: str | None, output_format: str, output: str | None, source_root: str | None) -> None:
+          target_kernel: str | None, output_format: str, output: str | None, verbose: bool,
+          source_root: str | None) -> None:
     """Analyse the C files under PATHS."""
     root = os.path.abspath(source_root or os.getcwd())
     try:
@@ -71,6 +74,9 @@ def check(paths: tuple[str, ...], compile_commands: str | None, kernel_dir: str 
 
     for problem in analysis.problems:
         _report_problem(problem)
+    if verbose:
+        for note in analysis.notes:
+            click.echo(f"gupcheck: note: {note}", err=True)
     modelled = [unit for unit in analysis.units if unit.mode == HeaderMode.KERNEL_MODEL]
     if modelled:
         count = f"{len(modelled)} kernel file{'s' if len(modelled) > 1 else ''}"
@@ -80,7 +86,8 @@ def check(paths: tuple[str, ...], compile_commands: str | None, kernel_dir: str 
     docs = [rule.doc for rule in ALL_RULES]
     if output_format == "sarif":
         report = render_sarif(analysis.findings, docs, source_root=root,
-                              files_analysed=analysis.files_analysed, notifications=analysis.problems,
+                              files_analysed=analysis.files_analysed,
+                              notifications=[*analysis.problems, *analysis.notes],
                               execution_successful=bool(analysis.units))
     elif output_format == "json":
         report = render_json(analysis.findings, source_root=root, files_analysed=len(analysis.units),

@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass, field
 
 from gupcheck import buildconfig
+from gupcheck.crosslayer import link_program
 from gupcheck.discovery import discover_sources
 from gupcheck.facts import HeaderMode, TranslationUnitFacts
 from gupcheck.findings import Finding, InputProblem
 from gupcheck.parse import ParseError, extract_facts
+from gupcheck.pins import PinAnalysis
 from gupcheck.program import Program
 from gupcheck.ruleinfo import Rule
 
@@ -25,6 +27,7 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     units: list[TranslationUnitFacts] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. ioctl requests no analysed driver handles
 
     @property
     def files_analysed(self) -> list[str]:
@@ -71,6 +74,15 @@ def analyse(
                                          "this finding may be incomplete")
             result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
+    layer = program.derived("cross-layer", lambda: link_program(program, PinAnalysis.of(program)))
+    for call in layer.unresolved:
+        request = call.args[1]
+        name = request.macro or request.text
+        value = f" ({request.const_value:#x})" if request.const_value is not None else ""
+        result.notes.append(
+            f"{call.location.path}:{call.location.line}: ioctl request {name}{value} is not handled by any "
+            "analysed driver: cross-layer rules (GUP002, GUP003) cannot follow it"
+        )
     return result
 
 

@@ -343,6 +343,11 @@ class _FunctionBuilder:
             target = Value(text=var.name, kind=ValueKind.LOCAL, base=var.name, path=var.name,
                            names=(var.name,))
             node.stores.append(Store(target, self.walker.value(init, self), node.location))
+            # `struct req r = { .addr = (uintptr_t)buf };` also sets r.addr
+            for field_name, value in self.walker.initialised_fields(decl, init):
+                path = f"{var.name}.{field_name}"
+                field_target = Value(text=path, kind=ValueKind.STACK, base=var.name, path=path, names=(path,))
+                node.stores.append(Store(field_target, self.walker.value(value, self), node.location))
 
     def _branch(self, cond: ci.Cursor, preds: list, kind: NodeKind = NodeKind.BRANCH) -> CfgNode:
         node = self._new(kind, self.walker.location(cond), self.walker.text(cond))
@@ -1166,6 +1171,23 @@ class _TUWalker:
             IoctlCommand(name=match.group(1), direction=match.group(2), type_text=args[0],
                          nr_text=args[1], size_text=args[2], location=self.location(cursor))
         )
+
+    @staticmethod
+    def initialised_fields(decl: ci.Cursor, init: ci.Cursor) -> list[tuple[str, ci.Cursor]]:
+        """(field, value) of a struct initialiser list, designated or positional."""
+        init = _strip(init)
+        record = decl.type.get_canonical()
+        if init.kind != K.INIT_LIST_EXPR or record.kind != ci.TypeKind.RECORD:
+            return []
+        declared = [f.spelling for f in record.get_fields()]
+        fields = []
+        for position, item in enumerate(init.get_children()):
+            parts = list(item.get_children())
+            if item.kind == K.UNEXPOSED_EXPR and parts and parts[0].kind == K.MEMBER_REF:
+                fields.append((parts[0].spelling, parts[-1]))
+            elif position < len(declared):
+                fields.append((declared[position], item))
+        return fields
 
     def _ops_table(self, cursor: ci.Cursor) -> None:
         struct = cursor.type.get_canonical()

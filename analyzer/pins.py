@@ -31,20 +31,21 @@ class PinApi:
     pages: int  # position of the pages array
     flags: int | None  # position of gup_flags (None: an old `int write` signature without flags)
     nr: int = 1  # position of the number of pages
+    start: int = 0  # position of the user address
 
 
 def pin_api(name: str, argc: int) -> PinApi | None:
     """The signature of a pin API, by name and argument count (signatures changed across versions)."""
     if name == "get_user_pages":
         if argc == 8:  # (tsk, mm, start, nr, write, force, pages, vmas), before 4.6
-            return PinApi(FOLL_GET, 6, None, 3)
+            return PinApi(FOLL_GET, 6, None, 3, 2)
         return PinApi(FOLL_GET, 3, 2)  # (start, nr, gup_flags, pages, vmas)
     if name == "get_user_pages_remote":
         if argc == 8:  # (tsk, mm, start, nr, gup_flags, pages, vmas, locked), before 5.9
-            return PinApi(FOLL_GET, 5, 4, 3)
-        return PinApi(FOLL_GET, 4, 3, 2)  # (mm, start, nr, gup_flags, pages, vmas, locked)
+            return PinApi(FOLL_GET, 5, 4, 3, 2)
+        return PinApi(FOLL_GET, 4, 3, 2, 1)  # (mm, start, nr, gup_flags, pages, vmas, locked)
     if name == "pin_user_pages_remote":
-        return PinApi(FOLL_PIN, 5, 4, 3) if argc == 8 else PinApi(FOLL_PIN, 4, 3, 2)
+        return PinApi(FOLL_PIN, 5, 4, 3, 2) if argc == 8 else PinApi(FOLL_PIN, 4, 3, 2, 1)
     table = {
         "get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
         "get_user_pages_fast_only": PinApi(FOLL_GET, 3, 2),
@@ -134,6 +135,11 @@ class PinSummary:
 
 class PinAnalysis:
     """Pin sites of a program, their fate, and helper summaries."""
+
+    @staticmethod
+    def of(program: Program) -> PinAnalysis:
+        """The program's pin analysis, computed once for all the rules that need it."""
+        return program.derived("pins", lambda: PinAnalysis(program))
 
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -513,6 +519,15 @@ class PinAnalysis:
                     seen.add(ref.caller.key)
                     queue.append(ref.caller)
         return found
+
+    def outlives_syscall(self, pin: Pin, fate: Fate | None = None) -> bool:
+        """Kept in a longer-lived place by code a syscall runs, and not released by a caller
+        before that syscall returns."""
+        fate = fate or self.fate(pin)
+        if not fate.stored or not self.syscall_entries_reaching(pin.function):
+            return False
+        field_name = pin.pages.rsplit("->", 1)[-1].rsplit(".", 1)[-1]
+        return field_name == pin.pages or not self.released_later_in_syscall(pin.function, field_name)
 
     def released_later_in_syscall(self, fn: Function, field_name: str) -> bool:
         """Whether a caller of `fn` (up to the entry point) goes on, after the call, to release

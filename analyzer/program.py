@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
@@ -80,13 +82,24 @@ class Program:
         self._unit_of: dict[str, TranslationUnitFacts] = {}
         for unit in units:
             for fn in unit.functions:
+                if fn.key in self.functions:
+                    # two definitions of one external name: separate programs (each app's main)
+                    # or a name reused by two drivers; keep both, told apart by file
+                    fn.key = f"{fn.file}:{fn.name}"
                 self.functions[fn.key] = fn
                 self._by_name.setdefault(fn.name, []).append(fn)
                 self._unit_of[fn.key] = unit
         self.callgraph = nx.MultiDiGraph()
         self.entry_points: dict[str, list[EntryPoint]] = {}
         self._callers: dict[str, list[CallRef]] = {}
+        self._derived: dict[str, Any] = {}
         self._build()
+
+    def derived(self, name: str, compute: Callable[[], Any]) -> Any:
+        """An analysis of the whole program that several rules share, computed once."""
+        if name not in self._derived:
+            self._derived[name] = compute()
+        return self._derived[name]
 
     # -- queries --------------------------------------------------------------------
     def side_of(self, fn: Function) -> Side:
@@ -99,10 +112,11 @@ class Program:
         for fn in candidates:
             if fn.is_static and fn.file == from_file:
                 return fn
-        for fn in candidates:
-            if not fn.is_static:
+        external = [fn for fn in candidates if not fn.is_static]
+        for fn in external:
+            if fn.file == from_file:
                 return fn
-        return None
+        return external[0] if external else None
 
     def callers(self, fn: Function) -> list[CallRef]:
         return self._callers.get(fn.key, [])

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from gupcheck.ruleinfo import Rule
-from gupcheck.rules import pin_outlives_syscall, unchecked_user_access
+from gupcheck.rules import (
+    missing_madv_dontfork,
+    pin_outlives_syscall,
+    stack_buffer_pinned,
+    unchecked_user_access,
+)
 
-ALL_RULES: tuple[Rule, ...] = (pin_outlives_syscall.RULE, unchecked_user_access.RULE)
+ALL_RULES: tuple[Rule, ...] = (
+    pin_outlives_syscall.RULE,
+    stack_buffer_pinned.RULE,
+    missing_madv_dontfork.RULE,
+    unchecked_user_access.RULE,
+)
 
 
 def rule_by_id(rule_id: str) -> Rule | None:

@@ -72,13 +72,13 @@ PIN_RELEASE = {
 
 
 def check(program: Program) -> Iterator[Finding]:
-    analysis = PinAnalysis(program)
+    analysis = PinAnalysis.of(program)
     for pin in sorted(analysis.all_pins(), key=lambda p: (p.function.file, p.call.location.line)):
         fate = analysis.fate(pin)
         if fate.handed_out or (fate.returned and not fate.stored):
             continue  # a helper: its callers decide
         entries = analysis.syscall_entries_reaching(pin.function)
-        if fate.stored and entries and not _released_before_return(analysis, pin):
+        if analysis.outlives_syscall(pin, fate):
             finding = _outlives(analysis, pin, fate, entries[0])
             if finding is not None:
                 yield finding
@@ -88,11 +88,6 @@ def check(program: Program) -> Iterator[Finding]:
 
 RULE = Rule(DOC, check)
 
-
-def _released_before_return(analysis: PinAnalysis, pin: Pin) -> bool:
-    """Kept by a helper, then released by its caller before the syscall returns."""
-    field = pin.pages.rsplit("->", 1)[-1].rsplit(".", 1)[-1]
-    return field != pin.pages and analysis.released_later_in_syscall(pin.function, field)
 
 
 def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function, str]) -> Finding | None:

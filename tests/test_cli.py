@@ -64,7 +64,12 @@ def test_rules_and_explain() -> None:
     listed = gupcheck("rules")
     assert listed.returncode == 0
     rows = [line.split()[:3] for line in listed.stdout.splitlines()]
-    assert rows == [["GUP001", "pin-outlives-syscall", "error"], ["GUP005", "unchecked-user-access", "error"]]
+    assert rows == [
+        ["GUP001", "pin-outlives-syscall", "error"],
+        ["GUP002", "stack-buffer-pinned", "error"],
+        ["GUP003", "missing-madv-dontfork", "error"],
+        ["GUP005", "unchecked-user-access", "error"],
+    ]
     explained = gupcheck("explain", "GUP005")
     assert explained.returncode == 0
     for section in ("What it does", "Why is this bad?", "Example", "Use instead", "References"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gupcheck.engine import analyse
-from gupcheck.facts import HeaderMode
+from gupcheck.facts import HeaderMode, Side
 from gupcheck.rules import ALL_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +47,11 @@ def test_testdata_driver_parses_cleanly_with_real_headers_and_matches_the_model(
     real = analyse([str(folder)], ALL_RULES, kernel_dir=tree)
     assert real.units, [str(p) for p in real.problems]
     for unit in real.units:
-        assert unit.mode == HeaderMode.KERNEL_TREE
+        expected = HeaderMode.KERNEL_TREE if unit.side == Side.KERNEL else HeaderMode.SYSTEM
+        assert unit.mode == expected
         assert not unit.errors, [f"{d.location}: {d.message}" for d in unit.errors[:5]]
     model = analyse([str(folder)], ALL_RULES, use_model=True)
-    assert all(unit.mode == HeaderMode.KERNEL_MODEL for unit in model.units)
+    assert all(unit.mode == HeaderMode.KERNEL_MODEL for unit in model.units if unit.side == Side.KERNEL)
     assert finding_keys(real) == finding_keys(model)
 
 

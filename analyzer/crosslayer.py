@@ -1,0 +1,390 @@
+"""Kernel <-> userland: userland `ioctl()` calls linked to the driver commands that handle them.
+
+Driver side: for each command an ioctl handler dispatches (`switch (cmd)`), what it pins: the
+`arg` address itself or field F of the struct copied in from `arg`, with which pin kind, and
+whether the pin outlives the syscall (from the pin analysis). Userland side: each `ioctl(fd,
+REQUEST, arg)` with the origin of the buffer it hands over (stack, heap, global, the device's own
+mapping), directly or through a field of the request struct, through locals and helper
+parameters; `madvise(MADV_DONTFORK)` coverage; whether the program can fork.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from gupcheck.facts import CallSite, CfgNode, Function, Side, Value, ValueKind
+from gupcheck.findings import FlowStep, SourceLocation
+from gupcheck.pins import Pin, PinAnalysis, pin_api, root_of
+from gupcheck.program import Program
+
+ARG = "arg"  # the pinned address is the ioctl argument itself
+# Conversions that keep a user address what it is.
+ADDRESS_CONVERSIONS = frozenset({"u64_to_user_ptr", "untagged_addr", "PAGE_ALIGN_DOWN"})
+# Copies from user space: (destination, source) positions.
+USER_COPIES = {"copy_from_user": (0, 1), "__copy_from_user": (0, 1), "copy_struct_from_user": (0, 2)}
+# Calls that copy the address space into a child, and calls that do not (clone(CLONE_VM|CLONE_VFORK)).
+FORKS = frozenset({"fork", "daemon", "forkpty", "clone", "clone3", "__clone"})
+SPAWNS = frozenset({"vfork", "posix_spawn", "posix_spawnp", "system", "popen"})
+HEAP_ALLOCATORS = frozenset({"malloc", "calloc", "realloc", "aligned_alloc", "memalign", "valloc",
+                             "pvalloc", "reallocarray"})
+OUT_PARAM_ALLOCATORS = {"posix_memalign": 0}  # posix_memalign(&p, align, size)
+MADV_DONTFORK = 10
+
+
+@dataclass(frozen=True)
+class CommandPin:
+    """A pin done by a driver command on memory the caller of the ioctl names."""
+
+    handler: Function
+    macro: str | None
+    value: int | None
+    case_location: SourceLocation
+    target: str  # ARG, or the name of the request struct's field holding the address
+    pin: Pin
+    kept: bool  # still pinned when the ioctl returns
+    kept_in: str = ""
+    kept_at: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
+class BufferOrigin:
+    kind: str  # "stack", "heap", "global", "device", "unknown"
+    variable: str
+    location: SourceLocation
+    function: Function
+    dontfork: bool = False
+
+
+@dataclass(frozen=True)
+class UserIoctl:
+    function: Function
+    node: CfgNode
+    call: CallSite
+    macro: str | None
+    value: int | None
+    target: str  # ARG or a field name
+    origin: BufferOrigin
+
+
+@dataclass
+class Link:
+    request: UserIoctl
+    command: CommandPin
+
+
+@dataclass
+class CrossLayer:
+    commands: list[CommandPin] = field(default_factory=list)
+    requests: list[UserIoctl] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    unresolved: list[CallSite] = field(default_factory=list)  # userland requests no driver handles
+
+
+def link_program(program: Program, pins: PinAnalysis) -> CrossLayer:
+    result = CrossLayer()
+    result.commands = driver_commands(program, pins)
+    ioctls = _userland_ioctls(program)
+    result.requests = [request for request in ioctls if request.origin.kind != "unknown"]
+    dispatched = [(macro, value) for fn in program.kernel_functions()
+                  for macro, value, _node in program.ioctl_dispatch(fn)]
+    for _fn, _node, call in _all_ioctl_calls(program):
+        request = call.args[1]
+        if not any(_same_request(request.macro, request.const_value, m, v) for m, v in dispatched):
+            result.unresolved.append(call)
+    for request in result.requests:
+        for command in result.commands:
+            if _same_request(request.macro, request.value, command.macro, command.value) \
+                    and request.target == command.target:
+                result.links.append(Link(request, command))
+    return result
+
+
+def _same_request(macro_a: str | None, value_a: int | None, macro_b: str | None, value_b: int | None) -> bool:
+    """Requests match by their _IOC value when both sides know it, else by macro name."""
+    if value_a is not None and value_b is not None:
+        return value_a == value_b
+    return macro_a is not None and macro_a == macro_b
+
+
+# -- driver side -------------------------------------------------------------------------------
+def driver_commands(program: Program, pins: PinAnalysis) -> list[CommandPin]:
+    found: list[CommandPin] = []
+    for handler in program.kernel_functions():
+        cases = program.ioctl_dispatch(handler)
+        if not cases:
+            continue
+        arg = handler.params[2].name if len(handler.params) > 2 else None
+        for macro, value, case_node in cases:
+            env = {arg: ARG} if arg else {}
+            for pin, target in _pins_from(program, pins, handler, {case_node.id} | _after(handler, case_node),
+                                          env, depth=0):
+                fate = pins.fate(pin)
+                kept = pins.outlives_syscall(pin, fate)
+                kept_in, kept_at = ("", None)
+                if kept and fate.stored:
+                    node, place = fate.stored[0]
+                    kept_in, kept_at = place, node.location
+                found.append(CommandPin(handler, macro, value, case_node.location or handler.location,
+                                        target, pin, kept, kept_in, kept_at))
+    return found
+
+
+def _after(fn: Function, node: CfgNode) -> set[int]:
+    seen: set[int] = set()
+    queue = deque(edge.target for edge in node.succs)
+    while queue:
+        current = queue.popleft()
+        if current in seen:
+            continue
+        seen.add(current)
+        queue.extend(edge.target for edge in fn.nodes[current].succs)
+    return seen
+
+
+def _origin(value: Value, env: dict[str, str]) -> str | None:
+    """What a driver value is in terms of the ioctl argument: ARG (the address itself),
+    "struct" (a struct copied in from it), "field:F" (field F of that struct), or None."""
+    for name in (value.path, value.base, *value.names):
+        if not name:
+            continue
+        root = root_of(name)
+        kind = env.get(root)
+        if kind is None:
+            continue
+        if kind == "struct":
+            return "struct" if name == root else "field:" + re.split(r"->|\.", name)[-1]
+        return kind
+    return None
+
+
+def _propagate(program: Program, fn: Function, env: dict[str, str], depth: int) -> dict[str, str]:
+    """Extend `env` over `fn` in statement order: copies of arg, and structs copied in from arg
+    here or by a helper that fills its parameter (`rr_get_region(&reg, uarg)`)."""
+    env = dict(env)
+    for node in fn.nodes:
+        for call in node.calls:
+            for position in _filled_from_user(program, fn, call, env, depth):
+                dest = call.args[position]
+                if dest.path:
+                    env[root_of(dest.path)] = "struct"
+        for store in node.stores:
+            target = store.target.path
+            if target and target == root_of(target):
+                origin = _origin(store.value, env)
+                if origin is not None and set(store.value.calls) <= ADDRESS_CONVERSIONS:
+                    env.setdefault(target, origin)
+    return env
+
+
+def _filled_from_user(program: Program, fn: Function, call: CallSite, env: dict[str, str],
+                      depth: int) -> list[int]:
+    """Arguments a call fills with a struct copied from the ioctl argument."""
+    if call.callee in USER_COPIES:
+        dest, source = USER_COPIES[call.callee]
+        if max(dest, source) < len(call.args) and _origin(call.args[source], env) == ARG:
+            return [dest]
+        return []
+    callee = program.callee(fn, call)
+    if callee is None or depth > 4 or program.side_of(callee) != Side.KERNEL:
+        return []
+    callee_env = {callee.params[i].name: origin for i, arg in enumerate(call.args)
+                  if i < len(callee.params) and (origin := _origin(arg, env)) is not None}
+    if ARG not in callee_env.values():
+        return []
+    inner = _propagate(program, callee, callee_env, depth + 1)
+    return [p.index for p in callee.params if inner.get(p.name) == "struct" and p.index < len(call.args)]
+
+
+def _pins_from(program: Program, pins: PinAnalysis, fn: Function, region: set[int],
+               env: dict[str, str], depth: int) -> list[tuple[Pin, str]]:
+    """Pins reached from `region` of `fn` whose user address comes from the ioctl argument."""
+    env = _propagate(program, fn, env, depth)
+    found: list[tuple[Pin, str]] = []
+    by_call = {(pin.node.id, id(pin.call)): pin for pin in pins.pins_in(fn)}
+    for node_id in sorted(region):
+        node = fn.nodes[node_id]
+        for call in node.calls:
+            api = pin_api(call.callee, len(call.args))
+            pin = by_call.get((node_id, id(call)))
+            if pin is not None and api is not None and api.start < len(call.args):
+                origin = _origin(call.args[api.start], env)
+                if origin == ARG or (origin or "").startswith("field:"):
+                    found.append((pin, origin.removeprefix("field:")))
+                continue
+            callee = program.callee(fn, call)
+            if callee is None or depth > 4 or program.side_of(callee) != Side.KERNEL:
+                continue
+            callee_env: dict[str, str] = {}
+            for index, arg in enumerate(call.args):
+                if index < len(callee.params):
+                    origin = _origin(arg, env)
+                    if origin is not None:
+                        callee_env[callee.params[index].name] = origin
+            if callee_env:
+                found.extend(_pins_from(program, pins, callee, {n.id for n in callee.nodes}, callee_env,
+                                        depth + 1))
+    return found
+
+
+# -- userland side -----------------------------------------------------------------------------
+def _all_ioctl_calls(program: Program):
+    for fn in program.functions.values():
+        if program.side_of(fn) != Side.USERLAND:
+            continue
+        for node, call in fn.call_sites():
+            if call.callee == "ioctl" and len(call.args) >= 3:
+                yield fn, node, call
+
+
+def _userland_ioctls(program: Program) -> list[UserIoctl]:
+    found = []
+    for fn, node, call in _all_ioctl_calls(program):
+        request, arg = call.args[1], call.args[2]
+        origin = buffer_origin(program, fn, arg, depth=0)
+        if origin is not None:
+            found.append(UserIoctl(fn, node, call, request.macro, request.const_value, ARG, origin))
+        if arg.kind == ValueKind.STACK and arg.address_of and arg.path:
+            # a request struct: the buffers its fields point to
+            for field_name, value in _struct_fields(fn, arg.path):
+                origin = buffer_origin(program, fn, value, depth=0)
+                if origin is not None:
+                    found.append(UserIoctl(fn, node, call, request.macro, request.const_value, field_name,
+                                           origin))
+    return found
+
+
+def _struct_fields(fn: Function, struct: str) -> list[tuple[str, Value]]:
+    fields: dict[str, Value] = {}
+    for node in fn.nodes:
+        for store in node.stores:
+            target = store.target.path or ""
+            if target.startswith(struct + ".") and target.count(".") == struct.count(".") + 1:
+                fields[target.rsplit(".", 1)[1]] = store.value
+    return sorted(fields.items())
+
+
+def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> BufferOrigin | None:
+    """Where the memory a pointer value points to comes from."""
+    if depth > 5:
+        return None
+    kind = value.kind
+    location = fn.location
+    if value.kind == ValueKind.HEAP or set(value.calls) & HEAP_ALLOCATORS:
+        return BufferOrigin("heap", value.text, location, fn, _dontfork(fn, value.text))
+    if "mmap" in value.calls:
+        return BufferOrigin(_mmap_kind(value.text), value.text, location, fn, _dontfork(fn, value.text))
+    name = value.path or value.base
+    if not name:
+        return None
+    variable = fn.locals.get(name)
+    if kind == ValueKind.STACK and variable is not None and (variable.is_array or value.address_of):
+        return BufferOrigin("stack", name, variable.location, fn)
+    if kind == ValueKind.GLOBAL:
+        return None  # globals live as long as the program: never a stack or fork question here
+    param = next((p for p in fn.params if p.name == name), None)
+    if param is not None:
+        origins = [buffer_origin(program, ref.caller, ref.call.args[param.index], depth + 1)
+                   for ref in program.callers(fn) if param.index < len(ref.call.args)]
+        origins = [o for o in origins if o is not None]
+        return origins[0] if origins else None
+    if variable is not None:
+        for node in fn.nodes:
+            for call in node.calls:
+                position = OUT_PARAM_ALLOCATORS.get(call.callee)
+                if position is not None and position < len(call.args) and call.args[position].path == name:
+                    return BufferOrigin("heap", name, call.location, fn, _dontfork(fn, name))
+            for store in node.stores:
+                if store.target.path == name and store.value.path != name:
+                    origin = buffer_origin(program, fn, store.value, depth + 1)
+                    if origin is not None:
+                        alias = origin.kind != "stack" and origin.function is fn
+                        return BufferOrigin(origin.kind, name if alias else origin.variable,
+                                            store.location if origin.kind != "stack" else origin.location,
+                                            origin.function,
+                                            origin.dontfork or _dontfork(fn, name))
+    return None
+
+
+def _mmap_kind(text: str) -> str:
+    """An anonymous mapping is ordinary memory; a mapping of a device is the device's."""
+    arguments = text[text.find("(") + 1:]
+    return "heap" if "MAP_ANONYMOUS" in arguments or "MAP_ANON" in arguments else "device"
+
+
+def _dontfork(fn: Function, variable: str) -> bool:
+    for node in fn.nodes:
+        for call in node.calls:
+            if call.callee != "madvise" or len(call.args) < 3:
+                continue
+            advice = call.args[2]
+            if "MADV_DONTFORK" in advice.text or advice.const_value == MADV_DONTFORK:
+                if call.args[0].path == variable or variable in call.args[0].names \
+                        or call.args[0].text == variable:
+                    return True
+    return False
+
+
+# -- fork hazards ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ForkHazard:
+    call: CallSite
+    function: Function
+
+
+def fork_hazard(program: Program, fn: Function) -> tuple[ForkHazard | None, bool]:
+    """A call that copies the address space, reachable from a `main` that reaches `fn`; and
+    whether `fn` belongs to a library (no main reaches it: its caller may fork)."""
+    mains = [main for main in _mains_reaching(program, fn)]
+    if not mains:
+        return None, True
+    for main in mains:
+        hazard = _fork_from(program, main)
+        if hazard is not None:
+            return hazard, False
+    return None, False
+
+
+def _mains_reaching(program: Program, fn: Function) -> list[Function]:
+    seen = {fn.key}
+    queue = deque([fn])
+    mains = []
+    while queue:
+        current = queue.popleft()
+        if current.name == "main":
+            mains.append(current)
+        for ref in program.callers(current):
+            if ref.caller.key not in seen:
+                seen.add(ref.caller.key)
+                queue.append(ref.caller)
+    return mains
+
+
+def _fork_from(program: Program, main: Function) -> ForkHazard | None:
+    seen = {main.key}
+    queue = deque([main])
+    while queue:
+        current = queue.popleft()
+        for _node, call in current.call_sites():
+            if call.callee in FORKS and not (call.callee.startswith("clone") and
+                                             any("CLONE_VM" in arg.text for arg in call.args)):
+                return ForkHazard(call, current)
+            callee = program.callee(current, call)
+            if callee is not None and callee.key not in seen and program.side_of(callee) == Side.USERLAND:
+                seen.add(callee.key)
+                queue.append(callee)
+    return None
+
+
+def cross_layer_flow(link: Link) -> list[FlowStep]:
+    """userland ioctl -> driver dispatch -> pin site -> where the pin is kept."""
+    request, command = link.request, link.command
+    flow = [
+        FlowStep(request.call.location, f"ioctl({command.macro or 'request'}) in {request.function.name}()"),
+        FlowStep(command.case_location, f"dispatched by {command.handler.name}()"),
+        FlowStep(command.pin.call.location, f"pages pinned by {command.pin.api}()"),
+    ]
+    if command.kept_at is not None:
+        flow.append(FlowStep(command.kept_at, f"kept in '{command.kept_in}' after the ioctl returns"))
+    return flow
