@@ -122,3 +122,34 @@ def test_unresolved_request_is_a_verbose_note_and_a_sarif_notification(tmp_path:
     sarif = subprocess.run([*run, "--format", "sarif"], capture_output=True, text=True, timeout=120)
     notifications = json.loads(sarif.stdout)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert any("LONELY_IOC_REG" in n["message"]["text"] for n in notifications)
+
+
+TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
+
+
+def test_cross_layer_findings_show_both_sides() -> None:
+    from gupcheck.rules import ALL_RULES
+
+    folder = TESTDATA / "gup002" / "stack-array-via-field"
+    analysis = analyse([str(folder)], ALL_RULES, use_model=True)
+    findings = [f for f in analysis.findings if f.rule_id == "GUP002"]
+    assert findings
+    for finding in findings:
+        assert finding.location.path.endswith("_app.c")
+        related_files = {Path(r.location.path).name for r in finding.related}
+        assert "ringreg.c" in related_files and "ringreg_app.c" in related_files
+        steps = [(Path(step.location.path).name, step.message) for step in finding.flow]
+        assert steps[0][0] == "ringreg_app.c" and steps[0][1].startswith("ioctl(RR_IOC_REGISTER)")
+        assert [name for name, _ in steps[1:]] == ["ringreg.c"] * 3
+        assert steps[-1][1].startswith("kept in 'ctx->pages'")
+
+
+def test_fork_safe_foll_pin_becomes_a_warning_before_5_9() -> None:
+    from gupcheck.rules import ALL_RULES
+
+    folder = TESTDATA / "gup003" / "foll-pin-is-fork-safe"
+    current = [f for f in analyse([str(folder)], ALL_RULES, use_model=True).findings if f.rule_id == "GUP003"]
+    old = [f for f in analyse([str(folder)], ALL_RULES, use_model=True, target_kernel="5.4").findings
+           if f.rule_id == "GUP003"]
+    assert [f.level.value for f in current] == ["error"]  # the FOLL_GET command only
+    assert sorted(f.level.value for f in old) == ["error", "warning"]  # the FOLL_PIN one too
