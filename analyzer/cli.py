@@ -52,6 +52,8 @@ def main() -> None:
               help="Parse kernel code with the built-in kernel API model even when a kernel tree exists.")
 @click.option("--target-kernel", metavar="X.Y",
               help="Kernel version the advice is for (default: the kernel tree's version, else 6.1).")
+@click.option("--spawn-copies-memory", is_flag=True,
+              help="Treat system() and popen() as fork() (C libraries that implement them with fork).")
 @click.option("--format", "output_format", type=click.Choice(["text", "sarif", "json"]), default="text",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
@@ -61,13 +63,15 @@ def main() -> None:
 @click.option("--source-root", type=click.Path(file_okay=False),
               help="Root that reported paths are relative to (default: the current directory).")
 def check(paths: tuple[str, ...], compile_commands: str | None, kernel_dir: str | None, use_model: bool,
-          target_kernel: str | None, output_format: str, output: str | None, verbose: bool,
+          target_kernel: str | None, spawn_copies_memory: bool, output_format: str, output: str | None,
+          verbose: bool,
           source_root: str | None) -> None:
     """Analyse the C files under PATHS."""
     root = os.path.abspath(source_root or os.getcwd())
     try:
         analysis = analyse(list(paths), ALL_RULES, compile_commands=compile_commands,
-                           kernel_dir=kernel_dir, use_model=use_model, target_kernel=target_kernel)
+                           kernel_dir=kernel_dir, use_model=use_model, target_kernel=target_kernel,
+                           spawn_copies_memory=spawn_copies_memory)
     except ConfigError as error:
         _error(str(error))
         sys.exit(EXIT_ERROR)

@@ -26,7 +26,9 @@ ADDRESS_CONVERSIONS = frozenset({"u64_to_user_ptr", "untagged_addr", "PAGE_ALIGN
 USER_COPIES = {"copy_from_user": (0, 1), "__copy_from_user": (0, 1), "copy_struct_from_user": (0, 2)}
 # Calls that copy the address space into a child, and calls that do not (clone(CLONE_VM|CLONE_VFORK)).
 FORKS = frozenset({"fork", "daemon", "forkpty", "clone", "clone3", "__clone"})
-SPAWNS = frozenset({"vfork", "posix_spawn", "posix_spawnp", "system", "popen"})
+# Current glibc and musl start system()/popen() children with clone(CLONE_VM|CLONE_VFORK); older C
+# libraries used fork(). --spawn-copies-memory counts them as fork for those.
+OLD_LIBC_FORKS = frozenset({"system", "popen"})
 HEAP_ALLOCATORS = frozenset({"malloc", "calloc", "realloc", "aligned_alloc", "memalign", "valloc",
                              "pvalloc", "reallocarray"})
 OUT_PARAM_ALLOCATORS = {"posix_memalign": 0}  # posix_memalign(&p, align, size)
@@ -367,7 +369,8 @@ def _fork_from(program: Program, main: Function) -> ForkHazard | None:
     while queue:
         current = queue.popleft()
         for _node, call in current.call_sites():
-            if call.callee in FORKS and not (call.callee.startswith("clone") and
+            forks = FORKS | (OLD_LIBC_FORKS if program.spawn_copies_memory else frozenset())
+            if call.callee in forks and not (call.callee.startswith("clone") and
                                              any("CLONE_VM" in arg.text for arg in call.args)):
                 return ForkHazard(call, current)
             callee = program.callee(current, call)

@@ -42,6 +42,7 @@ def analyse(
     kernel_dir: str | None = None,
     use_model: bool = False,
     target_kernel: str | None = None,
+    spawn_copies_memory: bool = False,
 ) -> Analysis:
     """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options.
 
@@ -61,7 +62,8 @@ def analyse(
         if unit is not None:
             result.units.append(unit)
     tree_release = config.kernel_tree.release if config.kernel_tree is not None else ""
-    program = Program(result.units, target_kernel=parse_kernel_version(target or tree_release or "6.1"))
+    program = Program(result.units, target_kernel=parse_kernel_version(target or tree_release or "6.1"),
+                      spawn_copies_memory=spawn_copies_memory)
     modes = {unit.path: unit for unit in result.units}
     for rule in rules:
         for finding in rule.check(program):

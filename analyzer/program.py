@@ -74,9 +74,12 @@ class CallRef:
 class Program:
     """All functions of all analysed files, the call graph and the entry points."""
 
-    def __init__(self, units: list[TranslationUnitFacts], target_kernel: tuple[int, int] = (6, 1)) -> None:
+    def __init__(self, units: list[TranslationUnitFacts], target_kernel: tuple[int, int] = (6, 1),
+                 spawn_copies_memory: bool = False) -> None:
         self.units = units
         self.target_kernel = target_kernel  # the kernel version advice is given for
+        # old C libraries implement system()/popen() with fork(): they copy the address space
+        self.spawn_copies_memory = spawn_copies_memory
         self.functions: dict[str, Function] = {}
         self._by_name: dict[str, list[Function]] = {}
         self._unit_of: dict[str, TranslationUnitFacts] = {}

@@ -153,3 +153,16 @@ def test_fork_safe_foll_pin_becomes_a_warning_before_5_9() -> None:
            if f.rule_id == "GUP003"]
     assert [f.level.value for f in current] == ["error"]  # the FOLL_GET command only
     assert sorted(f.level.value for f in old) == ["error", "warning"]  # the FOLL_PIN one too
+
+
+def test_system_counts_as_fork_only_when_asked() -> None:
+    from gupcheck.rules import ALL_RULES
+
+    folder = TESTDATA / "gup003" / "fork-deep-vs-spawn"
+
+    def flagged(**options) -> set[str]:
+        analysis = analyse([str(folder)], ALL_RULES, use_model=True, **options)
+        return {Path(f.location.path).name for f in analysis.findings if f.rule_id == "GUP003"}
+
+    assert flagged() == {"tracebuf_fork_app.c"}
+    assert flagged(spawn_copies_memory=True) == {"tracebuf_fork_app.c", "tracebuf_spawn_app.c"}
