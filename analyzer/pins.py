@@ -13,17 +13,16 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gupcheck.dataflow import must_facts, reachable_from
-from gupcheck.facts import CallSite, CfgNode, Edge, Function, Value
+from gupcheck.facts import CallSite, CfgNode, Edge, Function, Value, ValueKind
 from gupcheck.findings import SourceLocation
 from gupcheck.program import SYSCALL_ROLES, Program
 
 FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
 RETURNED = -1  # summary position: the helper returns the pinned pages
 ERROR_POINTER_TESTS = frozenset({"IS_ERR", "IS_ERR_OR_NULL"})
-# Conversions that keep a pinned page's identity: storing their result keeps the pin.
-PAGE_HANDLES = frozenset({"page_to_pfn", "page_to_phys", "page_address", "kmap", "pfn_to_page",
-                          "page_to_virt", "sg_set_page"})
-
+# Calls that take `&page` without keeping it (the pin APIs themselves, the releases).
+KNOWN_NON_KEEPING = frozenset({"put_page", "unpin_user_page", "get_page", "set_page_dirty_lock",
+                               "kmap", "kunmap", "kmap_local_page", "memcpy", "memset"})
 
 @dataclass(frozen=True)
 class PinApi:
@@ -119,6 +118,7 @@ class Fate:
     stored: list[tuple[CfgNode, str]] = field(default_factory=list)  # (node, what it was stored into)
     returned: list[CfgNode] = field(default_factory=list)
     leak_path: list[CfgNode] | None = None  # a path from the pin to the return holding the pages
+    escaped: list[CfgNode] = field(default_factory=list)  # `&handle` given to code not analysed
     handed_out: list[tuple[int, str]] = field(default_factory=list)  # (parameter, path suffix): a
     #                                            helper's output, `pages` or `region->pages` of a param
 
@@ -180,8 +180,10 @@ class PinAnalysis:
                 if position is None or position >= len(call.args):
                     continue
                 key = pages_key(call.args[position])
-                if key and root_of(key) in params:
-                    releases.add(params[root_of(key)])
+                root = root_of(key) if key else ""
+                holder = root if root in params else self._param_holder(fn, root)
+                if holder in params:
+                    releases.add(params[holder])
         stores = set()
         for name, index in params.items():
             for node in fn.nodes:
@@ -243,8 +245,10 @@ class PinAnalysis:
         # followed: released before the return, they were a short-term pin after all.
         output: tuple[int, str] | None = None
         owner: str | None = None
-        if root in params and (pin.pages == root or self._owner(fn, root) is None):
-            output = (params[root], pin.pages[len(root):])
+        holder = self._param_holder(fn, root) if root not in params else root
+        if holder in params and (pin.pages == root or self._owner(fn, holder) is None):
+            # pinned into the caller's object (`mapped = &bitmap->mapped; ... mapped->pages`)
+            output = (params[holder], pin.pages[len(root):] if holder == root else "")
         else:
             owner = self._owner(fn, root) and pin.pages
         tracked = {pin.pages, root}
@@ -271,6 +275,7 @@ class PinAnalysis:
                     parents[state] = (node.id, live)
                     queue.append(state)
 
+        handles: list[tuple[CfgNode, str]] = []  # page handles kept on the way (page_to_pfn)
         parents[(pin.node.id, True)] = None  # the path starts here
         follow(pin.node, True)
         while queue:
@@ -280,6 +285,9 @@ class PinAnalysis:
             if isinstance(outcome, CallSite):
                 fate.released.append((node, outcome))
                 continue
+            if isinstance(outcome, str) and outcome.startswith("handle-"):
+                handles.append((node, outcome.removeprefix("handle-")))
+                outcome = None
             if outcome is not None and outcome.startswith("stored:"):
                 fate.stored.append((node, outcome.removeprefix("stored:")))
                 continue
@@ -290,11 +298,23 @@ class PinAnalysis:
             if outcome == "returned":
                 fate.returned.append(node)
                 continue
+            if outcome == "escaped":
+                fate.escaped.append(node)
+                continue
             if node.id == fn.exit.id:
                 if output is not None:
                     fate.handed_out.append(output)
                 elif owner is not None:
                     fate.stored.append((pin.node, owner))
+                elif handles:
+                    for handle_node, kept in handles:
+                        if kept.startswith("handed:"):
+                            param, suffix = kept.removeprefix("handed:").split(":", 1)
+                            fate.handed_out.append((params[param], suffix))
+                        else:
+                            fate.stored.append((handle_node, kept.removeprefix("stored:")))
+                elif self._from_lookup(fn, root) or self._object_out_param(fn, pin, root):
+                    fate.escaped.append(node)  # pinned into an object a lookup returned: it lives on
                 elif fate.leak_path is None:
                     fate.leak_path = self._path(fn, parents, (node_id, live))
                 continue
@@ -350,6 +370,9 @@ class PinAnalysis:
                 continue
             if self._releases(fn, call, tracked):
                 return call
+            if self.program.callee(fn, call) is None and call.callee not in KNOWN_NON_KEEPING and any(
+                    arg.address_of and (arg.path or arg.base or "") in tracked for arg in call.args):
+                return "escaped"  # an out-parameter of code gupcheck cannot see
             for position in self._storing_positions(fn, call):
                 if position < len(call.args) and any(
                         root_of(name) in tracked for name in (*call.args[position].names,
@@ -360,25 +383,27 @@ class PinAnalysis:
             if not target:
                 continue
             # the stored value is the pages (or their holder) itself, or a handle computed from
-            # them (page_to_pfn), not a field read from them or another call's result
+            # them (`*paddr = page_to_phys(page)`), not a field read from them
             value = store.value
-            carried = {value.path or ""}
-            if set(value.calls) <= PAGE_HANDLES:
-                carried |= set(value.names)
-            if not carried & tracked:
+            itself = value.path in tracked
+            if not itself and not set(value.names) & tracked:
                 continue
             if root_of(target) in tracked:
                 # a field of the tracked object is set: it stays the tracked object
                 continue
             target_root = root_of(target)
             owner = self._owner(fn, target_root)
+            # a handle keeps the pin only if the page is not released afterwards: the path goes
+            # on, and the handle counts if the pages reach the return
+            handle = "" if itself else "handle-"
             # `dev->pages = pages` or a global keeps the pages; `dev = pages` only rebinds a local
             if owner is not None and (target != target_root or target_root in self._globals(fn)):
-                return f"stored:{target}"
+                return f"{handle}stored:{target}"
             if target_root in {p.name for p in fn.params}:
                 # `*out = pages` fills the caller's object: the caller passes &obj
-                return f"handed:{target_root}:{target.lstrip('*')[len(target_root):]}"
-            tracked.add(target_root)  # a local alias of the pages
+                return f"{handle}handed:{target_root}:{target.lstrip('*')[len(target_root):]}"
+            if itself:
+                tracked.add(target_root)  # a local alias of the pages
         if node.returns is not None:
             names = {root_of(n) for n in node.returns.names}
             if names & tracked:
@@ -399,6 +424,36 @@ class PinAnalysis:
             return False
         key = pages_key(call.args[position])
         return bool(key) and (key in tracked or root_of(key) in tracked)
+
+    @staticmethod
+    def _object_out_param(fn: Function, pin: Pin, local: str) -> bool:
+        """`helper(..., &entry)` hands back an object the helper created or found (a broker
+        entry on a list): the pages live in it, not in this call."""
+        variable = fn.locals.get(local)
+        return bool(pin.via) and variable is not None and variable.is_pointer and any(
+            arg.address_of and arg.path == local for arg in pin.call.args)
+
+    @staticmethod
+    def _from_lookup(fn: Function, local: str) -> bool:
+        """A local pointer set from a call that is not an allocator (`entry = find_entry(h)`):
+        it points to an object that exists beyond this call."""
+        return local in fn.locals and any(
+            store.target.path == local and store.value.kind == ValueKind.CALL
+            and not set(store.value.calls) & ALLOCATORS
+            for node in fn.nodes for store in node.stores
+        )
+
+    @staticmethod
+    def _param_holder(fn: Function, local: str) -> str | None:
+        """The parameter a local pointer points into (`mapped = &bitmap->mapped` -> bitmap)."""
+        params = {p.name for p in fn.params}
+        for node in fn.nodes:
+            for store in node.stores:
+                if store.target.path == local and not store.value.calls:
+                    roots = {root_of(n) for n in store.value.names} & params
+                    if len(roots) == 1:
+                        return roots.pop()
+        return None
 
     def _owner(self, fn: Function, root: str, depth: int = 0) -> str | None:
         """The long-lived place a variable lives in or points to, or None for a call-local object:

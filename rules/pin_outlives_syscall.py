@@ -75,8 +75,8 @@ def check(program: Program) -> Iterator[Finding]:
     analysis = PinAnalysis.of(program)
     for pin in sorted(analysis.all_pins(), key=lambda p: (p.function.file, p.call.location.line)):
         fate = analysis.fate(pin)
-        if fate.handed_out or (fate.returned and not fate.stored):
-            continue  # a helper: its callers decide
+        if fate.handed_out or (fate.returned and not fate.stored) or fate.escaped:
+            continue  # a helper: its callers decide (or code gupcheck cannot see keeps it)
         entries = analysis.syscall_entries_reaching(pin.function)
         if analysis.outlives_syscall(pin, fate):
             finding = _outlives(analysis, pin, fate, entries[0])
@@ -148,7 +148,8 @@ def _leak(pin: Pin, fate: Fate) -> Finding:
              if node.location is not None and node.text]
     returns = [n.location for n in path if n.location is not None and n.kind == NodeKind.RETURN]
     exit_line = returns[-1] if returns else None
-    message = f"pages pinned by {pin.api}() leak on a path that neither releases, keeps nor returns them"
+    message = (f"pages '{pin.pages}' pinned by {pin.api}() leak on a path that neither releases, keeps "
+               "nor returns them")
     if exit_line is not None:
         message += f" (returns at line {exit_line.line})"
     return Finding(
