@@ -146,7 +146,12 @@ class PinAnalysis:
         self.summaries: dict[str, PinSummary] = {}
         self._loops: dict[tuple[str, int], frozenset[int]] = {}
         self._conditions: dict[str, dict[int, frozenset]] = {}
+        self._owners: dict[tuple[str, str], str | None] = {}
+        self._fates: dict[tuple[str, int, int, str], Fate] = {}
+        self._summarised = False
+        self._file_globals: dict[str, set[str]] = {}
         self._summarise()
+        self._summarised = True
 
     # -- summaries ----------------------------------------------------------------------
     def _summarise(self) -> None:
@@ -237,6 +242,16 @@ class PinAnalysis:
 
     # -- fate along paths ------------------------------------------------------------------
     def fate(self, pin: Pin) -> Fate:
+        """The pages' fate along every path (cached once the helper summaries are complete)."""
+        key = (pin.function.key, pin.node.id, id(pin.call), pin.pages)
+        if key in self._fates:
+            return self._fates[key]
+        fate = self._follow(pin)
+        if self._summarised:
+            self._fates[key] = fate
+        return fate
+
+    def _follow(self, pin: Pin) -> Fate:
         fn = pin.function
         fate = Fate()
         root = root_of(pin.pages)
@@ -458,7 +473,15 @@ class PinAnalysis:
     def _owner(self, fn: Function, root: str, depth: int = 0) -> str | None:
         """The long-lived place a variable lives in or points to, or None for a call-local object:
         a global, a parameter of an entry point or anything reached from one (dev = file->private_data),
-        a helper's parameter that every caller fills with such a place."""
+        a helper's parameter that every caller fills with such a place. Memoised; a question
+        that is still being answered (a cycle) answers None."""
+        key = (fn.key, root)
+        if key not in self._owners:
+            self._owners[key] = None
+            self._owners[key] = self._find_owner(fn, root, depth)
+        return self._owners[key]
+
+    def _find_owner(self, fn: Function, root: str, depth: int) -> str | None:
         if root in self._globals(fn):
             return root
         if depth > 6:
@@ -495,7 +518,9 @@ class PinAnalysis:
         return None
 
     def _globals(self, fn: Function) -> set[str]:
-        return {name for unit in self.program.units if unit.path == fn.file for name in unit.globals}
+        if not self._file_globals:
+            self._file_globals = {unit.path: set(unit.globals) for unit in self.program.units}
+        return self._file_globals.get(fn.file, set())
 
     def _branch_facts(self, fn: Function) -> dict[int, frozenset]:
         """("cond", condition text, "true"/"false") known on every path to each node."""
