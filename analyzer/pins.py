@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gupcheck.dataflow import must_facts, reachable_from
-from gupcheck.facts import CallSite, CfgNode, Edge, Function, Value, ValueKind
+from gupcheck.facts import CallSite, CfgNode, Edge, Function, Side, Value, ValueKind
 from gupcheck.findings import SourceLocation
 from gupcheck.program import SYSCALL_ROLES, Program
 
@@ -45,17 +45,19 @@ def pin_api(name: str, argc: int) -> PinApi | None:
         return PinApi(FOLL_GET, 4, 3, 2, 1)  # (mm, start, nr, gup_flags, pages, vmas, locked)
     if name == "pin_user_pages_remote":
         return PinApi(FOLL_PIN, 5, 4, 3, 2) if argc == 8 else PinApi(FOLL_PIN, 4, 3, 2, 1)
-    table = {
-        "get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
-        "get_user_pages_fast_only": PinApi(FOLL_GET, 3, 2),
-        "__get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
-        "get_user_pages_unlocked": PinApi(FOLL_GET, 2, 3),
-        "pin_user_pages": PinApi(FOLL_PIN, 3, 2),
-        "pin_user_pages_fast": PinApi(FOLL_PIN, 3, 2),
-        "pin_user_pages_fast_only": PinApi(FOLL_PIN, 3, 2),
-        "pin_user_pages_unlocked": PinApi(FOLL_PIN, 2, 3),
-    }
-    return table.get(name)
+    return _PIN_APIS.get(name)
+
+
+_PIN_APIS = {
+    "get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
+    "get_user_pages_fast_only": PinApi(FOLL_GET, 3, 2),
+    "__get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
+    "get_user_pages_unlocked": PinApi(FOLL_GET, 2, 3),
+    "pin_user_pages": PinApi(FOLL_PIN, 3, 2),
+    "pin_user_pages_fast": PinApi(FOLL_PIN, 3, 2),
+    "pin_user_pages_fast_only": PinApi(FOLL_PIN, 3, 2),
+    "pin_user_pages_unlocked": PinApi(FOLL_PIN, 2, 3),
+}
 
 
 # Releases and the position of the page(s) they release.
@@ -155,16 +157,24 @@ class PinAnalysis:
 
     # -- summaries ----------------------------------------------------------------------
     def _summarise(self) -> None:
+        """Bottom-up to a fixpoint: a function is summarised again when a callee's summary
+        changes (recursion and mutual recursion converge because summaries only grow)."""
         functions = self.program.kernel_functions()
-        for _ in range(len(functions) + 1):  # helpers of helpers: iterate to a fixpoint
-            changed = False
-            for fn in functions:
-                summary = self._summary_of(fn)
-                if summary != self.summaries.get(fn.key):
-                    self.summaries[fn.key] = summary
-                    changed = True
-            if not changed:
-                break
+        pending = deque(functions)
+        queued = {fn.key for fn in functions}
+        budget = 20 * len(functions) + 100
+        while pending and budget > 0:
+            budget -= 1
+            fn = pending.popleft()
+            queued.discard(fn.key)
+            summary = self._summary_of(fn)
+            if summary == self.summaries.get(fn.key):
+                continue
+            self.summaries[fn.key] = summary
+            for ref in self.program.callers(fn):
+                if ref.caller.key not in queued and self.program.side_of(ref.caller) == Side.KERNEL:
+                    queued.add(ref.caller.key)
+                    pending.append(ref.caller)
 
     def _summary_of(self, fn: Function) -> PinSummary:
         params = {p.name: p.index for p in fn.params}
