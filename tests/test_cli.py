@@ -152,6 +152,7 @@ def test_bad_options_exit_2_without_traceback(tmp_path: Path) -> None:
         (("--kernel-dir", str(tmp_path), str(EXAMPLE)), str(tmp_path)),
         (("-p", str(bad_db), str(EXAMPLE)), "compile_commands.json"),
         (("--format", "xml", str(EXAMPLE)), "xml"),
+        (("--target-kernel", "banana", str(EXAMPLE)), "target kernel 'banana'"),
     ):
         result = gupcheck(*args)
         assert result.returncode == 2, args
