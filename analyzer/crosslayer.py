@@ -10,13 +10,12 @@ parameters; `madvise(MADV_DONTFORK)` coverage; whether the program can fork.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.facts import CallSite, CfgNode, Function, Side, Value, ValueKind
+from gupcheck.facts import CallSite, CfgNode, Function, Side, Value, ValueKind, last_field, root_of
 from gupcheck.findings import FlowStep, SourceLocation
-from gupcheck.pins import Pin, PinAnalysis, pin_api, root_of
+from gupcheck.pins import Pin, PinAnalysis, pin_api
 from gupcheck.program import Program
 
 ARG = "arg"  # the pinned address is the ioctl argument itself
@@ -156,7 +155,7 @@ def _origin(value: Value, env: dict[str, str]) -> str | None:
         if kind is None:
             continue
         if kind == "struct":
-            return "struct" if name == root else "field:" + re.split(r"->|\.", name)[-1]
+            return "struct" if name == root else "field:" + last_field(name)
         return kind
     return None
 

@@ -7,6 +7,7 @@ and computed in worker processes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -25,6 +26,19 @@ class HeaderMode(StrEnum):
     KERNEL_MODEL = "kernel-model"  # gupcheck's built-in model of the kernel API
     COMPILE_COMMANDS = "compile-commands"  # flags from a compile_commands.json
     SYSTEM = "system"  # userland: the system headers
+
+
+_PATH_STEP = re.compile(r"->|\.|\[")
+
+
+def root_of(path: str) -> str:
+    """The variable an access path starts from: `req.len` -> req, `*pfn` -> pfn, `dev->pages[]` -> dev."""
+    return _PATH_STEP.split(path.lstrip("*"), maxsplit=1)[0]
+
+
+def last_field(path: str) -> str:
+    """The last field an access path names: `ctx->buf.pages` -> pages (the path itself if none)."""
+    return path.rsplit("->", 1)[-1].rsplit(".", 1)[-1]
 
 
 class ValueKind(StrEnum):

@@ -32,6 +32,7 @@ from gupcheck.facts import (
     Value,
     ValueKind,
     Variable,
+    root_of,
 )
 from gupcheck.findings import SourceLocation
 
@@ -198,7 +199,7 @@ def paths_in_text(text: str) -> list[str]:
     found = []
     for match in _PATH_RE.finditer(text):
         path = _WS_RE.sub("", match.group(0))
-        head = re.split(r"\.|->", path, maxsplit=1)[0]
+        head = root_of(path)
         if head in _C_KEYWORDS or head.isupper():
             continue
         end = match.end()
@@ -667,7 +668,7 @@ class _TUWalker:
         return cursor.type.get_canonical().kind == ci.TypeKind.CONSTANTARRAY
 
     def _known(self, path: str, fn: _FunctionBuilder | None) -> bool:
-        head = re.split(r"\.|->", path, maxsplit=1)[0]
+        head = root_of(path)
         if fn is not None and (head in fn.locals or any(p.name == head for p in fn.params)):
             return True
         return head in self.globals
@@ -923,7 +924,7 @@ class _TUWalker:
         user = user_cast
         if re.fullmatch(r"[A-Za-z_]\w*(?:(?:\.|->)[A-Za-z_]\w*|\[[^\]]*\])*", core.replace(" ", "")):
             path = re.sub(r"\[[^\]]*\]", "[]", core.replace(" ", ""))
-            base = re.split(r"\.|->|\[", path, maxsplit=1)[0]
+            base = root_of(path)
             var = self._lookup(base, fn)
             if var is not None:
                 user = user or (var.is_user and path == base)

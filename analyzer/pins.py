@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gupcheck.dataflow import must_facts, reachable_from
-from gupcheck.facts import CallSite, CfgNode, Edge, Function, Side, Value, ValueKind
+from gupcheck.facts import CallSite, CfgNode, Edge, Function, Side, Value, ValueKind, last_field, root_of
 from gupcheck.findings import SourceLocation
 from gupcheck.program import SYSCALL_ROLES, Program
 
@@ -81,14 +81,6 @@ LINKERS = {
 }
 ALLOCATORS = frozenset({"kmalloc", "kzalloc", "kcalloc", "kmalloc_array", "kvmalloc", "kvzalloc",
                         "kvcalloc", "kvmalloc_array", "vmalloc", "vzalloc", "vmalloc_array", "vcalloc"})
-
-_SPLIT = re.compile(r"->|\.|\[")
-
-
-def root_of(path: str) -> str:
-    """The variable an access path starts from: `*pfn` -> pfn, `dev->pages[]` -> dev."""
-    return _SPLIT.split(path.lstrip("*"), maxsplit=1)[0]
-
 
 def pages_key(value: Value) -> str | None:
     """The object a pages argument denotes: `pages`, `pages + i` and `pages[i]` -> "pages",
@@ -616,7 +608,7 @@ class PinAnalysis:
         fate = fate or self.fate(pin)
         if not fate.stored or not self.syscall_entries_reaching(pin.function):
             return False
-        field_name = pin.pages.rsplit("->", 1)[-1].rsplit(".", 1)[-1]
+        field_name = last_field(pin.pages)
         return field_name == pin.pages or not self.released_later_in_syscall(pin.function, field_name)
 
     def released_later_in_syscall(self, fn: Function, field_name: str) -> bool:
@@ -666,7 +658,7 @@ class PinAnalysis:
                     if position is None or position >= len(call.args):
                         continue
                     key = pages_key(call.args[position]) or ""
-                    if key.rsplit("->", 1)[-1].rsplit(".", 1)[-1] == field_name and key != field_name:
+                    if last_field(key) == field_name and key != field_name:
                         found.append((fn, call))
         return found
 

@@ -8,7 +8,6 @@ and pointers cast from it. Both flow into callees through their parameters.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from gupcheck.facts import Function, Value, ValueKind
@@ -36,13 +35,6 @@ CLAMPS = frozenset({"min", "min_t", "clamp", "clamp_t", "clamp_val", "array_inde
 
 # Updates that cannot raise an (unsigned) value: `avail -= len` does not make avail user-controlled.
 LOWERING = frozenset({"-=", "/=", ">>=", "&=", "%=", "--"})
-
-_SPLIT = re.compile(r"\.|->|\[")
-
-
-def path_root(path: str) -> str:
-    return _SPLIT.split(path, maxsplit=1)[0]
-
 
 def mentions(name: str, tainted: set[str]) -> str | None:
     """The tainted path that `name` reads, if any: `req.len` reads tainted `req`."""

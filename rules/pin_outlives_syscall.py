@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gupcheck.facts import Function, NodeKind
+from gupcheck.facts import Function, NodeKind, last_field
 from gupcheck.findings import Finding, Fix, FlowStep, Level, RelatedLocation, Replacement
 from gupcheck.pins import FOLL_GET, Fate, Pin, PinAnalysis, pin_api
 from gupcheck.program import Program
@@ -112,7 +112,7 @@ def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function
                 "past the syscall, or use an MMU notifier")
     store_node, stored_in = fate.stored[0]
     stored_at = store_node.location or pin.call.location
-    field = stored_in.rsplit("->", 1)[-1].rsplit(".", 1)[-1].rstrip("()")
+    field = last_field(stored_in).rstrip("()")
     related = [RelatedLocation(stored_at, f"the pages are kept in '{stored_in}'")]
     releases = analysis.releases_of_field(field) if field else []
     for fn, call in releases[:3]:

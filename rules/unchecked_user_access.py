@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.dataflow import must_facts, reachable_from
-from gupcheck.facts import CallSite, CfgNode, Comparison, Edge, Function, Value
+from gupcheck.facts import CallSite, CfgNode, Comparison, Edge, Function, Value, last_field, root_of
 from gupcheck.findings import Finding, FlowStep, Level, RelatedLocation
 from gupcheck.program import Program
 from gupcheck.ruleinfo import Rule, RuleDoc
-from gupcheck.usercontrol import FETCHES, FunctionUserData, UserData, mentions, path_root
+from gupcheck.usercontrol import FETCHES, FunctionUserData, UserData, mentions
 
 DOC = RuleDoc(
     id="GUP005",
@@ -163,7 +163,7 @@ class _PathFacts:
             for node in fn.nodes:
                 for store in node.stores:
                     target = store.target.path or ""
-                    field = target.rsplit("->", 1)[-1].rsplit(".", 1)[-1]
+                    field = last_field(target)
                     if field == target or "(" in field:
                         continue
                     value = store.value
@@ -283,7 +283,7 @@ def _covered(program: Program, fn: Function, node: CfgNode, pointer: Value,
     keys += [fact[2] for fact in held if fact[0] == "derived" and fact[1] in keys]
     if any(("checked", key) in held for key in keys):
         return True
-    field = (pointer.path or "").rsplit("->", 1)[-1].rsplit(".", 1)[-1]
+    field = last_field(pointer.path or "")
     if field and field != pointer.path and field in path_facts.checked_fields:
         return True
     param = next((p for p in fn.params if p.name == pointer.base), None)
@@ -403,7 +403,7 @@ def _double_fetches(program: Program, fn: Function,
         for node2, call2, dest2, source2 in fetches[i + 1:]:
             if node2.id not in later or not _same_address(source1, source2):
                 continue
-            if not dest1.path or not dest2.path or path_root(dest1.path) == path_root(dest2.path):
+            if not dest1.path or not dest2.path or root_of(dest1.path) == root_of(dest2.path):
                 continue
             use = _trusted_use(fn, node2, dest1.path, dest2.path)
             if use is None:
@@ -433,7 +433,7 @@ def _same_address(first: Value, second: Value) -> bool:
 def _trusted_use(fn: Function, fetch_node: CfgNode, first: str, second: str) -> tuple[CfgNode, str] | None:
     """A size argument after the second fetch that reads the second copy, unless the second copy
     was compared with (or overwritten from) the first."""
-    first_root, second_root = path_root(first), path_root(second)
+    first_root, second_root = root_of(first), root_of(second)
     later = reachable_from(fn, fetch_node.id)
     for node_id in sorted(later):
         node = fn.nodes[node_id]
