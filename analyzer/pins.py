@@ -143,6 +143,7 @@ class PinAnalysis:
         self._owners: dict[tuple[str, str], str | None] = {}
         self._fates: dict[tuple[str, int, int, str], Fate] = {}
         self._summarised = False
+        self._pins: dict[str, list[Pin]] = {}
         self._file_globals: dict[str, set[str]] = {}
         self._summarise()
         self._summarised = True
@@ -212,6 +213,15 @@ class PinAnalysis:
 
     # -- pin sites -----------------------------------------------------------------------
     def pins_in(self, fn: Function) -> list[Pin]:
+        """Pin sites of `fn` (cached once the helper summaries are complete)."""
+        if fn.key in self._pins:
+            return self._pins[fn.key]
+        pins = self._find_pins(fn)
+        if self._summarised:
+            self._pins[fn.key] = pins
+        return pins
+
+    def _find_pins(self, fn: Function) -> list[Pin]:
         pins: list[Pin] = []
         for node in fn.nodes:
             for call in node.calls:
