@@ -11,14 +11,19 @@ import sys
 import click
 
 from gupcheck import __version__
+from gupcheck.baseline import BaselineError, fingerprint_of, load_baseline
 from gupcheck.buildconfig import ConfigError
+from gupcheck.cache import default_cache_dir
+from gupcheck.console import ProgressBar, render_stats
 from gupcheck.engine import analyse
 from gupcheck.facts import HeaderMode
 from gupcheck.findings import InputProblem
 from gupcheck.output.jsonfmt import render_json
 from gupcheck.output.sarif import render_sarif
 from gupcheck.output.text import render_text, should_use_color
+from gupcheck.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
 from gupcheck.rules import ALL_RULES, rule_by_id
+from gupcheck.workers import DEFAULT_TIMEOUT, default_jobs
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -41,71 +46,200 @@ def main() -> None:
     """
 
 
+def _analysis_options(function):
+    """The options `check` and `hook` share."""
+    options = [
+        click.option("-p", "--compile-commands", "compile_commands", type=click.Path(),
+                     help="compile_commands.json, or the folder holding it (as clang-tidy -p)."),
+        click.option("--kernel-dir", type=click.Path(),
+                     help="Kernel build tree (default: $GUPCHECK_KERNEL_DIR, then "
+                          "/lib/modules/$(uname -r)/build, else the built-in kernel API model)."),
+        click.option("--kernel-model", "use_model", is_flag=True, default=None,
+                     help="Parse kernel code with the built-in kernel API model even when a kernel tree "
+                          "exists."),
+        click.option("--target-kernel", metavar="X.Y",
+                     help="Kernel version the advice is for (default: the kernel tree's version, else 6.1)."),
+        click.option("--spawn-copies-memory", is_flag=True, default=None,
+                     help="Treat system() and popen() as fork() (C libraries that implement them with "
+                          "fork)."),
+        click.option("--format", "output_format", type=click.Choice(["text", "sarif", "json"]),
+                     default="text", show_default=True),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+                     help="Write the report to this file instead of standard output."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Also report what the analysis could not follow (ioctl requests no driver "
+                          "handles)."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="Only findings and errors: no notes, warnings about single files or progress."),
+        click.option("--source-root", type=click.Path(file_okay=False),
+                     help="Root that reported paths are relative to (default: the current directory)."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Configuration file (default: the nearest .gupcheck.toml, or pyproject.toml "
+                          "with [tool.gupcheck]).",),
+        click.option("-j", "--jobs", type=click.IntRange(min=1),
+                     help="Parse in N worker processes (default: the number of CPUs)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                     help=f"Give up on a file whose parse takes longer (default: {DEFAULT_TIMEOUT:g})."),
+        click.option("--cache-dir", type=click.Path(file_okay=False),
+                     help="Where facts are cached between runs (default: $XDG_CACHE_HOME/gupcheck)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache."),
+        click.option("--baseline", type=click.Path(dir_okay=False),
+                     help="A SARIF report of an earlier run: report only findings it does not contain."),
+        click.option("--stats", is_flag=True,
+                     help="Print files, parse mode per file and time per stage on standard error."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-p", "--compile-commands", "compile_commands", type=click.Path(),
-              help="compile_commands.json, or the folder holding it (as clang-tidy -p).")
-@click.option("--kernel-dir", type=click.Path(),
-              help="Kernel build tree (default: $GUPCHECK_KERNEL_DIR, then /lib/modules/$(uname -r)/build, "
-                   "else the built-in kernel API model).")
-@click.option("--kernel-model", "use_model", is_flag=True,
-              help="Parse kernel code with the built-in kernel API model even when a kernel tree exists.")
-@click.option("--target-kernel", metavar="X.Y",
-              help="Kernel version the advice is for (default: the kernel tree's version, else 6.1).")
-@click.option("--spawn-copies-memory", is_flag=True,
-              help="Treat system() and popen() as fork() (C libraries that implement them with fork).")
-@click.option("--format", "output_format", type=click.Choice(["text", "sarif", "json"]), default="text",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the report to this file instead of standard output.")
-@click.option("-v", "--verbose", is_flag=True,
-              help="Also report what the analysis could not follow (ioctl requests no driver handles).")
-@click.option("--source-root", type=click.Path(file_okay=False),
-              help="Root that reported paths are relative to (default: the current directory).")
-def check(paths: tuple[str, ...], compile_commands: str | None, kernel_dir: str | None, use_model: bool,
-          target_kernel: str | None, spawn_copies_memory: bool, output_format: str, output: str | None,
-          verbose: bool,
-          source_root: str | None) -> None:
-    """Analyse the C files under PATHS."""
-    root = os.path.abspath(source_root or os.getcwd())
+@click.argument("paths", nargs=-1, type=click.Path())
+@_analysis_options
+def check(paths: tuple[str, ...], **options) -> None:
+    """Analyse the C files under PATHS (default: `paths` from the configuration)."""
+    sys.exit(_run(list(paths), options))
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path())
+@_analysis_options
+def hook(files: tuple[str, ...], **options) -> None:
+    """For pre-commit: analyse the project and report only findings in FILES.
+
+    The project is what the configuration's `paths` name (default: the current directory), so that
+    cross-layer rules still see both the driver and the programs that call it.
+    """
+    c_files = [name for name in files if name.endswith((".c", ".h"))]
+    if not c_files:
+        sys.exit(EXIT_CLEAN)
+    sys.exit(_run([], options, report_only=c_files))
+
+
+def _run(paths: list[str], options: dict, report_only: list[str] | None = None) -> int:
+    quiet = options["quiet"]
     try:
-        analysis = analyse(list(paths), ALL_RULES, compile_commands=compile_commands,
-                           kernel_dir=kernel_dir, use_model=use_model, target_kernel=target_kernel,
-                           spawn_copies_memory=spawn_copies_memory)
+        project = _project_config(options["config_file"])
+        rules = _selected_rules(project)
+    except (ConfigFileError, ConfigError) as error:
+        _error(str(error))
+        return EXIT_ERROR
+    if report_only is not None:
+        paths = project.paths or [os.getcwd()]
+        paths += [name for name in report_only if name.endswith(".c")]
+    elif not paths:
+        if not project.paths:
+            _error("no paths given (name files or folders, or set `paths` in .gupcheck.toml)")
+            return EXIT_ERROR
+        paths = project.paths
+    root = os.path.abspath(options["source_root"] or os.getcwd())
+    cache_dir = None
+    if not options["no_cache"]:
+        cache_dir = options["cache_dir"] or str(default_cache_dir())
+    baseline: set[str] = set()
+    if options["baseline"]:
+        try:
+            baseline = load_baseline(options["baseline"])
+        except BaselineError as error:
+            _error(str(error))
+            return EXIT_ERROR
+    progress = None
+    if not quiet and sys.stderr.isatty():
+        progress = ProgressBar(sys.stderr)
+    try:
+        analysis = analyse(
+            paths, rules,
+            compile_commands=options["compile_commands"] or project.compile_commands,
+            kernel_dir=options["kernel_dir"] or project.kernel_dir,
+            use_model=bool(options["use_model"] or project.kernel_model),
+            target_kernel=options["target_kernel"] or project.target_kernel,
+            spawn_copies_memory=bool(options["spawn_copies_memory"] or project.spawn_copies_memory),
+            jobs=options["jobs"] or project.jobs or default_jobs(),
+            cache_dir=cache_dir,
+            timeout=options["timeout"] or project.timeout or DEFAULT_TIMEOUT,
+            excludes=tuple(project.exclude),
+            progress=progress,
+            api=project.api,
+        )
     except ConfigError as error:
         _error(str(error))
-        sys.exit(EXIT_ERROR)
+        return EXIT_ERROR
+    finally:
+        if progress is not None:
+            progress.finish()
+
+    for finding in analysis.findings:
+        level = project.levels.get(finding.rule_id) or project.levels.get(_rule_name(finding.rule_id))
+        if level is not None:
+            finding.level = level
+    findings = analysis.findings
+    if report_only is not None:
+        wanted = {os.path.realpath(name) for name in report_only}
+        findings = [f for f in findings if os.path.realpath(f.location.path) in wanted]
+    if baseline:
+        findings = [f for f in findings if fingerprint_of(f, root) not in baseline]
 
     for problem in analysis.problems:
-        _report_problem(problem)
-    if verbose:
+        if problem.fatal or not quiet:
+            _report_problem(problem)
+    if options["verbose"] and not quiet:
         for note in analysis.notes:
             click.echo(f"gupcheck: note: {note}", err=True)
     modelled = [unit for unit in analysis.units if unit.mode == HeaderMode.KERNEL_MODEL]
-    if modelled:
+    if modelled and not quiet:
         count = f"{len(modelled)} kernel file{'s' if len(modelled) > 1 else ''}"
         click.echo(f"gupcheck: note: {count} parsed with the built-in kernel API model, not real kernel "
                    "headers (use --kernel-dir DIR or -p compile_commands.json)", err=True)
+    if options["stats"]:
+        click.echo(render_stats(analysis.stats, root), err=True, nl=False)
 
-    docs = [rule.doc for rule in ALL_RULES]
+    docs = [rule.doc for rule in rules]
+    output_format, output = options["output_format"], options["output"]
     if output_format == "sarif":
-        report = render_sarif(analysis.findings, docs, source_root=root,
+        report = render_sarif(findings, docs, source_root=root,
                               files_analysed=analysis.files_analysed,
                               notifications=[*analysis.problems, *analysis.notes],
                               execution_successful=bool(analysis.units))
     elif output_format == "json":
-        report = render_json(analysis.findings, source_root=root, files_analysed=len(analysis.units),
+        report = render_json(findings, source_root=root, files_analysed=len(analysis.units),
                              problems=analysis.problems)
     else:
         stream = sys.stdout if output is None else None
         color = stream is not None and should_use_color(stream)
-        report = render_text(analysis.findings, {doc.id: doc for doc in docs}, color=color, source_root=root,
+        report = render_text(findings, {doc.id: doc for doc in docs}, color=color, source_root=root,
                              files_analysed=len(analysis.units))
-    _write(report, output)
+    if not _write(report, output):
+        return EXIT_ERROR
 
     if not any(not unit.errors for unit in analysis.units):
-        sys.exit(EXIT_ERROR)  # nothing could be analysed (or only files that do not parse)
-    sys.exit(EXIT_FINDINGS if analysis.findings else EXIT_CLEAN)
+        return EXIT_ERROR  # nothing could be analysed (or only files that do not parse)
+    return EXIT_FINDINGS if any(f.suppression is None for f in findings) else EXIT_CLEAN
+
+
+def _project_config(config_file: str | None) -> ProjectConfig:
+    if config_file is not None:
+        return load_config(config_file)
+    found = find_config()
+    return load_config(found) if found is not None else ProjectConfig()
+
+
+def _selected_rules(project: ProjectConfig) -> tuple:
+    """The rules the configuration enables; unknown rule names are errors naming the key."""
+    where = f"{project.file}" if project.file else "configuration"
+    for key, names in (("enable", project.enable or []), ("disable", project.disable),
+                       ("levels", list(project.levels))):
+        for name in names:
+            if rule_by_id(name) is None:
+                known = ", ".join(rule.doc.id for rule in ALL_RULES)
+                raise ConfigFileError(f"{where}: '{key}': unknown rule '{name}' (known: {known})")
+    enabled = [rule_by_id(name) for name in project.enable] if project.enable is not None else list(ALL_RULES)
+    disabled = {rule_by_id(name).doc.id for name in project.disable}
+    return tuple(rule for rule in ALL_RULES if rule in enabled and rule.doc.id not in disabled)
+
+
+def _rule_name(rule_id: str) -> str:
+    rule = rule_by_id(rule_id)
+    return rule.doc.name if rule is not None else rule_id
 
 
 @main.command("rules")
@@ -137,13 +271,14 @@ def _error(message: str) -> None:
     click.echo(f"gupcheck: error: {message}", err=True)
 
 
-def _write(report: str, output: str | None) -> None:
+def _write(report: str, output: str | None) -> bool:
     if output is None:
         click.echo(report, nl=not report.endswith("\n"))
-        return
+        return True
     try:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(report)
     except OSError as error:
         _error(f"{output}: cannot write report: {error.strerror or error}")
-        sys.exit(EXIT_ERROR)
+        return False
+    return True

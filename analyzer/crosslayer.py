@@ -207,7 +207,7 @@ def _pins_from(program: Program, pins: PinAnalysis, fn: Function, region: set[in
     for node_id in sorted(region):
         node = fn.nodes[node_id]
         for call in node.calls:
-            api = pin_api(call.callee, len(call.args))
+            api = pin_api(call.callee, len(call.args), program.api)
             pin = by_call.get((node_id, id(call)))
             if pin is not None and api is not None and api.start < len(call.args):
                 origin = _origin(call.args[api.start], env)

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from gupcheck import buildconfig
+from gupcheck.cache import FactCache
 from gupcheck.crosslayer import link_program
 from gupcheck.discovery import discover_sources
 from gupcheck.facts import HeaderMode, TranslationUnitFacts
 from gupcheck.findings import Finding, InputProblem
-from gupcheck.parse import ParseError, extract_facts
+from gupcheck.knowledge import ApiKnowledge
 from gupcheck.pins import PinAnalysis
 from gupcheck.program import Program
 from gupcheck.ruleinfo import Rule
+from gupcheck.suppressions import apply_suppressions
+from gupcheck.workers import DEFAULT_TIMEOUT, FactJob, FactResult, WorkerPool, run_in_process
 
 MODE_NOTES = {
     HeaderMode.KERNEL_MODEL: "parsed with gupcheck's built-in kernel API model, not real kernel headers "
     "(use --kernel-dir DIR for a kernel build tree)",
 }
+
+
+FactExecutor = Callable[[list[FactJob]], Iterable[FactResult]]  # computes facts, results in any order
+
+
+@dataclass
+class FileStats:
+    path: str
+    mode: str  # the header mode the file was parsed with
+    origin: str  # "parsed" or "cache"
+    seconds: float  # time to compute the facts (0 for a cache hit)
+
+
+@dataclass
+class RunStats:
+    files: list[FileStats] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds
+    jobs: int = 0  # worker processes (0: parsed in this process)
+    cache_hits: int = 0
+    cache_misses: int = 0
+    worker_peak_rss_kib: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -28,10 +55,19 @@ class Analysis:
     problems: list[InputProblem] = field(default_factory=list)
     units: list[TranslationUnitFacts] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. ioctl requests no analysed driver handles
+    stats: RunStats = field(default_factory=RunStats)
 
     @property
     def files_analysed(self) -> list[str]:
         return [unit.path for unit in self.units]
+
+    @property
+    def reported(self) -> list[Finding]:
+        """The findings no inline comment suppresses: what text output shows and the exit status counts."""
+        return [finding for finding in self.findings if finding.suppression is None]
+
+
+Progress = Callable[[int, int], None]  # (files done, files in all)
 
 
 def analyse(
@@ -43,27 +79,93 @@ def analyse(
     use_model: bool = False,
     target_kernel: str | None = None,
     spawn_copies_memory: bool = False,
+    jobs: int = 0,
+    cache_dir: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    excludes: tuple[str, ...] = (),
+    progress: Progress | None = None,
+    executor: FactExecutor | None = None,
+    api: ApiKnowledge | None = None,
 ) -> Analysis:
     """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options.
 
     `target_kernel` ("X.Y") is the kernel version advice is given for; default: the kernel tree's
-    version, else 6.1.
+    version, else 6.1. `jobs` worker processes compute facts (0: in this process); `cache_dir` keeps
+    facts between runs (None: no cache); `timeout` bounds one file's parse in a worker; `excludes` are
+    glob patterns of paths to skip; `executor` replaces the local workers (for example a cluster);
+    `api` declares wrappers gupcheck cannot see (from the configuration).
     """
     target = target_kernel
     if target is not None:
         parse_kernel_version(target)  # a bad value is a usage error before any parsing
     result = Analysis()
+    stats = result.stats
+    clock = time.perf_counter()
     sources, problems = discover_sources(paths)
+    sources = [path for path in sources if not is_excluded(path, excludes)]
     result.problems.extend(problems)
     config = buildconfig.BuildConfig(compile_commands=compile_commands, kernel_dir=kernel_dir,
                                      use_model=use_model)
+    cache = FactCache(cache_dir) if cache_dir is not None else None
+    units: dict[str, TranslationUnitFacts] = {}
+    pending: list[FactJob] = []
     for path in sources:
-        unit = _facts_for(path, config, result.problems)
-        if unit is not None:
-            result.units.append(unit)
+        job = _job_for(path, config, cache, result.problems)
+        if job is None:
+            continue
+        cached = cache.load(job.cache_key) if cache is not None and job.cache_key else None
+        if cached is not None:
+            units[path] = cached
+            stats.files.append(FileStats(path, cached.mode.value, "cache", 0.0))
+        else:
+            pending.append(job)
+    stats.stages["discover and configure"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    done = len(units)
+    total = len(units) + len(pending)
+    if progress is not None and total:
+        progress(done, total)
+    if executor is None and jobs > 0 and len(pending) > 1:
+        pool = WorkerPool(jobs, timeout)
+        stats.jobs = min(jobs, len(pending))
+        computed = pool.run(pending)
+    elif executor is not None:
+        pool = None
+        computed = executor(pending)
+    else:
+        pool = None
+        computed = run_in_process(pending)
+    for outcome in computed:
+        done += 1
+        if progress is not None:
+            progress(done, total)
+        if outcome.unit is None:
+            result.problems.append(InputProblem(outcome.path, outcome.problem or "no facts"))
+            continue
+        units[outcome.path] = outcome.unit
+        stats.files.append(FileStats(outcome.path, outcome.unit.mode.value, "parsed", outcome.seconds))
+        _report_parse_errors(outcome.unit, result.problems)
+    if pool is not None:
+        stats.worker_peak_rss_kib = sorted(pool.peak_rss_kib.values())
+    if cache is not None:
+        stats.cache_hits, stats.cache_misses = cache.hits, cache.misses
+    result.units = [units[path] for path in sources if path in units]
+    result.problems.sort(key=lambda problem: (problem.path, problem.message))
+    stats.files.sort(key=lambda entry: entry.path)
+    stats.stages["facts"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    _run_rules(result, rules, config, target, spawn_copies_memory, api)
+    stats.stages["link and rules"] = time.perf_counter() - clock
+    return result
+
+
+def _run_rules(result: Analysis, rules: tuple[Rule, ...], config: buildconfig.BuildConfig,
+               target: str | None, spawn_copies_memory: bool, api: ApiKnowledge | None) -> None:
     tree_release = config.kernel_tree.release if config.kernel_tree is not None else ""
     program = Program(result.units, target_kernel=parse_kernel_version(target or tree_release or "6.1"),
-                      spawn_copies_memory=spawn_copies_memory)
+                      spawn_copies_memory=spawn_copies_memory, api=api)
     modes = {unit.path: unit for unit in result.units}
     for rule in rules:
         for finding in rule.check(program):
@@ -76,6 +178,7 @@ def analyse(
                                          "this finding may be incomplete")
             result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
+    apply_suppressions(result.findings, {rule.doc.id: rule.doc.name for rule in rules})
     layer = program.derived("cross-layer", lambda: link_program(program, PinAnalysis.of(program)))
     for call in layer.unresolved:
         request = call.args[1]
@@ -85,7 +188,19 @@ def analyse(
             f"{call.location.path}:{call.location.line}: ioctl request {name}{value} is not handled by any "
             "analysed driver: cross-layer rules (GUP002, GUP003) cannot follow it"
         )
-    return result
+
+
+def is_excluded(path: str, patterns: tuple[str, ...]) -> bool:
+    """True when `path` (absolute) matches one of the glob `patterns`: matched against the path
+    relative to the current directory and against each trailing part (`*.mod.c`, `vendor/*`)."""
+    if not patterns:
+        return False
+    relative = os.path.relpath(path)
+    parts = relative.split(os.sep)
+    candidates = {relative, path, *("/".join(parts[i:]) for i in range(len(parts)))}
+    return any(fnmatch.fnmatchcase(candidate, pattern.rstrip("/")) or
+               fnmatch.fnmatchcase(candidate, pattern.rstrip("/") + "/*")
+               for pattern in patterns for candidate in candidates)
 
 
 def parse_kernel_version(text: str) -> tuple[int, int]:
@@ -96,8 +211,8 @@ def parse_kernel_version(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def _facts_for(path: str, config: buildconfig.BuildConfig,
-               problems: list[InputProblem]) -> TranslationUnitFacts | None:
+def _job_for(path: str, config: buildconfig.BuildConfig, cache: FactCache | None,
+             problems: list[InputProblem]) -> FactJob | None:
     try:
         with open(path, "rb") as handle:
             source = handle.read()
@@ -106,14 +221,17 @@ def _facts_for(path: str, config: buildconfig.BuildConfig,
         return None
     try:
         file_config = config.config_for(os.path.abspath(path), source.decode("utf-8", "replace"))
-        unit = extract_facts(file_config, source)
-    except (ParseError, buildconfig.ConfigError) as error:
+    except buildconfig.ConfigError as error:
         problems.append(InputProblem(path, str(error)))
         return None
+    if cache is None:
+        return FactJob(file_config, source)
+    return FactJob(file_config, source, FactCache.key(file_config, source), str(cache.root))
+
+
+def _report_parse_errors(unit: TranslationUnitFacts, problems: list[InputProblem]) -> None:
     if unit.errors:
         first = unit.errors[0]
         where = f"{first.location.line}:{first.location.column}: " if first.location else ""
-        problems.append(InputProblem(
-            path, f"parsed with {len(unit.errors)} error(s), analysed anyway (first: {where}{first.message})",
-            fatal=False))
-    return unit
+        message = f"parsed with {len(unit.errors)} error(s), analysed anyway (first: {where}{first.message})"
+        problems.append(InputProblem(unit.path, message, fatal=False))

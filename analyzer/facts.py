@@ -263,6 +263,7 @@ class TranslationUnitFacts:
     module_exit: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source_lines: int = 0
+    headers: list[str] = field(default_factory=list)  # every file the parse included (for the fact cache)
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -64,6 +64,14 @@ class Fix:
     replacements: tuple[Replacement, ...]
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """An in-source `/* gupcheck: ignore[GUP001] reason */` comment that silences a finding."""
+
+    location: SourceLocation  # the comment
+    justification: str  # the reason written after the rule list ("" when none)
+
+
 @dataclass
 class Finding:
     rule_id: str
@@ -77,6 +85,7 @@ class Finding:
     hint: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. "parsed with the built-in kernel API model"
     fixes: list[Fix] = field(default_factory=list)
+    suppression: Suppression | None = None  # an inline `gupcheck: ignore[...]` comment covers it
 
     def sort_key(self) -> tuple:
         loc = self.location

@@ -1319,6 +1319,8 @@ def extract_facts(config: FileConfig, source: bytes | None = None) -> Translatio
         raise ParseError(f"libclang could not parse the file ({error})") from error
     walker = _TUWalker(tu, config, source)
     facts = walker.walk()
+    facts.headers = sorted({inclusion.include.name for inclusion in tu.get_includes()
+                            if inclusion.include is not None})
     for diag in tu.diagnostics:
         severity = _SEVERITY.get(diag.severity)
         if severity is None or severity == "warning":

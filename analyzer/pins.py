@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from gupcheck.dataflow import must_facts, reachable_from
 from gupcheck.facts import CallSite, CfgNode, Edge, Function, Side, Value, ValueKind, last_field, root_of
 from gupcheck.findings import SourceLocation
+from gupcheck.knowledge import ApiKnowledge
 from gupcheck.program import SYSCALL_ROLES, Program
 
 FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
@@ -31,10 +32,17 @@ class PinApi:
     flags: int | None  # position of gup_flags (None: an old `int write` signature without flags)
     nr: int = 1  # position of the number of pages
     start: int = 0  # position of the user address
+    longterm: bool = False  # always FOLL_LONGTERM, whatever the flags (a declared wrapper)
 
 
-def pin_api(name: str, argc: int) -> PinApi | None:
-    """The signature of a pin API, by name and argument count (signatures changed across versions)."""
+def pin_api(name: str, argc: int, knowledge: ApiKnowledge | None = None) -> PinApi | None:
+    """The signature of a pin API, by name and argument count (signatures changed across versions),
+    or of a pin wrapper the user declared in the configuration."""
+    if knowledge is not None:
+        wrapper = knowledge.pin_wrapper(name)
+        if wrapper is not None:
+            return PinApi(wrapper.kind, wrapper.pages, wrapper.flags, wrapper.nr, wrapper.start,
+                          wrapper.longterm)
     if name == "get_user_pages":
         if argc == 8:  # (tsk, mm, start, nr, write, force, pages, vmas), before 4.6
             return PinApi(FOLL_GET, 6, None, 3, 2)
@@ -205,6 +213,8 @@ class PinAnalysis:
     def _release_position(self, fn: Function, call: CallSite) -> int | None:
         if call.callee in RELEASES:
             return RELEASES[call.callee]
+        if call.callee in self.program.api.releases:
+            return self.program.api.releases[call.callee]
         callee = self.program.callee(fn, call)
         summary = self.summaries.get(callee.key) if callee else None
         if summary and summary.releases:
@@ -225,13 +235,14 @@ class PinAnalysis:
         pins: list[Pin] = []
         for node in fn.nodes:
             for call in node.calls:
-                api = pin_api(call.callee, len(call.args))
+                api = pin_api(call.callee, len(call.args), self.program.api)
                 if api is not None and api.pages < len(call.args):
                     key = pages_key(call.args[api.pages])
                     if key:
                         flags = call.args[api.flags] if api.flags is not None and api.flags < len(call.args) \
                             else None
-                        longterm = _longterm(fn, node, flags, foll_longterm_value(self.program.target_kernel))
+                        longterm = api.longterm or _longterm(fn, node, flags,
+                                                             foll_longterm_value(self.program.target_kernel))
                         pins.append(Pin(fn, node, call, api.kind, longterm, key, call.callee))
                     continue
                 callee = self.program.callee(fn, call)

@@ -10,6 +10,7 @@ import networkx as nx
 
 from gupcheck.facts import CallSite, CfgNode, Function, OpsTable, Side, TranslationUnitFacts
 from gupcheck.findings import SourceLocation
+from gupcheck.knowledge import ApiKnowledge
 
 # Which syscall (or kernel event) calls each ops field.
 ENTRY_ROLES: dict[str, dict[str, str]] = {
@@ -75,8 +76,9 @@ class Program:
     """All functions of all analysed files, the call graph and the entry points."""
 
     def __init__(self, units: list[TranslationUnitFacts], target_kernel: tuple[int, int] = (6, 1),
-                 spawn_copies_memory: bool = False) -> None:
+                 spawn_copies_memory: bool = False, api: ApiKnowledge | None = None) -> None:
         self.units = units
+        self.api = api if api is not None else ApiKnowledge()  # wrappers declared in the configuration
         self.target_kernel = target_kernel  # the kernel version advice is given for
         # old C libraries implement system()/popen() with fork(): they copy the address space
         self.spawn_copies_memory = spawn_copies_memory

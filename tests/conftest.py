@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,18 @@ from sarif_tools import multitool_package, sarif_validator  # noqa: F401  (fixtu
 from gupcheck.buildconfig import FileConfig, model_args
 from gupcheck.facts import HeaderMode, Side, TranslationUnitFacts
 from gupcheck.parse import extract_facts
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_fact_cache(tmp_path_factory: pytest.TempPathFactory):
+    """gupcheck run by the tests caches facts in a directory of this session, not the user's."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
 
 
 @pytest.fixture

@@ -429,6 +429,7 @@ def test_json_fields(source_root: Path) -> None:
             },
         ],
         "notes": ["parsed with the built-in kernel API model"],
+        "suppressed": None,
     }
     assert (fork["ruleId"], fork["path"], fork["level"]) == ("GUP003", "user/app.c", "warning")
 

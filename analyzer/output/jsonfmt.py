@@ -11,8 +11,9 @@
           "function": "foo_ioctl", "hint": "...", "fingerprint": "<32 hex digits>",
           "related": [{"path", "line", "column", "endLine", "endColumn", "message"}, ...],
           "flow": [{"path", "line", "column", "endLine", "endColumn", "message"}, ...],
-          "notes": ["..."]
-        }
+          "notes": ["..."],
+          "suppressed": null             # or {"path", "line", ..., "justification"}: an inline
+        }                                #   `gupcheck: ignore[...]` comment covers the finding
       ],
       "filesAnalysed": 4,
       "problems": [{"path": "...", "message": "...", "fatal": true}]
@@ -67,6 +68,10 @@ def _finding(finding: Finding, source_root: str) -> dict:
         "related": [{**_region(r.location, source_root), "message": r.message} for r in finding.related],
         "flow": [{**_region(s.location, source_root), "message": s.message} for s in finding.flow],
         "notes": list(finding.notes),
+        "suppressed": None if finding.suppression is None else {
+            **_region(finding.suppression.location, source_root),
+            "justification": finding.suppression.justification,
+        },
     }
 
 

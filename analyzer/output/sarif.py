@@ -22,7 +22,7 @@ import sarif_om as om
 from jschema_to_python.to_json import to_json
 
 from gupcheck import INFORMATION_URI, __version__
-from gupcheck.findings import Finding, Fix, InputProblem, Level, Replacement, SourceLocation
+from gupcheck.findings import Finding, Fix, InputProblem, Level, Replacement, SourceLocation, Suppression
 from gupcheck.output.text import relative_path
 from gupcheck.ruleinfo import RuleDoc
 
@@ -192,7 +192,14 @@ def _result(finding: Finding, rule_index: int, uris: _UriMaker) -> om.Result:
         partial_fingerprints={FINGERPRINT_KEY: finding.fingerprint(fingerprint_path)},
         properties=properties,
         fixes=[_fix(fix, uris) for fix in finding.fixes] or None,
+        suppressions=[_suppression(finding.suppression, uris)] if finding.suppression else None,
     )
+
+
+def _suppression(suppression: Suppression, uris: _UriMaker) -> om.Suppression:
+    return om.Suppression(kind="inSource",
+                          justification=suppression.justification or None,
+                          location=_location(suppression.location, uris))
 
 
 def _fix(fix: Fix, uris: _UriMaker) -> om.Fix:

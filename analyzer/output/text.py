@@ -68,16 +68,22 @@ def render_text(
     source_root: str,
     files_analysed: int,
 ) -> str:
-    """All findings, sorted, each with its source snippet, then the rules involved and a summary line."""
+    """All findings, sorted, each with its source snippet, then the rules involved and a summary line.
+    Findings an inline comment suppresses are only counted in the summary."""
     style = _Style(color)
-    ordered = sorted(findings, key=Finding.sort_key)
+    every = list(findings)
+    ordered = sorted((f for f in every if f.suppression is None), key=Finding.sort_key)
+    suppressed = len(every) - len(ordered)
     lines: list[str] = []
     shown_notes: set[tuple[str, str]] = set()  # a file's notes (e.g. how it was parsed) are shown once
     for finding in ordered:
         lines.extend(_render_finding(finding, style, source_root, shown_notes))
     if ordered:
         lines.append(_rules_line(ordered, rules))
-    lines.append(_summary_line(ordered, files_analysed, style))
+    summary = _summary_line(ordered, files_analysed, style)
+    if suppressed:
+        summary += f"; {_plural(suppressed, 'finding')} suppressed in the source"
+    lines.append(summary)
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,44 @@
+"""API knowledge the user declares for code gupcheck cannot see (configuration `[api]`).
+
+A driver may pin, release or lock through wrappers defined in a file outside the analysed paths (a
+vendor library, another module). Declared here, they count as the kernel APIs they wrap: a declared
+pin wrapper is a pin call, a declared release is a release, a declared lock wrapper takes the lock
+named by its argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
+
+
+@dataclass(frozen=True)
+class PinWrapper:
+    """A function that pins user pages like `get_user_pages*` (FOLL_GET) or `pin_user_pages*` (FOLL_PIN).
+    Positions are 0-based argument indexes."""
+
+    name: str
+    kind: str  # FOLL_GET or FOLL_PIN
+    pages: int  # the struct page ** array it fills
+    start: int = 0  # the user address
+    nr: int = 1  # the number of pages
+    flags: int | None = None  # the gup_flags argument, if the wrapper takes one
+    longterm: bool = False  # the wrapper always pins with FOLL_LONGTERM
+
+
+@dataclass(frozen=True)
+class ApiKnowledge:
+    pins: tuple[PinWrapper, ...] = ()
+    releases: dict[str, int] = field(default_factory=dict)  # name -> position of the page(s) released
+    locks: tuple[str, ...] = ()  # take the lock their first argument points to
+    unlocks: tuple[str, ...] = ()  # release it
+
+    def pin_wrapper(self, name: str) -> PinWrapper | None:
+        for wrapper in self.pins:
+            if wrapper.name == name:
+                return wrapper
+        return None
+
+    def __hash__(self) -> int:
+        return hash((self.pins, tuple(sorted(self.releases.items())), self.locks, self.unlocks))

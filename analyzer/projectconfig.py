@@ -1,0 +1,250 @@
+"""Project configuration: `.gupcheck.toml`, or `[tool.gupcheck]` in `pyproject.toml`.
+
+Found by looking in the current directory and then each parent for `.gupcheck.toml` (preferred) or a
+`pyproject.toml` with a `[tool.gupcheck]` table; `--config FILE` names one explicitly. Paths in the
+file are relative to the file's directory. Command-line options override the file.
+
+    paths = ["drivers/mydrv", "tools/mydrv-app"]   # what `gupcheck` (and the pre-commit hook) analyse
+    exclude = ["*.mod.c", "drivers/mydrv/vendor"]  # glob patterns
+    kernel-dir = "/usr/src/linux-headers-6.1.0-56-amd64"
+    compile-commands = "build/compile_commands.json"
+    kernel-model = false
+    target-kernel = "6.1"
+    spawn-copies-memory = false
+    jobs = 4
+    timeout = 300
+    enable = ["GUP001", "GUP002"]     # only these rules (default: all)
+    disable = ["GUP005"]
+    [levels]                          # ([tool.gupcheck.levels] in pyproject.toml)
+    GUP003 = "warning"                # error, warning or note
+    [api]
+    pins = [{ name = "mydrv_pin", kind = "FOLL_GET", start = 0, nr = 1, pages = 2 }]
+    releases = { mydrv_unpin = 0 }
+    locks = ["mydrv_lock"]
+    unlocks = ["mydrv_unlock"]
+
+Unknown keys and bad values are errors naming the key (`ConfigFileError`, exit status 2).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gupcheck.findings import Level
+from gupcheck.knowledge import FOLL_GET, FOLL_PIN, ApiKnowledge, PinWrapper
+
+CONFIG_FILE = ".gupcheck.toml"
+
+
+class ConfigFileError(Exception):
+    """A configuration file that cannot be used; the message is one line naming the file and key."""
+
+
+@dataclass
+class ProjectConfig:
+    file: Path | None = None  # where it was read from (None: no configuration file)
+    paths: list[str] = field(default_factory=list)  # absolute
+    exclude: list[str] = field(default_factory=list)
+    kernel_dir: str | None = None
+    compile_commands: str | None = None
+    kernel_model: bool = False
+    target_kernel: str | None = None
+    spawn_copies_memory: bool = False
+    jobs: int | None = None
+    timeout: float | None = None
+    enable: list[str] | None = None
+    disable: list[str] = field(default_factory=list)
+    levels: dict[str, Level] = field(default_factory=dict)
+    api: ApiKnowledge = field(default_factory=ApiKnowledge)
+
+
+def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest `.gupcheck.toml`, or `pyproject.toml` with a [tool.gupcheck] table, from `start`
+    (default: the current directory) upwards."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue  # not ours to judge unless it has our table
+            if "gupcheck" in document.get("tool", {}):
+                return pyproject
+    return None
+
+
+def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
+    file = Path(path)
+    try:
+        document = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigFileError(f"{file}: cannot read configuration: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigFileError(f"{file}: configuration is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigFileError(f"{file}: invalid TOML: {error}") from None
+    if file.name == "pyproject.toml":
+        table = document.get("tool", {}).get("gupcheck")
+        prefix = "tool.gupcheck"
+        if table is None:
+            raise ConfigFileError(f"{file}: no [tool.gupcheck] table")
+    else:
+        table, prefix = document, ""
+    return _parse(file, table, prefix)
+
+
+class _Reader:
+    def __init__(self, file: Path, prefix: str) -> None:
+        self.file = file
+        self.prefix = prefix
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def fail(self, key: str, problem: str) -> ConfigFileError:
+        return ConfigFileError(f"{self.file}: '{self.name(key)}': {problem}")
+
+    def check_keys(self, table: dict, known: set[str], where: str = "") -> None:
+        for key in table:
+            if key not in known:
+                full = f"{where}.{key}" if where else key
+                expected = ", ".join(sorted(known))
+                raise self.fail(full, f"unknown key (known: {expected})")
+
+    def string(self, table: dict, key: str, where: str = "") -> str | None:
+        value = table.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(_join(where, key), "expected a string")
+        return value
+
+    def boolean(self, table: dict, key: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(key, "expected true or false")
+        return value
+
+    def strings(self, table: dict, key: str, where: str = "") -> list[str] | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(_join(where, key), "expected a list of strings")
+        return value
+
+    def position(self, table: dict, key: str, where: str, required: bool = False) -> int | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(_join(where, key), "missing (an argument position, counted from 0)")
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise self.fail(_join(where, key), "expected an argument position (an integer from 0)")
+        return value
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+_TOP_KEYS = {"paths", "exclude", "kernel-dir", "compile-commands", "kernel-model", "target-kernel",
+             "spawn-copies-memory", "jobs", "timeout", "enable", "disable", "levels", "api"}
+_API_KEYS = {"pins", "releases", "locks", "unlocks"}
+_PIN_KEYS = {"name", "kind", "pages", "start", "nr", "flags", "longterm"}
+
+
+def _parse(file: Path, table: Any, prefix: str) -> ProjectConfig:
+    read = _Reader(file, prefix)
+    if not isinstance(table, dict):
+        raise ConfigFileError(f"{file}: '{prefix}' must be a table")
+    read.check_keys(table, _TOP_KEYS)
+    base = file.parent.resolve()
+    config = ProjectConfig(file=file)
+
+    def resolve(value: str) -> str:
+        return str((base / os.path.expanduser(value)).resolve())
+
+    config.paths = [resolve(item) for item in read.strings(table, "paths") or []]
+    config.exclude = read.strings(table, "exclude") or []
+    for key, attribute in (("kernel-dir", "kernel_dir"), ("compile-commands", "compile_commands")):
+        value = read.string(table, key)
+        if value is not None:
+            setattr(config, attribute, resolve(value))
+    config.target_kernel = read.string(table, "target-kernel")
+    config.kernel_model = read.boolean(table, "kernel-model")
+    config.spawn_copies_memory = read.boolean(table, "spawn-copies-memory")
+    jobs = table.get("jobs")
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise read.fail("jobs", "expected a number of worker processes (1 or more)")
+    config.jobs = jobs
+    timeout = table.get("timeout")
+    if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool)
+                                or timeout <= 0):
+        raise read.fail("timeout", "expected seconds (a positive number)")
+    config.timeout = float(timeout) if timeout is not None else None
+    config.enable = read.strings(table, "enable")
+    config.disable = read.strings(table, "disable") or []
+    levels = table.get("levels", {})
+    if not isinstance(levels, dict):
+        raise read.fail("levels", "expected a table of rule = level")
+    for rule, level in levels.items():
+        try:
+            config.levels[rule] = Level(level)
+        except ValueError:
+            raise read.fail(f"levels.{rule}", "expected \"error\", \"warning\" or \"note\"") from None
+    config.api = _api(read, table.get("api", {}))
+    return config
+
+
+def _api(read: _Reader, table: Any) -> ApiKnowledge:
+    if not isinstance(table, dict):
+        raise read.fail("api", "expected a table")
+    read.check_keys(table, _API_KEYS, "api")
+    pins = []
+    entries = table.get("pins", [])
+    if not isinstance(entries, list):
+        raise read.fail("api.pins", "expected a list of tables")
+    for index, entry in enumerate(entries):
+        where = f"api.pins[{index}]"
+        if not isinstance(entry, dict):
+            raise read.fail(where, 'expected a table such as { name = "f", kind = "FOLL_GET", pages = 2 }')
+        read.check_keys(entry, _PIN_KEYS, where)
+        name = read.string(entry, "name", where)
+        if not name:
+            raise read.fail(f"{where}.name", "missing (the wrapper's function name)")
+        kind = read.string(entry, "kind", where) or FOLL_GET
+        if kind not in (FOLL_GET, FOLL_PIN):
+            raise read.fail(f"{where}.kind", "expected \"FOLL_GET\" (get_user_pages-like) or \"FOLL_PIN\"")
+        longterm = entry.get("longterm", False)
+        if not isinstance(longterm, bool):
+            raise read.fail(f"{where}.longterm", "expected true or false")
+        pins.append(PinWrapper(
+            name=name, kind=kind,
+            pages=read.position(entry, "pages", where, required=True) or 0,
+            start=read.position(entry, "start", where) or 0,
+            nr=_default(read.position(entry, "nr", where), 1),
+            flags=read.position(entry, "flags", where),
+            longterm=longterm,
+        ))
+    releases = table.get("releases", {})
+    if not isinstance(releases, dict):
+        raise read.fail("api.releases", "expected a table of function = argument position")
+    for name in releases:
+        read.position(releases, name, "api.releases", required=True)
+    return ApiKnowledge(
+        pins=tuple(pins),
+        releases=dict(releases),
+        locks=tuple(read.strings(table, "locks", "api") or ()),
+        unlocks=tuple(read.strings(table, "unlocks", "api") or ()),
+    )
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value

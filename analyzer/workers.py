@@ -1,0 +1,219 @@
+"""Computing facts: in this process, or in a pool of worker processes.
+
+Parsing is independent per file. A `FactJob` carries what one parse needs (the file's flags and its
+bytes) and `compute_facts` turns it into a `FactResult`; both are plain picklable values, so any
+executor can run them: this module's `WorkerPool`, or a cluster (`gupcheck.distributed`).
+
+`WorkerPool` keeps its workers across files, so each keeps its libclang index (and anything the
+parse layer caches per process, such as a precompiled header) warm. A worker that dies (libclang can
+crash on odd input) or exceeds the per-file timeout costs only the file it was parsing: that file is
+reported as a problem, the worker is replaced and the run continues.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from gupcheck.buildconfig import FileConfig
+from gupcheck.facts import TranslationUnitFacts
+
+DEFAULT_TIMEOUT = 300.0  # seconds for one file's parse
+
+
+@dataclass(frozen=True)
+class FactJob:
+    config: FileConfig
+    source: bytes
+    cache_key: str | None = None  # where a worker stores the facts, when a cache is in use
+    cache_dir: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self.config.path
+
+
+@dataclass
+class FactResult:
+    path: str
+    unit: TranslationUnitFacts | None
+    problem: str | None = None  # one line, when no facts could be computed
+    seconds: float = 0.0
+
+
+def compute_facts(job: FactJob) -> FactResult:
+    """Parse one file and extract its facts (and store them in the cache when one is given)."""
+    # Imported here so that a process that only reads the cache never loads libclang.
+    from gupcheck.parse import ParseError, extract_facts
+
+    started = time.perf_counter()
+    try:
+        unit = extract_facts(job.config, job.source)
+    except ParseError as error:
+        return FactResult(job.path, None, str(error), time.perf_counter() - started)
+    except RecursionError:
+        return FactResult(job.path, None, "the file nests too deeply to analyse",
+                          time.perf_counter() - started)
+    if job.cache_dir is not None and job.cache_key is not None:
+        from gupcheck.cache import FactCache
+
+        FactCache(job.cache_dir).store(job.cache_key, unit)
+    return FactResult(job.path, unit, None, time.perf_counter() - started)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}"
+    return f"exited with status {code}"
+
+
+def _worker_main(connection: multiprocessing.connection.Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops its workers
+    while True:
+        try:
+            job = connection.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            result = compute_facts(job)
+        except Exception as error:  # noqa: BLE001 - an analyser bug costs this file, not the run
+            result = FactResult(job.path, None, f"internal error while extracting facts: "
+                                f"{type(error).__name__}: {error}")
+        connection.send(result)
+
+
+class _Worker:
+    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: FactJob | None = None
+        self.deadline = 0.0
+
+    def give(self, job: FactJob, timeout: float) -> None:
+        self.job = job
+        self.deadline = time.monotonic() + timeout
+        self.connection.send(job)
+
+    def stop(self, *, kill: bool = False) -> None:
+        if not kill and self.process.is_alive():
+            try:
+                self.connection.send(None)
+            except OSError:
+                kill = True
+            self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.connection.close()
+
+
+class WorkerPool:
+    """`jobs` worker processes parsing files; results come back as they finish."""
+
+    def __init__(self, jobs: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if jobs < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self.jobs = jobs
+        self.timeout = timeout
+        # fork: workers start in milliseconds and inherit the loaded modules; they never touch the
+        # parent's libclang state (the parent does not parse while a pool runs).
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self._context = multiprocessing.get_context(method)
+        self.peak_rss_kib: dict[int, int] = {}
+
+    def run(self, jobs: Iterable[FactJob]) -> Iterator[FactResult]:
+        queue = deque(jobs)
+        workers = [_Worker(self._context) for _ in range(min(self.jobs, len(queue)))]
+        try:
+            for worker in workers:
+                if queue:
+                    worker.give(queue.popleft(), self.timeout)
+            while any(worker.job is not None for worker in workers):
+                busy = [worker for worker in workers if worker.job is not None]
+                wait = max(0.0, min(worker.deadline for worker in busy) - time.monotonic())
+                ready = multiprocessing.connection.wait(
+                    [w.connection for w in busy] + [w.process.sentinel for w in busy], timeout=wait)
+                for index, worker in enumerate(workers):
+                    if worker.job is None:
+                        continue
+                    result = self._collect(worker, ready)
+                    if result is None:
+                        continue
+                    yield result
+                    if worker.process.is_alive():
+                        self._record_memory(worker)
+                    else:
+                        worker.stop(kill=True)
+                        worker = workers[index] = _Worker(self._context)
+                    if queue:
+                        worker.give(queue.popleft(), self.timeout)
+        finally:
+            for worker in workers:
+                worker.stop(kill=worker.job is not None)
+
+    def _collect(self, worker: _Worker, ready: list) -> FactResult | None:
+        job = worker.job
+        assert job is not None
+        if worker.connection in ready:
+            try:
+                result: FactResult = worker.connection.recv()
+            except (EOFError, OSError):
+                worker.process.join(timeout=5)
+                result = FactResult(job.path, None, f"the parser process crashed "
+                                    f"({_describe_exit(worker.process.exitcode)}); file skipped")
+        elif worker.process.sentinel in ready:
+            worker.process.join(timeout=5)
+            result = FactResult(job.path, None, f"the parser process crashed "
+                                f"({_describe_exit(worker.process.exitcode)}); file skipped")
+        elif time.monotonic() >= worker.deadline:
+            worker.process.kill()
+            worker.process.join()
+            result = FactResult(job.path, None, f"parsing took longer than {self.timeout:g} s; file skipped")
+        else:
+            return None
+        worker.job = None
+        return result
+
+    def _record_memory(self, worker: _Worker) -> None:
+        rss = _peak_rss_kib(worker.process.pid)
+        if rss is not None:
+            self.peak_rss_kib[worker.process.pid] = rss
+
+
+def _peak_rss_kib(pid: int | None) -> int | None:
+    """A process's peak resident set (VmHWM) in KiB, from /proc; None where unavailable."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def run_in_process(jobs: Iterable[FactJob]) -> Iterator[FactResult]:
+    """The same results without worker processes (for one file, or a caller that wants no fork)."""
+    for job in jobs:
+        yield compute_facts(job)
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
