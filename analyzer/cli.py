@@ -5,8 +5,10 @@ Exit status: 0 no findings, 1 findings, 2 usage or input error (nothing could be
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
 
 import click
 
@@ -110,7 +112,7 @@ def hook(files: tuple[str, ...], **options) -> None:
     The project is what the configuration's `paths` name (default: the current directory), so that
     cross-layer rules still see both the driver and the programs that call it.
     """
-    c_files = [name for name in files if name.endswith((".c", ".h"))]
+    c_files = [name for name in files if name.endswith(".c")]
     if not c_files:
         sys.exit(EXIT_CLEAN)
     sys.exit(_run([], options, report_only=c_files))
@@ -240,6 +242,53 @@ def _selected_rules(project: ProjectConfig) -> tuple:
 def _rule_name(rule_id: str) -> str:
     rule = rule_by_id(rule_id)
     return rule.doc.name if rule is not None else rule_id
+
+
+# Flags Kbuild's CHECKFLAGS adds for sparse that no compiler understands.
+_SPARSE_ONLY = ("--arch=", "-Wbitwise", "-Wno-return-void", "-Wno-unknown-attribute", "-mlittle-endian",
+                "-mbig-endian", "-Wsparse-", "-Wno-sparse-")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
+                                "help_option_names": []})
+@click.option("--werror", is_flag=True, envvar="GUPCHECK_KBUILD_WERROR",
+              help="Exit 1 when there are findings (fails the build).")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def kbuild(werror: bool, command: tuple[str, ...]) -> None:
+    """Kbuild's checker: `make C=1 CHECK="gupcheck kbuild"` (C=2: every file).
+
+    Kbuild runs the checker as `$(CHECK) $(CHECKFLAGS) $(c_flags) file.c` from the kernel tree; gupcheck
+    analyses that one file with exactly those flags and prints findings like compiler warnings. It exits
+    0 (findings do not stop the build) unless --werror or GUPCHECK_KBUILD_WERROR=1 is given.
+    """
+    sources = [arg for arg in command if arg.endswith(".c") and not arg.startswith("-")]
+    if not sources:
+        _error("kbuild: no .c file on the command line (expected: gupcheck kbuild FLAGS... FILE.c)")
+        sys.exit(EXIT_ERROR)
+    source = sources[-1]
+    flags = [arg for arg in command if arg != source and not arg.startswith(_SPARSE_ONLY)]
+    directory = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="gupcheck-kbuild-") as scratch:
+        database = os.path.join(scratch, "compile_commands.json")
+        with open(database, "w", encoding="utf-8") as handle:
+            json.dump([{"directory": directory, "file": source, "arguments": ["cc", *flags, "-c", source]}],
+                      handle)
+        try:
+            analysis = analyse([source], ALL_RULES, compile_commands=database, jobs=0,
+                               cache_dir=str(default_cache_dir()))
+        except ConfigError as error:
+            _error(str(error))
+            sys.exit(EXIT_ERROR)
+    for problem in analysis.problems:
+        if problem.fatal:
+            _report_problem(problem)
+    reported = analysis.reported
+    if reported:
+        report = render_text(reported, {rule.doc.id: rule.doc for rule in ALL_RULES},
+                             color=should_use_color(sys.stderr), source_root=directory,
+                             files_analysed=len(analysis.units))
+        click.echo(report, err=True, nl=False)
+    sys.exit(EXIT_FINDINGS if reported and werror else EXIT_CLEAN)
 
 
 @main.command("rules")
