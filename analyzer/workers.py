@@ -12,6 +12,7 @@ reported as a problem, the worker is replaced and the run continues.
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -79,6 +80,7 @@ def _describe_exit(code: int | None) -> str:
 
 def _worker_main(connection: multiprocessing.connection.Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops its workers
+    faulthandler.disable()  # a crash is reported by the parent as one line, not a stack dump
     while True:
         try:
             job = connection.recv()

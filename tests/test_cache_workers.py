@@ -1,0 +1,173 @@
+"""The fact cache and the worker processes: warm runs parse nothing, bad entries are never trusted,
+a crashed or hung parser costs only its file, and the output does not depend on -j."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gupcheck import workers
+from gupcheck.engine import analyse
+from gupcheck.rules import ALL_RULES
+
+REPO = Path(__file__).resolve().parent.parent
+TESTDATA = REPO / "testdata"
+GUP002 = TESTDATA / "gup002"
+
+
+def keys(analysis) -> list[tuple]:
+    return [(f.location.path, f.location.line, f.location.column, f.rule_id, f.level, f.message)
+            for f in analysis.findings]
+
+
+def origins(analysis) -> dict[str, str]:
+    return {Path(entry.path).name: entry.origin for entry in analysis.stats.files}
+
+
+def test_warm_run_parses_nothing_and_gives_the_same_findings(tmp_path: Path, monkeypatch) -> None:
+    cache = str(tmp_path / "cache")
+    cold = analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=cache)
+    assert set(origins(cold).values()) == {"parsed"} and len(cold.units) == 8
+
+    def no_parsing(job):
+        raise AssertionError(f"{job.path} was parsed on a warm run")
+
+    monkeypatch.setattr(workers, "compute_facts", no_parsing)
+    warm = analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=cache)
+    assert set(origins(warm).values()) == {"cache"}
+    assert keys(warm) == keys(cold) and keys(cold)
+    assert warm.stats.cache_hits == 8 and warm.stats.cache_misses == 0
+
+
+def test_flags_and_content_are_part_of_the_key(tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    source = tmp_path / "drv"
+    source.mkdir()
+    (source / "demo_dev.c").write_bytes((TESTDATA / "example" / "demo_dev.c").read_bytes())
+    analyse([str(source)], ALL_RULES, use_model=True, cache_dir=cache)
+    same = analyse([str(source)], ALL_RULES, use_model=True, cache_dir=cache)
+    assert origins(same) == {"demo_dev.c": "cache"}
+    with open(source / "demo_dev.c", "a") as handle:
+        handle.write("/* edited */\n")
+    edited = analyse([str(source)], ALL_RULES, use_model=True, cache_dir=cache)
+    assert origins(edited) == {"demo_dev.c": "parsed"}
+
+
+def test_a_changed_header_makes_the_entry_stale(tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "limits.h").write_text("#define BUF_WORDS 4\n")
+    (project / "main.c").write_text('#include <stdio.h>\n#include "limits.h"\n'
+                                    "int main(void) { int words[BUF_WORDS]; words[0] = 1; "
+                                    "return words[0]; }\n")
+    first = analyse([str(project)], ALL_RULES, cache_dir=cache)
+    assert origins(first) == {"main.c": "parsed"}
+    assert str(project / "limits.h") in first.units[0].headers
+    assert origins(analyse([str(project)], ALL_RULES, cache_dir=cache)) == {"main.c": "cache"}
+    (project / "limits.h").write_text("#define BUF_WORDS 16  /* grown */\n")
+    assert origins(analyse([str(project)], ALL_RULES, cache_dir=cache)) == {"main.c": "parsed"}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip-a-byte", "garbage"])
+def test_a_corrupt_entry_is_ignored_and_rebuilt(tmp_path: Path, damage: str) -> None:
+    cache = tmp_path / "cache"
+    cold = analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=str(cache))
+    entries = sorted(cache.rglob("*.facts"))
+    assert len(entries) == 8
+    for entry in entries:
+        data = entry.read_bytes()
+        if damage == "truncate":
+            entry.write_bytes(data[: len(data) // 2])
+        elif damage == "flip-a-byte":
+            entry.write_bytes(data[:-10] + bytes([data[-10] ^ 0x40]) + data[-9:])
+        else:
+            entry.write_bytes(b"not a cache entry at all")
+    rebuilt = analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=str(cache))
+    assert set(origins(rebuilt).values()) == {"parsed"}
+    assert keys(rebuilt) == keys(cold)
+    assert set(origins(analyse([str(GUP002)], ALL_RULES, use_model=True,
+                               cache_dir=str(cache))).values()) == {"cache"}
+
+
+def test_two_runs_sharing_a_cache_at_once_agree(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    command = [sys.executable, "-m", "gupcheck", "--kernel-model", "--format", "json", "-j2", str(TESTDATA)]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [1, 1], [err.decode()[-2000:] for _, err in outputs]
+    assert outputs[0][0] == outputs[1][0]
+    warm = subprocess.run(command, capture_output=True, env=env, cwd=REPO, timeout=600)
+    assert warm.stdout == outputs[0][0]
+    assert not list((tmp_path / "xdg").rglob(".tmp-*"))  # no half-written entries left behind
+
+
+def test_sarif_is_byte_identical_with_one_and_two_workers(tmp_path: Path) -> None:
+    reports = []
+    for jobs in ("1", "2", "2"):
+        out = tmp_path / f"j{jobs}-{len(reports)}.sarif"
+        run = subprocess.run([sys.executable, "-m", "gupcheck", "--kernel-model", "--no-cache", "-j", jobs,
+                              "--format", "sarif", "-o", str(out), str(TESTDATA)],
+                             capture_output=True, text=True, cwd=REPO, timeout=600)
+        assert run.returncode == 1, run.stderr
+        reports.append(out.read_bytes())
+    assert reports[0] == reports[1] == reports[2]
+
+
+def _sabotage(monkeypatch, victim: str, action) -> None:
+    """Make the forked workers misbehave on one file (they inherit the patched module)."""
+    real = workers.compute_facts
+
+    def compute(job):
+        if Path(job.path).name == victim:
+            action()
+        return real(job)
+
+    monkeypatch.setattr(workers, "compute_facts", compute)
+
+
+def test_a_crashing_worker_costs_only_its_file(monkeypatch) -> None:
+    _sabotage(monkeypatch, "ringreg.c", lambda: os.kill(os.getpid(), signal.SIGSEGV))
+    analysis = analyse([str(GUP002)], ALL_RULES, use_model=True, jobs=2)
+    problems = [(Path(p.path).name, p.message) for p in analysis.problems]
+    assert len(problems) == 1
+    assert problems[0][0] == "ringreg.c" and "crashed" in problems[0][1] and "SIGSEGV" in problems[0][1]
+    assert sorted(Path(u.path).name for u in analysis.units) == sorted(
+        p.name for p in GUP002.rglob("*.c") if p.name != "ringreg.c")
+    assert any(Path(f.location.path).name == "pagepoke_app.c" for f in analysis.findings)
+
+
+def test_a_hung_worker_times_out_and_the_run_goes_on(monkeypatch) -> None:
+    _sabotage(monkeypatch, "pagepoke.c", lambda: time.sleep(600))
+    started = time.monotonic()
+    analysis = analyse([str(GUP002)], ALL_RULES, use_model=True, jobs=2, timeout=3)
+    assert time.monotonic() - started < 120
+    problems = [(Path(p.path).name, p.message) for p in analysis.problems]
+    assert problems == [("pagepoke.c", "parsing took longer than 3 s; file skipped")]
+    assert len(analysis.units) == 7
+
+
+def test_an_analyser_bug_in_a_worker_is_reported_for_that_file(monkeypatch) -> None:
+    def broken():
+        raise ValueError("walker met a cursor it did not expect")
+
+    _sabotage(monkeypatch, "xdev_keep.c", broken)
+    analysis = analyse([str(GUP002)], ALL_RULES, use_model=True, jobs=2)
+    assert [(Path(p.path).name, p.message) for p in analysis.problems] == [
+        ("xdev_keep.c",
+         "internal error while extracting facts: ValueError: walker met a cursor it did not expect")]
+    assert len(analysis.units) == 7
+
+
+def test_no_worker_process_outlives_the_run(monkeypatch) -> None:
+    import multiprocessing
+
+    analyse([str(GUP002)], ALL_RULES, use_model=True, jobs=2)
+    assert multiprocessing.active_children() == []
