@@ -38,15 +38,33 @@ MADV_DONTFORK = 10
 class CommandPin:
     """A pin done by a driver command on memory the caller of the ioctl names."""
 
-    handler: Function
+    handler: Function | None  # None: declared in the configuration, the driver is not analysed
     macro: str | None
     value: int | None
-    case_location: SourceLocation
+    case_location: SourceLocation  # the case label, or the configuration file of a declared command
     target: str  # ARG, or the name of the request struct's field holding the address
-    pin: Pin
+    pin: Pin | None  # None for a declared command
     kept: bool  # still pinned when the ioctl returns
     kept_in: str = ""
     kept_at: SourceLocation | None = None
+    declared_kind: str = ""  # FOLL_GET or FOLL_PIN, for a declared command
+
+    @property
+    def kind(self) -> str:
+        return self.pin.kind if self.pin is not None else self.declared_kind
+
+    @property
+    def api(self) -> str:
+        """The pin API, as in "pinned by get_user_pages_fast()"."""
+        return f"{self.pin.api}()" if self.pin is not None else "the driver (declared in the configuration)"
+
+    @property
+    def pin_location(self) -> SourceLocation:
+        return self.pin.call.location if self.pin is not None else self.case_location
+
+    @property
+    def handler_name(self) -> str:
+        return f"{self.handler.name}()" if self.handler is not None else "its driver (declared)"
 
 
 @dataclass(frozen=True)
@@ -85,24 +103,25 @@ class CrossLayer:
 
 def link_program(program: Program, pins: PinAnalysis) -> CrossLayer:
     result = CrossLayer()
-    result.commands = driver_commands(program, pins)
+    result.commands = driver_commands(program, pins) + declared_commands(program)
     ioctls = _userland_ioctls(program)
     result.requests = [request for request in ioctls if request.origin.kind != "unknown"]
     dispatched = [(macro, value) for fn in program.kernel_functions()
                   for macro, value, _node in program.ioctl_dispatch(fn)]
+    dispatched += [(declared.macro, declared.value) for declared in program.api.pinning_ioctls]
     for _fn, _node, call in _all_ioctl_calls(program):
         request = call.args[1]
-        if not any(_same_request(request.macro, request.const_value, m, v) for m, v in dispatched):
+        if not any(same_request(request.macro, request.const_value, m, v) for m, v in dispatched):
             result.unresolved.append(call)
     for request in result.requests:
         for command in result.commands:
-            if _same_request(request.macro, request.value, command.macro, command.value) \
+            if same_request(request.macro, request.value, command.macro, command.value) \
                     and request.target == command.target:
                 result.links.append(Link(request, command))
     return result
 
 
-def _same_request(macro_a: str | None, value_a: int | None, macro_b: str | None, value_b: int | None) -> bool:
+def same_request(macro_a: str | None, value_a: int | None, macro_b: str | None, value_b: int | None) -> bool:
     """Requests match by their _IOC value when both sides know it, else by macro name."""
     if value_a is not None and value_b is not None:
         return value_a == value_b
@@ -130,6 +149,13 @@ def driver_commands(program: Program, pins: PinAnalysis) -> list[CommandPin]:
                 found.append(CommandPin(handler, macro, value, case_node.location or handler.location,
                                         target, pin, kept, kept_in, kept_at))
     return found
+
+
+def declared_commands(program: Program) -> list[CommandPin]:
+    """Pinning ioctl requests the configuration declares for drivers whose source is not analysed."""
+    return [CommandPin(None, declared.macro, declared.value, declared.declared_at, declared.field or ARG,
+                       None, True, declared_kind=declared.kind)
+            for declared in program.api.pinning_ioctls]
 
 
 def _after(fn: Function, node: CfgNode) -> set[int]:
@@ -384,9 +410,10 @@ def cross_layer_flow(link: Link) -> list[FlowStep]:
     request, command = link.request, link.command
     flow = [
         FlowStep(request.call.location, f"ioctl({command.macro or 'request'}) in {request.function.name}()"),
-        FlowStep(command.case_location, f"dispatched by {command.handler.name}()"),
-        FlowStep(command.pin.call.location, f"pages pinned by {command.pin.api}()"),
+        FlowStep(command.case_location, f"dispatched by {command.handler_name}"),
     ]
+    if command.pin is not None:
+        flow.append(FlowStep(command.pin_location, f"pages pinned by {command.api}"))
     if command.kept_at is not None:
         flow.append(FlowStep(command.kept_at, f"kept in '{command.kept_in}' after the ioctl returns"))
     return flow

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gupcheck.findings import SourceLocation
+
 FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
 
 
@@ -28,11 +30,23 @@ class PinWrapper:
 
 
 @dataclass(frozen=True)
+class PinningIoctl:
+    """An ioctl request whose driver (not analysed) keeps the caller's pages pinned after it returns."""
+
+    macro: str | None  # the request's macro name, as user space spells it
+    value: int | None  # or its _IOC value
+    field: str | None  # the request struct's field holding the address (None: the argument itself)
+    kind: str  # FOLL_GET or FOLL_PIN
+    declared_at: SourceLocation  # the configuration entry
+
+
+@dataclass(frozen=True)
 class ApiKnowledge:
     pins: tuple[PinWrapper, ...] = ()
     releases: dict[str, int] = field(default_factory=dict)  # name -> position of the page(s) released
     locks: tuple[str, ...] = ()  # take the lock their first argument points to
     unlocks: tuple[str, ...] = ()  # release it
+    pinning_ioctls: tuple[PinningIoctl, ...] = ()
 
     def pin_wrapper(self, name: str) -> PinWrapper | None:
         for wrapper in self.pins:
@@ -41,4 +55,5 @@ class ApiKnowledge:
         return None
 
     def __hash__(self) -> int:
-        return hash((self.pins, tuple(sorted(self.releases.items())), self.locks, self.unlocks))
+        return hash((self.pins, tuple(sorted(self.releases.items())), self.locks, self.unlocks,
+                     self.pinning_ioctls))

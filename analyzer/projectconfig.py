@@ -22,6 +22,7 @@ file are relative to the file's directory. Command-line options override the fil
     releases = { mydrv_unpin = 0 }
     locks = ["mydrv_lock"]
     unlocks = ["mydrv_unlock"]
+    pinning-ioctls = [{ request = "MYDRV_IOC_REGISTER", field = "addr", kind = "FOLL_GET" }]
 
 Unknown keys and bad values are errors naming the key (`ConfigFileError`, exit status 2).
 """
@@ -34,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gupcheck.findings import Level
-from gupcheck.knowledge import FOLL_GET, FOLL_PIN, ApiKnowledge, PinWrapper
+from gupcheck.findings import Level, SourceLocation
+from gupcheck.knowledge import FOLL_GET, FOLL_PIN, ApiKnowledge, PinningIoctl, PinWrapper
 
 CONFIG_FILE = ".gupcheck.toml"
 
@@ -156,7 +157,8 @@ def _join(where: str, key: str) -> str:
 
 _TOP_KEYS = {"paths", "exclude", "kernel-dir", "compile-commands", "kernel-model", "target-kernel",
              "spawn-copies-memory", "jobs", "timeout", "enable", "disable", "levels", "api"}
-_API_KEYS = {"pins", "releases", "locks", "unlocks"}
+_API_KEYS = {"pins", "releases", "locks", "unlocks", "pinning-ioctls"}
+_IOCTL_KEYS = {"request", "field", "kind"}
 _PIN_KEYS = {"name", "kind", "pages", "start", "nr", "flags", "longterm"}
 
 
@@ -239,11 +241,46 @@ def _api(read: _Reader, table: Any) -> ApiKnowledge:
     for name in releases:
         read.position(releases, name, "api.releases", required=True)
     return ApiKnowledge(
+        pinning_ioctls=tuple(_pinning_ioctls(read, table.get("pinning-ioctls", []))),
         pins=tuple(pins),
         releases=dict(releases),
         locks=tuple(read.strings(table, "locks", "api") or ()),
         unlocks=tuple(read.strings(table, "unlocks", "api") or ()),
     )
+
+
+def _pinning_ioctls(read: _Reader, entries: Any) -> list[PinningIoctl]:
+    if not isinstance(entries, list):
+        raise read.fail("api.pinning-ioctls", "expected a list of tables")
+    try:
+        lines = read.file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    found = []
+    for index, entry in enumerate(entries):
+        where = f"api.pinning-ioctls[{index}]"
+        if not isinstance(entry, dict):
+            raise read.fail(where, 'expected a table such as { request = "MYDRV_IOC_REG" }')
+        read.check_keys(entry, _IOCTL_KEYS, where)
+        request = entry.get("request")
+        macro, value = None, None
+        if isinstance(request, int) and not isinstance(request, bool) and request >= 0:
+            value = request
+        elif isinstance(request, str) and request.strip():
+            try:
+                value = int(request, 0)
+            except ValueError:
+                macro = request.strip()
+        else:
+            raise read.fail(f"{where}.request", "expected the request's macro name or its number")
+        kind = read.string(entry, "kind", where) or FOLL_GET
+        if kind not in (FOLL_GET, FOLL_PIN):
+            raise read.fail(f"{where}.kind", 'expected "FOLL_GET" or "FOLL_PIN"')
+        spelled = macro or (request if isinstance(request, str) else hex(value or 0))
+        line = next((number for number, text in enumerate(lines, start=1) if spelled in text), 1)
+        found.append(PinningIoctl(macro, value, read.string(entry, "field", where), kind,
+                                  SourceLocation(str(read.file.resolve()), line, 1)))
+    return found
 
 
 def _default(value: int | None, default: int) -> int:

@@ -59,7 +59,7 @@ def check(program: Program) -> Iterator[Finding]:
         request, command = link.request, link.command
         if request.origin.kind != "heap" or request.origin.dontfork or not command.kept:
             continue
-        if command.pin.kind != FOLL_GET and program.target_kernel >= (5, 9):
+        if command.kind != FOLL_GET and program.target_kernel >= (5, 9):
             continue  # fork copies FOLL_PIN-pinned pages for the child since 5.9
         hazard, library = fork_hazard(program, request.function)
         if hazard is None and not library:
@@ -78,13 +78,13 @@ def _finding(link: Link, hazard, library: bool, target: tuple[int, int]) -> Find
     request, command = link.request, link.command
     via = "" if request.target == ARG else f" (through '.{request.target}')"
     name = command.macro or hex(command.value or 0)
-    if command.pin.kind == FOLL_GET:
-        level, why = Level.ERROR, f"a FOLL_GET pin by {command.pin.api}()"
+    if command.kind == FOLL_GET:
+        level, why = Level.ERROR, f"a FOLL_GET pin by {command.api}"
     else:
-        level, why = Level.WARNING, f"a FOLL_PIN pin by {command.pin.api}() on a kernel before 5.9"
+        level, why = Level.WARNING, f"a FOLL_PIN pin by {command.api} on a kernel before 5.9"
     related = [
         RelatedLocation(request.origin.location, f"'{request.origin.variable}' is allocated here"),
-        RelatedLocation(command.pin.call.location, f"the driver keeps {why}"),
+        RelatedLocation(command.pin_location, f"the driver keeps {why}"),
     ]
     if hazard is not None:
         related.append(RelatedLocation(hazard.call.location,
@@ -105,6 +105,6 @@ def _finding(link: Link, hazard, library: bool, target: tuple[int, int]) -> Find
         related=related,
         flow=cross_layer_flow(link),
         hint=f"madvise({request.origin.variable}, len, MADV_DONTFORK) before registering the buffer"
-             + ("" if command.pin.kind != FOLL_GET else
+             + ("" if command.kind != FOLL_GET else
                 ", and have the driver pin with pin_user_pages*(..., FOLL_LONGTERM)"),
     )

@@ -82,13 +82,13 @@ def _finding(link: Link) -> Finding:
         rule_id=DOC.id,
         level=Level.ERROR,
         message=(f"stack buffer '{request.origin.variable}' is passed{via} to {name}, whose handler "
-                 f"{command.handler.name}() keeps its pages pinned after the ioctl returns"),
+                 f"{command.handler_name} keeps its pages pinned after the ioctl returns"),
         location=request.call.location,
         function=request.function.name,
         snippet_key=f"{name}:{request.target}:{request.origin.variable}",
         related=[
             RelatedLocation(request.origin.location, f"'{request.origin.variable}' lives on the stack"),
-            RelatedLocation(command.pin.call.location, f"the driver pins it with {command.pin.api}()"),
+            RelatedLocation(command.pin_location, f"the driver pins it with {command.api}"),
             *([RelatedLocation(command.kept_at, f"and keeps it in '{command.kept_in}'")]
               if command.kept_at else []),
         ],

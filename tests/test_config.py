@@ -236,3 +236,20 @@ def test_unreadable_baseline_is_a_one_line_error(project: Path) -> None:
     (project / "bad.sarif").write_text("{ not json")
     run = gupcheck(project, "drivers", "--baseline", str(project / "bad.sarif"))
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "bad.sarif" in run.stderr
+
+
+def test_declared_pinning_ioctl_links_a_program_whose_driver_is_absent(tmp_path: Path) -> None:
+    case = REPO / "testdata" / "gup002" / "stack-array-direct"
+    for name in ("pagepoke_app.c", "pagepoke_uapi.h"):
+        shutil.copy(case / name, tmp_path / name)
+    alone = gupcheck(tmp_path, "-v", "pagepoke_app.c")
+    assert alone.returncode == 0, alone.stdout
+    assert "PP_IOC_ATTACH" in alone.stderr and "not handled by any analysed driver" in alone.stderr
+    (tmp_path / ".gupcheck.toml").write_text(
+        '[api]\npinning-ioctls = [\n  { request = "PP_IOC_ATTACH", kind = "FOLL_GET" },\n]\n')
+    declared = gupcheck(tmp_path, "-v", "pagepoke_app.c", "--format", "json")
+    assert declared.returncode == 1, declared.stderr
+    findings = json.loads(declared.stdout)["findings"]
+    assert [(f["ruleId"], f["path"], f["line"]) for f in findings] == [("GUP002", "pagepoke_app.c", 25)]
+    assert any(r["path"].endswith(".gupcheck.toml") and r["line"] == 3 for r in findings[0]["related"])
+    assert "PP_IOC_ATTACH" not in declared.stderr  # the other requests are still reported unhandled
