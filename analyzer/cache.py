@@ -37,12 +37,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "gupcheck"
 
 
-def _analyser_identity() -> bytes:
+def _analyser_identity(whole: bool) -> bytes:
+    """gupcheck's version and source: of the modules that produce facts, or (`whole`) of every module,
+    rules included, for cached results of whole runs."""
     digest = hashlib.sha256(__version__.encode())
     here = Path(__file__).resolve().parent
-    for name in _FACT_MODULES:
-        digest.update(name.encode())
-        digest.update((here / name).read_bytes())
+    modules = sorted(here.rglob("*.py")) if whole else [here / name for name in _FACT_MODULES]
+    if whole:
+        import gupcheck.rules
+
+        modules += sorted(Path(gupcheck.rules.__file__).resolve().parent.glob("*.py"))
+    for module in modules:
+        digest.update(module.name.encode())
+        digest.update(module.read_bytes())
     try:
         digest.update(importlib.metadata.version("libclang").encode())
     except importlib.metadata.PackageNotFoundError:
@@ -50,14 +57,13 @@ def _analyser_identity() -> bytes:
     return digest.digest()
 
 
-_IDENTITY: bytes | None = None
+_IDENTITY: dict[bool, bytes] = {}
 
 
-def analyser_identity() -> bytes:
-    global _IDENTITY
-    if _IDENTITY is None:
-        _IDENTITY = _analyser_identity()
-    return _IDENTITY
+def analyser_identity(whole: bool = False) -> bytes:
+    if whole not in _IDENTITY:
+        _IDENTITY[whole] = _analyser_identity(whole)
+    return _IDENTITY[whole]
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
@@ -66,6 +72,24 @@ def _file_identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return status.st_size, status.st_mtime_ns
+
+
+class CachedFacts:
+    """A valid cache entry: the file-level facts (path, side, mode, diagnostics) at once, the
+    function facts on demand (they are most of the entry, and a run whose findings are cached too
+    never needs them)."""
+
+    def __init__(self, summary: TranslationUnitFacts, unit_bytes: bytes) -> None:
+        self.summary = summary
+        self._unit_bytes = unit_bytes
+
+    def unit(self) -> TranslationUnitFacts | None:
+        """The full facts, or None if they cannot be decoded (the entry is then treated as a miss)."""
+        try:
+            unit = pickle.loads(self._unit_bytes)
+        except Exception:  # noqa: BLE001 - an undecodable entry is a miss, whatever the reason
+            return None
+        return unit if isinstance(unit, TranslationUnitFacts) else None
 
 
 class FactCache:
@@ -89,54 +113,86 @@ class FactCache:
     def _entry(self, key: str) -> Path:
         return self.facts_dir / key[:2] / f"{key}.facts"
 
-    def load(self, key: str) -> TranslationUnitFacts | None:
-        """The cached facts for `key`, or None when absent, stale or unreadable."""
-        unit = self._read(self._entry(key))
-        if unit is None:
+    def load(self, key: str) -> CachedFacts | None:
+        """The cached facts for `key`, or None when absent, stale or unreadable. Only the file-level
+        summary is decoded here; `CachedFacts.unit()` decodes the function facts when needed."""
+        cached = self._read(self._entry(key))
+        if cached is None:
             self.misses += 1
         else:
             self.hits += 1
-        return unit
+        return cached
 
-    def _read(self, entry: Path) -> TranslationUnitFacts | None:
-        try:
-            data = entry.read_bytes()
-        except OSError:
+    def _read(self, entry: Path) -> CachedFacts | None:
+        payload = _read_entry(entry)
+        if not (isinstance(payload, tuple) and len(payload) == 3):
             return None
-        header = len(MAGIC) + _DIGEST_SIZE
-        if len(data) <= header or not data.startswith(MAGIC):
-            return None
-        payload = data[header:]
-        if hashlib.sha256(payload).digest() != data[len(MAGIC):header]:
-            return None  # truncated or corrupt: rebuilt by this run
-        try:
-            headers, unit = pickle.loads(payload)
-        except Exception:  # noqa: BLE001 - any unreadable payload is a miss, whatever the reason
-            return None
-        if not isinstance(unit, TranslationUnitFacts):
+        headers, summary, unit_bytes = payload
+        if not isinstance(summary, TranslationUnitFacts) or not isinstance(unit_bytes, bytes):
             return None
         for path, identity in headers:
             if _file_identity(path) != identity:
                 return None  # an included header changed
-        return unit
+        return CachedFacts(summary, unit_bytes)
 
     def store(self, key: str, unit: TranslationUnitFacts) -> None:
         """Write an entry atomically. A cache that cannot be written is skipped silently: the run
         itself does not depend on it."""
         headers = [(path, _file_identity(path)) for path in unit.headers]
-        payload = pickle.dumps((headers, unit), protocol=pickle.HIGHEST_PROTOCOL)
-        entry = self._entry(key)
+        summary = TranslationUnitFacts(unit.path, unit.side, unit.mode, diagnostics=list(unit.diagnostics),
+                                       source_lines=unit.source_lines, headers=list(unit.headers))
+        facts = pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_entry(self._entry(key), (headers, summary, facts))
+
+    # -- results of whole runs ------------------------------------------------------------------
+    # When every file's facts come from the cache, the findings of the same files with the same rules
+    # and options are too: a warm re-run of an unchanged tree neither parses nor runs the rules.
+
+    @staticmethod
+    def result_key(fact_keys: list[str], settings: str) -> str:
+        digest = hashlib.sha256(b"run\0" + analyser_identity(whole=True) + settings.encode())
+        for key in fact_keys:
+            digest.update(key.encode())
+        return digest.hexdigest()
+
+    def load_result(self, key: str) -> object | None:
+        return _read_entry(self.root / "runs" / key[:2] / f"{key}.run")
+
+    def store_result(self, key: str, result: object) -> None:
+        _write_entry(self.root / "runs" / key[:2] / f"{key}.run", result)
+
+
+def _read_entry(entry: Path) -> object | None:
+    """An entry's payload, or None when it is missing, truncated or corrupt (never trusted)."""
+    try:
+        data = entry.read_bytes()
+    except OSError:
+        return None
+    header = len(MAGIC) + _DIGEST_SIZE
+    if len(data) <= header or not data.startswith(MAGIC):
+        return None
+    payload = data[header:]
+    if hashlib.sha256(payload).digest() != data[len(MAGIC):header]:
+        return None
+    try:
+        return pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - any unreadable payload is a miss, whatever the reason
+        return None
+
+
+def _write_entry(entry: Path, value: object) -> None:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
         try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(MAGIC)
-                    out.write(hashlib.sha256(payload).digest())
-                    out.write(payload)
-                os.replace(temporary, entry)
-            except BaseException:
-                os.unlink(temporary)
-                raise
-        except OSError:
-            return
+            with os.fdopen(handle, "wb") as out:
+                out.write(MAGIC)
+                out.write(hashlib.sha256(payload).digest())
+                out.write(payload)
+            os.replace(temporary, entry)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        return

@@ -20,8 +20,6 @@ from gupcheck.console import ProgressBar, render_stats
 from gupcheck.engine import analyse
 from gupcheck.facts import HeaderMode
 from gupcheck.findings import InputProblem
-from gupcheck.output.jsonfmt import render_json
-from gupcheck.output.sarif import render_sarif
 from gupcheck.output.text import render_text, should_use_color
 from gupcheck.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
 from gupcheck.rules import ALL_RULES, rule_by_id
@@ -198,11 +196,15 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
     docs = [rule.doc for rule in rules]
     output_format, output = options["output_format"], options["output"]
     if output_format == "sarif":
+        from gupcheck.output.sarif import render_sarif  # sarif-om is only imported when asked for
+
         report = render_sarif(findings, docs, source_root=root,
                               files_analysed=analysis.files_analysed,
                               notifications=[*analysis.problems, *analysis.notes],
                               execution_successful=bool(analysis.units))
     elif output_format == "json":
+        from gupcheck.output.jsonfmt import render_json
+
         report = render_json(findings, source_root=root, files_analysed=len(analysis.units),
                              problems=analysis.problems)
     else:

@@ -10,14 +10,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from gupcheck import buildconfig
-from gupcheck.cache import FactCache
-from gupcheck.crosslayer import link_program
+from gupcheck.cache import CachedFacts, FactCache
 from gupcheck.discovery import discover_sources
 from gupcheck.facts import HeaderMode, TranslationUnitFacts
 from gupcheck.findings import Finding, InputProblem
 from gupcheck.knowledge import ApiKnowledge
-from gupcheck.pins import PinAnalysis
-from gupcheck.program import Program
 from gupcheck.ruleinfo import Rule
 from gupcheck.suppressions import apply_suppressions
 from gupcheck.workers import DEFAULT_TIMEOUT, FactJob, FactResult, WorkerPool, run_in_process
@@ -107,34 +104,60 @@ def analyse(
     config = buildconfig.BuildConfig(compile_commands=compile_commands, kernel_dir=kernel_dir,
                                      use_model=use_model)
     cache = FactCache(cache_dir) if cache_dir is not None else None
-    units: dict[str, TranslationUnitFacts] = {}
-    pending: list[FactJob] = []
+    jobs_by_path: dict[str, FactJob] = {}
+    entries: dict[str, CachedFacts] = {}
     for path in sources:
         job = _job_for(path, config, cache, result.problems)
         if job is None:
             continue
-        cached = cache.load(job.cache_key) if cache is not None and job.cache_key else None
-        if cached is not None:
-            units[path] = cached
-            stats.files.append(FileStats(path, cached.mode.value, "cache", 0.0))
-        else:
-            pending.append(job)
+        jobs_by_path[path] = job
+        entry = cache.load(job.cache_key) if cache is not None and job.cache_key else None
+        if entry is not None:
+            entries[path] = entry
     stats.stages["discover and configure"] = time.perf_counter() - clock
 
+    # The same facts with the same rules and options give the same findings: a run whose every file
+    # comes from the cache looks for the findings of an identical earlier run.
+    run_key = None
+    if cache is not None and jobs_by_path:
+        settings = repr((tuple(rule.doc.id for rule in rules), target, _tree_release(config),
+                         spawn_copies_memory, api))
+        if len(entries) == len(jobs_by_path):
+            clock = time.perf_counter()
+            run_key = FactCache.result_key([job.cache_key or "" for job in jobs_by_path.values()], settings)
+            cached_run = cache.load_result(run_key)
+            if isinstance(cached_run, tuple) and len(cached_run) == 2:
+                result.findings, result.notes = cached_run
+                result.units = [entries[path].summary for path in jobs_by_path]
+                for unit in result.units:
+                    stats.files.append(FileStats(unit.path, unit.mode.value, "cache", 0.0))
+                    _report_parse_errors(unit, result.problems)
+                _finish_stats(result, cache, None)
+                stats.stages["findings (cached)"] = time.perf_counter() - clock
+                return result
+
     clock = time.perf_counter()
-    done = len(units)
-    total = len(units) + len(pending)
+    units: dict[str, TranslationUnitFacts] = {}
+    pending: list[FactJob] = []
+    for path, job in jobs_by_path.items():
+        unit = entries[path].unit() if path in entries else None
+        if unit is None:
+            pending.append(job)
+            continue
+        units[path] = unit
+        stats.files.append(FileStats(path, unit.mode.value, "cache", 0.0))
+        _report_parse_errors(unit, result.problems)
+    done, total = len(units), len(units) + len(pending)
     if progress is not None and total:
         progress(done, total)
-    if executor is None and jobs > 0 and len(pending) > 1:
+    pool = None
+    if executor is not None:
+        computed = executor(pending)
+    elif jobs > 0 and len(pending) > 1:
         pool = WorkerPool(jobs, timeout)
         stats.jobs = min(jobs, len(pending))
         computed = pool.run(pending)
-    elif executor is not None:
-        pool = None
-        computed = executor(pending)
     else:
-        pool = None
         computed = run_in_process(pending)
     for outcome in computed:
         done += 1
@@ -146,25 +169,41 @@ def analyse(
         units[outcome.path] = outcome.unit
         stats.files.append(FileStats(outcome.path, outcome.unit.mode.value, "parsed", outcome.seconds))
         _report_parse_errors(outcome.unit, result.problems)
-    if pool is not None:
-        stats.worker_peak_rss_kib = sorted(pool.peak_rss_kib.values())
-    if cache is not None:
-        stats.cache_hits, stats.cache_misses = cache.hits, cache.misses
     result.units = [units[path] for path in sources if path in units]
-    result.problems.sort(key=lambda problem: (problem.path, problem.message))
-    stats.files.sort(key=lambda entry: entry.path)
+    _finish_stats(result, cache, pool)
     stats.stages["facts"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     _run_rules(result, rules, config, target, spawn_copies_memory, api)
+    if cache is not None and result.units:
+        analysed = [jobs_by_path[unit.path].cache_key or "" for unit in result.units]
+        cache.store_result(FactCache.result_key(analysed, settings), (result.findings, result.notes))
     stats.stages["link and rules"] = time.perf_counter() - clock
     return result
 
 
+def _finish_stats(result: Analysis, cache: FactCache | None, pool: WorkerPool | None) -> None:
+    stats = result.stats
+    if pool is not None:
+        stats.worker_peak_rss_kib = sorted(pool.peak_rss_kib.values())
+    if cache is not None:
+        stats.cache_hits, stats.cache_misses = cache.hits, cache.misses
+    result.problems.sort(key=lambda problem: (problem.path, problem.message))
+    stats.files.sort(key=lambda entry: entry.path)
+
+
+def _tree_release(config: buildconfig.BuildConfig) -> str:
+    return config.kernel_tree.release if config.kernel_tree is not None else ""
+
+
 def _run_rules(result: Analysis, rules: tuple[Rule, ...], config: buildconfig.BuildConfig,
                target: str | None, spawn_copies_memory: bool, api: ApiKnowledge | None) -> None:
-    tree_release = config.kernel_tree.release if config.kernel_tree is not None else ""
-    program = Program(result.units, target_kernel=parse_kernel_version(target or tree_release or "6.1"),
+    from gupcheck.crosslayer import link_program  # the analyses are imported when they are needed
+    from gupcheck.pins import PinAnalysis
+    from gupcheck.program import Program
+
+    release = target or _tree_release(config) or "6.1"
+    program = Program(result.units, target_kernel=parse_kernel_version(release),
                       spawn_copies_memory=spawn_copies_memory, api=api)
     modes = {unit.path: unit for unit in result.units}
     for rule in rules:

@@ -9,6 +9,8 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+FINGERPRINT_KEY = "gupcheck/v1"  # the partialFingerprints key of Finding.fingerprint() in SARIF
+
 
 class Level(StrEnum):
     ERROR = "error"

@@ -6,8 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
 from gupcheck.facts import CallSite, CfgNode, Function, OpsTable, Side, TranslationUnitFacts
 from gupcheck.findings import SourceLocation
 from gupcheck.knowledge import ApiKnowledge
@@ -94,7 +92,9 @@ class Program:
                 self.functions[fn.key] = fn
                 self._by_name.setdefault(fn.name, []).append(fn)
                 self._unit_of[fn.key] = unit
-        self.callgraph = nx.MultiDiGraph()
+        import networkx  # imported on first use: a run answered from the cache never needs it
+
+        self.callgraph = networkx.MultiDiGraph()
         self.entry_points: dict[str, list[EntryPoint]] = {}
         self._callers: dict[str, list[CallRef]] = {}
         self._derived: dict[str, Any] = {}

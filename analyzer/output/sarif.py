@@ -22,14 +22,22 @@ import sarif_om as om
 from jschema_to_python.to_json import to_json
 
 from gupcheck import INFORMATION_URI, __version__
-from gupcheck.findings import Finding, Fix, InputProblem, Level, Replacement, SourceLocation, Suppression
+from gupcheck.findings import (
+    FINGERPRINT_KEY,
+    Finding,
+    Fix,
+    InputProblem,
+    Level,
+    Replacement,
+    SourceLocation,
+    Suppression,
+)
 from gupcheck.output.text import relative_path
 from gupcheck.ruleinfo import RuleDoc
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
-FINGERPRINT_KEY = "gupcheck/v1"
 
 # GitHub code scanning reads these rule properties: `problem.severity` for non-security display,
 # `security-severity` (a CVSS-like score) to rank results tagged `security`, `precision` for filtering.
