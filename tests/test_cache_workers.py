@@ -171,3 +171,17 @@ def test_no_worker_process_outlives_the_run(monkeypatch) -> None:
 
     analyse([str(GUP002)], ALL_RULES, use_model=True, jobs=2)
     assert multiprocessing.active_children() == []
+
+
+def test_cached_findings_are_only_reused_for_the_same_rules_and_options(tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    case = str(TESTDATA / "gup003" / "foll-pin-is-fork-safe")
+    current = analyse([case], ALL_RULES, use_model=True, cache_dir=cache)
+    old_kernel = analyse([case], ALL_RULES, use_model=True, cache_dir=cache, target_kernel="5.4")
+    assert set(origins(old_kernel).values()) == {"cache"}  # the facts are shared ...
+    assert keys(old_kernel) != keys(current)  # ... the findings are not: FOLL_PIN forks unsafely before 5.9
+    assert "findings (cached)" not in old_kernel.stats.stages
+    only_gup001 = analyse([case], ALL_RULES[:1], use_model=True, cache_dir=cache)
+    assert {f.rule_id for f in only_gup001.findings} <= {"GUP001"}
+    again = analyse([case], ALL_RULES, use_model=True, cache_dir=cache, target_kernel="5.4")
+    assert "findings (cached)" in again.stats.stages and keys(again) == keys(old_kernel)
