@@ -32,17 +32,19 @@ def reachable_from(fn: Function, start: int, *, include_start: bool = False) -> 
     return seen
 
 
-def must_facts(fn: Function, edge_gen: EdgeGen | None = None, transfer: Transfer | None = None
-               ) -> dict[int, frozenset]:
-    """For each node, the facts that hold on entry to it along every path from the entry.
+def must_facts(fn: Function, edge_gen: EdgeGen | None = None, transfer: Transfer | None = None,
+               *, start: int | None = None, initial: frozenset = frozenset()) -> dict[int, frozenset]:
+    """For each node, the facts that hold on entry to it along every path from the entry (or from
+    `start`, where `initial` holds).
 
     Unreachable nodes get every fact any path could produce (the lattice top), which keeps them
     from being reported.
     """
+    origin = fn.entry.id if start is None else start
     state_in: dict[int, frozenset | None] = {node.id: None for node in fn.nodes}  # None: not reached
-    state_in[fn.entry.id] = frozenset()
+    state_in[origin] = frozenset(initial)
 
-    worklist = [fn.entry.id]
+    worklist = [origin]
     while worklist:
         node_id = worklist.pop()
         node = fn.nodes[node_id]

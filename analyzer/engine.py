@@ -225,7 +225,7 @@ def _run_rules(result: Analysis, rules: tuple[Rule, ...], config: buildconfig.Bu
         value = f" ({request.const_value:#x})" if request.const_value is not None else ""
         result.notes.append(
             f"{call.location.path}:{call.location.line}: ioctl request {name}{value} is not handled by any "
-            "analysed driver: cross-layer rules (GUP002, GUP003) cannot follow it"
+            "analysed driver: cross-layer rules (GUP002, GUP003, GUP004) cannot follow it"
         )
 
 

@@ -102,6 +102,17 @@ class Deref:
     pointer: Value
     location: SourceLocation
     is_write: bool = False
+    path: str | None = None  # what is accessed through the pointer: `hdr->len`, `ring->slots[]`, `*p`
+
+
+@dataclass(frozen=True)
+class Subscript:
+    """An indexed access `a[i]` (also under &): the array or pointer, and the index."""
+
+    array: Value
+    index: Value
+    location: SourceLocation
+    is_write: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,7 @@ class CfgNode:
     calls: list[CallSite] = field(default_factory=list)
     stores: list[Store] = field(default_factory=list)
     derefs: list[Deref] = field(default_factory=list)
+    subscripts: list[Subscript] = field(default_factory=list)
     condition: Condition | None = None  # BRANCH
     switch_on: Value | None = None  # SWITCH
     returns: Value | None = None  # RETURN (None for `return;`)

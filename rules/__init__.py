@@ -8,12 +8,14 @@ from gupcheck.rules import (
     pin_outlives_syscall,
     stack_buffer_pinned,
     unchecked_user_access,
+    unlocked_shared_mapping,
 )
 
 ALL_RULES: tuple[Rule, ...] = (
     pin_outlives_syscall.RULE,
     stack_buffer_pinned.RULE,
     missing_madv_dontfork.RULE,
+    unlocked_shared_mapping.RULE,
     unchecked_user_access.RULE,
 )
 

@@ -68,6 +68,7 @@ def test_rules_and_explain() -> None:
         ["GUP001", "pin-outlives-syscall", "error"],
         ["GUP002", "stack-buffer-pinned", "error"],
         ["GUP003", "missing-madv-dontfork", "error"],
+        ["GUP004", "unlocked-shared-mapping", "warning"],
         ["GUP005", "unchecked-user-access", "error"],
     ]
     explained = gupcheck("explain", "GUP005")

@@ -253,3 +253,23 @@ def test_declared_pinning_ioctl_links_a_program_whose_driver_is_absent(tmp_path:
     assert [(f["ruleId"], f["path"], f["line"]) for f in findings] == [("GUP002", "pagepoke_app.c", 25)]
     assert any(r["path"].endswith(".gupcheck.toml") and r["line"] == 3 for r in findings[0]["related"])
     assert "PP_IOC_ATTACH" not in declared.stderr  # the other requests are still reported unhandled
+
+
+def test_declared_lock_wrappers_count_as_locks(tmp_path: Path) -> None:
+    """GUP004 compares an access's locks with the others': wrappers the configuration declares are locks."""
+    source = (REPO / "testdata" / "gup004" / "fault-export-unlocked-write" / "notepage.c").read_text()
+    wrapped = source.replace("mutex_lock_interruptible(", "vendor_lock_interruptible(")
+    wrapped = wrapped.replace("mutex_lock(", "vendor_lock(").replace("mutex_unlock(", "vendor_unlock(")
+    declarations = ("struct mutex;\nextern void vendor_lock(struct mutex *m);\n"
+                    "extern int vendor_lock_interruptible(struct mutex *m);\n"
+                    "extern void vendor_unlock(struct mutex *m);")
+    wrapped = wrapped.replace("#include <linux/module.h>", "#include <linux/module.h>\n" + declarations, 1)
+    assert wrapped.count("vendor_") > 4
+    (tmp_path / "notepage.c").write_text(wrapped)
+    without = gupcheck(tmp_path, "notepage.c", "--format", "json")
+    assert [f for f in json.loads(without.stdout)["findings"] if f["ruleId"] == "GUP004"] == []
+    (tmp_path / ".gupcheck.toml").write_text(
+        '[api]\nlocks = ["vendor_lock"]\nunlocks = ["vendor_unlock"]\n')
+    declared = gupcheck(tmp_path, "notepage.c", "--format", "json")
+    flagged = [f for f in json.loads(declared.stdout)["findings"] if f["ruleId"] == "GUP004"]
+    assert flagged and all("lock" in f["message"] for f in flagged), declared.stdout

@@ -168,7 +168,11 @@ extern int remap_pfn_range(struct vm_area_struct *vma, unsigned long addr, unsig
 extern int io_remap_pfn_range(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
 			      unsigned long size, pgprot_t prot);
 extern int vm_insert_page(struct vm_area_struct *vma, unsigned long addr, struct page *page);
+extern int vm_insert_pages(struct vm_area_struct *vma, unsigned long addr, struct page **pages,
+			   unsigned long *num);
 extern int vm_map_pages(struct vm_area_struct *vma, struct page **pages, unsigned long num);
+extern int vm_map_pages_zero(struct vm_area_struct *vma, struct page **pages, unsigned long num);
+extern vm_fault_t vmf_insert_page(struct vm_area_struct *vma, unsigned long addr, struct page *page);
 extern vm_fault_t vmf_insert_pfn(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn);
 extern vm_fault_t vmf_insert_mixed(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn);
 extern void zap_vma_ptes(struct vm_area_struct *vma, unsigned long address, unsigned long size);

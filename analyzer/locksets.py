@@ -1,0 +1,325 @@
+"""Locksets: which locks are held at each statement, on every path.
+
+A lock is named by its access path's last field (`dev->lock` and `d->lock` are the same lock, as
+the driver's own discipline uses one lock field per structure) or, for a global, by its name.
+Acquire and release calls come from a classifier, so the same machinery serves the kernel (the
+lock API: mutexes, spinlocks in all their `_irqsave`/`_irq`/`_bh` forms, rw locks, rw semaphores,
+semaphores) and userland (lock and unlock ioctls of a driver). Helpers are summarised bottom-up
+("returns with L held", "releases L"); a function's context is what every caller holds at its
+call sites.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from gupcheck.dataflow import must_facts
+from gupcheck.facts import CallSite, CfgNode, Edge, Function, NodeKind, Side, Value, last_field
+from gupcheck.knowledge import ApiKnowledge
+from gupcheck.program import Program
+
+ACQUIRE, RELEASE = "acquire", "release"
+# Conditional acquisitions: held when the call returned 0 (mutex_lock_interruptible, down_*) or
+# when it returned non-zero (the trylocks).
+IF_ZERO, IF_NONZERO = "if-zero", "if-nonzero"
+
+
+@dataclass(frozen=True)
+class LockApi:
+    kind: str  # "mutex", "spinlock", "rwlock", "rwsem", "semaphore"
+    action: str  # ACQUIRE or RELEASE
+    condition: str = ""  # "", IF_ZERO or IF_NONZERO
+    mode: str = ""  # "read" or "write" for rw locks and rw semaphores
+
+
+def _table() -> dict[str, LockApi]:
+    table: dict[str, LockApi] = {}
+
+    def add(names: Iterable[str], api: LockApi) -> None:
+        for name in names:
+            table[name] = api
+
+    add(("mutex_lock", "mutex_lock_nested", "mutex_lock_io", "mutex_lock_io_nested"),
+        LockApi("mutex", ACQUIRE))
+    add(("mutex_lock_interruptible", "mutex_lock_killable", "mutex_lock_interruptible_nested",
+         "mutex_lock_killable_nested"), LockApi("mutex", ACQUIRE, IF_ZERO))
+    add(("mutex_trylock",), LockApi("mutex", ACQUIRE, IF_NONZERO))
+    add(("mutex_unlock",), LockApi("mutex", RELEASE))
+    for prefix in ("spin", "raw_spin", "_raw_spin"):
+        add((f"{prefix}_lock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave", "_nested",
+                                                      "_irqsave_nested")), LockApi("spinlock", ACQUIRE))
+        add((f"{prefix}_trylock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave")),
+            LockApi("spinlock", ACQUIRE, IF_NONZERO))
+        add((f"{prefix}_unlock{suffix}" for suffix in ("", "_bh", "_irq", "_irqrestore")),
+            LockApi("spinlock", RELEASE))
+    for mode in ("read", "write"):
+        for prefix in ("", "_raw_"):
+            add((f"{prefix}{mode}_lock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave", "_nested")),
+                LockApi("rwlock", ACQUIRE, mode=mode))
+            add((f"{prefix}{mode}_trylock{suffix}" for suffix in ("", "_irqsave")),
+                LockApi("rwlock", ACQUIRE, IF_NONZERO, mode))
+            add((f"{prefix}{mode}_unlock{suffix}" for suffix in ("", "_bh", "_irq", "_irqrestore")),
+                LockApi("rwlock", RELEASE, mode=mode))
+        add((f"down_{mode}", f"down_{mode}_nested"), LockApi("rwsem", ACQUIRE, mode=mode))
+        add((f"down_{mode}_interruptible", f"down_{mode}_killable", f"down_{mode}_killable_nested"),
+            LockApi("rwsem", ACQUIRE, IF_ZERO, mode))
+        add((f"down_{mode}_trylock",), LockApi("rwsem", ACQUIRE, IF_NONZERO, mode))
+        add((f"up_{mode}",), LockApi("rwsem", RELEASE, mode=mode))
+    add(("down",), LockApi("semaphore", ACQUIRE))
+    # down_trylock() returns 0 when it got the semaphore, unlike the other trylocks
+    add(("down_interruptible", "down_killable", "down_timeout", "down_trylock"),
+        LockApi("semaphore", ACQUIRE, IF_ZERO))
+    add(("up",), LockApi("semaphore", RELEASE))
+    return table
+
+
+LOCK_APIS: dict[str, LockApi] = _table()
+
+
+def lock_key(value: Value) -> str | None:
+    """The name of the lock an argument denotes: `&dev->lock` -> "lock", `&buf_lock` -> "buf_lock"."""
+    path = (value.path or "").lstrip("*")
+    return last_field(path).removesuffix("[]") if path else None
+
+
+@dataclass(frozen=True)
+class LockEvent:
+    """A lock operation at a call: acquire or release `key`, maybe only on one outcome."""
+
+    action: str
+    key: str
+    condition: str = ""
+
+
+Classifier = Callable[[Function, CallSite], list[LockEvent]]
+
+
+def kernel_lock_events(fn: Function, call: CallSite) -> list[LockEvent]:
+    """The lock API calls of kernel code."""
+    return _events(LOCK_APIS.get(call.callee), call)
+
+
+def _events(api: LockApi | None, call: CallSite) -> list[LockEvent]:
+    if api is None or not call.args:
+        return []
+    key = lock_key(call.args[0])
+    return [LockEvent(api.action, key, api.condition)] if key else []
+
+
+def lock_apis(knowledge: ApiKnowledge) -> dict[str, LockApi]:
+    """The kernel's lock APIs and the lock wrappers the configuration declares (`[api] locks`,
+    `unlocks`: they take or release the lock their first argument points to)."""
+    if not knowledge.locks and not knowledge.unlocks:
+        return LOCK_APIS
+    table = dict(LOCK_APIS)
+    table.update({name: LockApi("lock", ACQUIRE) for name in knowledge.locks})
+    table.update({name: LockApi("lock", RELEASE) for name in knowledge.unlocks})
+    return table
+
+
+def kernel_lock_classifier(knowledge: ApiKnowledge) -> Classifier:
+    """`kernel_lock_events` that also knows the declared lock wrappers."""
+    table = lock_apis(knowledge)
+    if table is LOCK_APIS:
+        return kernel_lock_events
+    return lambda fn, call: _events(table.get(call.callee), call)
+
+
+@dataclass(frozen=True)
+class LockSummary:
+    """What a helper does to its caller's lockset."""
+
+    acquires: frozenset[str] = frozenset()  # held when it returns, on every path
+    releases: frozenset[str] = frozenset()  # released on some path (held before, not after)
+
+
+class LockSets:
+    """Must-locksets for the functions of one side of a program."""
+
+    def __init__(self, program: Program, side: Side, classify: Classifier) -> None:
+        self.program = program
+        self.side = side
+        self.classify = classify
+        self.functions = [fn for fn in program.functions.values() if program.side_of(fn) == side]
+        self.summaries: dict[str, LockSummary] = {}
+        self._states: dict[str, dict[int, frozenset]] = {}
+        self._contexts: dict[str, frozenset | None] = {}
+        self._summarise()
+
+    # -- events ---------------------------------------------------------------------------
+    def events(self, fn: Function, call: CallSite) -> list[LockEvent]:
+        """Lock events of a call: the classifier's, or the callee's summary."""
+        direct = self.classify(fn, call)
+        if direct:
+            return direct
+        callee = self.program.callee(fn, call)
+        summary = self.summaries.get(callee.key) if callee is not None else None
+        if summary is None:
+            return []
+        return ([LockEvent(RELEASE, key) for key in sorted(summary.releases)]
+                + [LockEvent(ACQUIRE, key) for key in sorted(summary.acquires)])
+
+    def transfer(self, fn: Function) -> Callable[[CfgNode, frozenset], frozenset]:
+        def apply(node: CfgNode, held: frozenset) -> frozenset:
+            tested = _tested_calls(node)
+            for call in node.calls:
+                for event in self.events(fn, call):
+                    if event.condition and call.callee in tested:
+                        continue  # decided on the branch edges
+                    if event.action == ACQUIRE:
+                        held = held | {event.key}
+                    else:
+                        held = held - {event.key}
+            return held
+        return apply
+
+    def edge_facts(self, fn: Function) -> Callable[[CfgNode, Edge], list[str]]:
+        def gen(node: CfgNode, edge: Edge) -> list[str]:
+            if node.condition is None or edge.label not in ("true", "false"):
+                return []
+            gained = []
+            for atom, outcome in node.condition.facts(edge.label == "true"):
+                callee, nonzero = _call_outcome(atom, outcome)
+                if callee is None:
+                    continue
+                for call in node.calls:
+                    if call.callee != callee:
+                        continue
+                    for event in self.events(fn, call):
+                        if event.action == ACQUIRE and (
+                                (event.condition == IF_ZERO and nonzero is False)
+                                or (event.condition == IF_NONZERO and nonzero is True)):
+                            gained.append(event.key)
+            return gained
+        return gen
+
+    def analyse(self, fn: Function, *, start: int | None = None,
+                initial: frozenset = frozenset()) -> dict[int, frozenset]:
+        """Locks held on entry to each node, on every path from the entry (or `start`)."""
+        return must_facts(fn, edge_gen=self.edge_facts(fn), transfer=self.transfer(fn), start=start,
+                          initial=initial)
+
+    # -- summaries ------------------------------------------------------------------------
+    def _summarise(self) -> None:
+        pending = deque(self.functions)
+        queued = {fn.key for fn in self.functions}
+        budget = 20 * len(self.functions) + 100
+        while pending and budget > 0:
+            budget -= 1
+            fn = pending.popleft()
+            queued.discard(fn.key)
+            summary = self._summary_of(fn)
+            if summary == self.summaries.get(fn.key, LockSummary()):
+                continue
+            self.summaries[fn.key] = summary
+            for ref in self.program.callers(fn):
+                if ref.caller.key not in queued and self.program.side_of(ref.caller) == self.side:
+                    queued.add(ref.caller.key)
+                    pending.append(ref.caller)
+
+    def _summary_of(self, fn: Function) -> LockSummary:
+        if self.program.roles(fn):
+            return LockSummary()  # an entry point is nobody's helper
+        if not self._exit_reached(fn):
+            return LockSummary()
+        events = [event for node in fn.nodes for call in node.calls for event in self.events(fn, call)]
+        # a helper that takes and drops a lock itself leaves its caller's lockset alone
+        released = frozenset(event.key for event in events if event.action == RELEASE) \
+            - {event.key for event in events if event.action == ACQUIRE}
+        acquired = self.analyse(fn)[fn.exit.id]
+        if released:
+            released = released - self.analyse(fn, initial=released)[fn.exit.id]
+        return LockSummary(frozenset(acquired), released)
+
+    @staticmethod
+    def _exit_reached(fn: Function) -> bool:
+        return any(edge.target == fn.exit.id for node in fn.nodes for edge in node.succs)
+
+    # -- locksets with the callers' context -------------------------------------------------
+    def held(self, fn: Function, node_id: int) -> frozenset:
+        """Locks held on entry to the node on every path, including what every caller holds."""
+        return self.states(fn)[node_id]
+
+    def states(self, fn: Function) -> dict[int, frozenset]:
+        if fn.key not in self._states:
+            self._states[fn.key] = self.analyse(fn, initial=self.context(fn))
+        return self._states[fn.key]
+
+    def held_after(self, fn: Function, node: CfgNode, before: frozenset) -> frozenset:
+        return self.transfer(fn)(node, before)
+
+    def context(self, fn: Function) -> frozenset:
+        """Locks every caller holds when it calls `fn` (nothing for entry points, for functions
+        nobody calls and inside recursion)."""
+        if fn.key in self._contexts:
+            return self._contexts[fn.key] or frozenset()
+        self._contexts[fn.key] = None  # in progress: a cycle answers "nothing held"
+        callers = [ref for ref in self.program.callers(fn) if self.program.side_of(ref.caller) == self.side]
+        context: frozenset | None = None
+        if callers and not self.program.roles(fn):
+            for ref in callers:
+                held = self.held(ref.caller, ref.node.id)
+                context = held if context is None else context & held
+        self._contexts[fn.key] = context or frozenset()
+        return self._contexts[fn.key] or frozenset()
+
+    def returns_holding(self, fn: Function, start: int, initial: frozenset) -> set[str]:
+        """Locks held when `fn` returns on some path from `start` (a case of an ioctl switch)."""
+        states = self.analyse(fn, start=start, initial=initial)
+        reached = _reachable(fn, start)
+        held: set[str] = set()
+        for node_id in reached:
+            node = fn.nodes[node_id]
+            if node.kind == NodeKind.RETURN:
+                held |= self.held_after(fn, node, states[node_id])
+        if fn.exit.id in reached:
+            held |= states[fn.exit.id]
+        return held
+
+
+def _reachable(fn: Function, start: int) -> set[int]:
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        for edge in fn.nodes[current].succs:
+            if edge.target not in seen:
+                seen.add(edge.target)
+                queue.append(edge.target)
+    return seen
+
+
+def _tested_calls(node: CfgNode) -> set[str]:
+    """Calls whose result the node's branch condition tests."""
+    if node.condition is None:
+        return set()
+    tested = set()
+    for atom in node.condition.atoms():
+        if atom.call is not None:
+            tested.add(atom.call.callee)
+        tested.update(atom.lhs.calls)
+    return tested
+
+
+def _call_outcome(atom, outcome: bool) -> tuple[str | None, bool | None]:
+    """(callee, whether it returned non-zero) when the atom tests a call's result: `if (call)`,
+    `if (call < 0)`, `if (call != 0)`, `if (call == 0)`."""
+    if atom.op == "call" and atom.call is not None:
+        return atom.call.callee, outcome
+    if atom.op == "value" and len(atom.lhs.calls) == 1:
+        return atom.lhs.calls[0], outcome
+    if atom.rhs is None or atom.rhs.const_value != 0 or len(atom.lhs.calls) != 1:
+        return None, None
+    callee = atom.lhs.calls[0]
+    if atom.op == "!=":
+        return callee, outcome
+    if atom.op == "==":
+        return callee, not outcome
+    if atom.op == "<" and not outcome:
+        return callee, False  # `ret < 0` false: these calls return 0 or a negative errno
+    if atom.op == "<" and outcome:
+        return callee, True
+    return None, None
+
