@@ -29,7 +29,7 @@ from gupcheck.facts import TranslationUnitFacts
 
 MAGIC = b"gupcheck-facts-v1\n"
 _DIGEST_SIZE = 32
-_FACT_MODULES = ("facts.py", "parse.py")
+_FACT_MODULES = ("facts.py", "parse.py", "pch.py")
 
 
 def default_cache_dir() -> Path:

@@ -87,6 +87,11 @@ def _analysis_options(function):
                      help="A SARIF report of an earlier run: report only findings it does not contain."),
         click.option("--stats", is_flag=True,
                      help="Print files, parse mode per file and time per stage on standard error."),
+        click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                     help="Where facts are computed: local worker processes, or a Dask distributed cluster "
+                          "(--scheduler; needs gupcheck[dask])."),
+        click.option("--scheduler", metavar="ADDRESS",
+                     help="The Dask scheduler of --executor dask, e.g. tcp://10.0.0.5:8786."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -143,6 +148,12 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
         except BaselineError as error:
             _error(str(error))
             return EXIT_ERROR
+    try:
+        executor = _executor(options["executor"], options["scheduler"])
+    except click.UsageError as error:
+        _error(error.message)
+        return EXIT_ERROR
+    executor_summary = ""
     progress = None
     if not quiet and sys.stderr.isatty():
         progress = ProgressBar(sys.stderr)
@@ -160,6 +171,7 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
             excludes=tuple(project.exclude),
             progress=progress,
             api=project.api,
+            executor=executor,
         )
     except ConfigError as error:
         _error(str(error))
@@ -167,6 +179,9 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
     finally:
         if progress is not None:
             progress.finish()
+        if executor is not None:
+            executor_summary = executor.summary()
+            executor.close()
 
     for finding in analysis.findings:
         level = project.levels.get(finding.rule_id) or project.levels.get(_rule_name(finding.rule_id))
@@ -192,6 +207,8 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
                    "headers (use --kernel-dir DIR or -p compile_commands.json)", err=True)
     if options["stats"]:
         click.echo(render_stats(analysis.stats, root), err=True, nl=False)
+    if executor_summary and not quiet:
+        click.echo(f"gupcheck: {executor_summary}", err=True)
 
     docs = [rule.doc for rule in rules]
     output_format, output = options["output_format"], options["output"]
@@ -218,6 +235,22 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
     if not any(not unit.errors for unit in analysis.units):
         return EXIT_ERROR  # nothing could be analysed (or only files that do not parse)
     return EXIT_FINDINGS if any(f.suppression is None for f in findings) else EXIT_CLEAN
+
+
+def _executor(kind: str, scheduler: str | None):
+    """The fact executor of `--executor` (None: local workers). Raises click.UsageError."""
+    if kind != "dask":
+        if scheduler:
+            raise click.UsageError("--scheduler is for --executor dask")
+        return None
+    if not scheduler:
+        raise click.UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
+    from gupcheck.distributed import DaskExecutor, DaskUnavailable
+
+    try:
+        return DaskExecutor.connect(scheduler)
+    except DaskUnavailable as error:
+        raise click.UsageError(str(error)) from error
 
 
 def _project_config(config_file: str | None) -> ProjectConfig:

@@ -7,9 +7,11 @@ its flags and the analyser version.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import re
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import clang.cindex as ci
 
@@ -28,6 +30,7 @@ from gupcheck.facts import (
     OpsField,
     OpsTable,
     Store,
+    Subscript,
     TranslationUnitFacts,
     Value,
     ValueKind,
@@ -35,6 +38,7 @@ from gupcheck.facts import (
     root_of,
 )
 from gupcheck.findings import SourceLocation
+from gupcheck.pch import PrecompiledHeader, precompiled_header_for
 
 K = ci.CursorKind
 
@@ -45,7 +49,7 @@ MACRO_CALLS = frozenset(
         "get_user", "put_user", "__get_user", "__put_user", "access_ok",
         "unsafe_get_user", "unsafe_put_user",
         "min", "max", "min_t", "max_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec",
-        "READ_ONCE", "WRITE_ONCE",
+        "READ_ONCE", "WRITE_ONCE", "smp_load_acquire", "smp_store_release",
         "spin_lock_irqsave", "read_lock_irqsave", "write_lock_irqsave", "raw_spin_lock_irqsave",
         "module_init", "module_exit", "module_misc_device", "module_platform_driver",
         "list_add", "list_add_tail",
@@ -122,6 +126,211 @@ def _lib() -> ctypes.CDLL:
         lib.clang_Location_isFromMainFile.restype = ctypes.c_int
         _lib_ready = True
     return lib
+
+
+# -- cursors, fast ------------------------------------------------------------------------------
+# The walk asks for the same children and extents many times (an argument is described where it is
+# visited and again in its call's site), so both are kept for the translation unit being walked,
+# keyed by the cursor's bytes, and read with direct libclang calls: the bindings' SourceLocation
+# builds a File object and four values for each offset, and their child visitor compares every
+# child with the null cursor.
+
+
+class _Extent(NamedTuple):
+    file: str | None  # the file of the start's expansion location
+    start: int  # offsets of the start and end expansion locations
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+_VISIT = ci.callbacks["cursor_visit"]
+_CONTINUE = 1  # CXChildVisit_Continue
+_PREPROCESSING_KINDS = frozenset({K.MACRO_DEFINITION.value, K.MACRO_INSTANTIATION.value,
+                                  K.INCLUSION_DIRECTIVE.value})
+_raw: ctypes.CDLL | None = None
+_file_id = ctypes.c_void_p()
+_line, _column, _offset = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint()
+_extents: dict[bytes, _Extent] = {}
+_children_of: dict[bytes, tuple[ci.Cursor, ...]] = {}
+_arguments_of: dict[bytes, tuple[ci.Cursor, ...]] = {}
+_file_names: dict[int, str] = {}
+_type_kinds: dict[bytes, ci.TypeKind] = {}
+_MACRO_BIT = 1 << 31  # in a source location's encoding: a location in a macro expansion
+_LINE_END_RE = re.compile(rb"\r\n|\r|\n")
+
+
+def _raw_lib() -> ctypes.CDLL:
+    """libclang under a second handle, so that the prototypes set here leave the bindings' alone."""
+    global _raw
+    if _raw is None:
+        raw = ctypes.CDLL(ci.conf.lib._name)
+        raw.clang_getCursorExtent.argtypes = [ci.Cursor]
+        raw.clang_getCursorExtent.restype = ci.SourceRange
+        for end in (raw.clang_getRangeStart, raw.clang_getRangeEnd):
+            end.argtypes = [ci.SourceRange]
+            end.restype = ci.SourceLocation
+        number = ctypes.POINTER(ctypes.c_uint)
+        raw.clang_getInstantiationLocation.argtypes = [ci.SourceLocation, ctypes.POINTER(ctypes.c_void_p),
+                                                       number, number, number]
+        raw.clang_getInstantiationLocation.restype = None
+        raw.clang_getCursorLocation.argtypes = [ci.Cursor]
+        raw.clang_getCursorLocation.restype = ci.SourceLocation
+        raw.clang_Location_isFromMainFile.argtypes = [ci.SourceLocation]
+        raw.clang_Location_isFromMainFile.restype = ctypes.c_int
+        raw.clang_visitChildren.argtypes = [ci.Cursor, _VISIT, ctypes.py_object]
+        raw.clang_visitChildren.restype = ctypes.c_uint
+        _raw = raw
+    return _raw
+
+
+class _MainFile:
+    """Where the main file's text lies in the translation unit's source locations.
+
+    A location in a file (not in a macro expansion) is encoded as the file's start in the source
+    manager's offset space plus the offset in the file; a source range carries the encodings of its
+    ends. Once one location of the main file has been decoded by libclang, the others are read from
+    their encoding here, with lines counted as clang counts them."""
+
+    def __init__(self, name: str, source: bytes) -> None:
+        self.name = name
+        self.size = len(source)
+        self.line_starts = [0, *(match.end() for match in _LINE_END_RE.finditer(source))]
+        self.base: int | None = None  # encoding of the file's first byte, once known
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
+
+
+_main: _MainFile | None = None  # of the translation unit being walked
+
+
+def _extent(cursor: ci.Cursor) -> _Extent:
+    key = bytes(cursor)
+    found = _extents.get(key)
+    if found is not None:
+        return found
+    raw = _raw_lib()
+    extent = raw.clang_getCursorExtent(cursor)
+    main = _main
+    start = end = -1  # offsets in the main file's text, when their encoding says so
+    if main is not None and main.base is not None:
+        start = extent.begin_int_data - main.base
+        end = extent.end_int_data - main.base
+        start = start if 0 <= start <= main.size else -1
+        end = end if 0 <= end <= main.size else -1
+    if start >= 0:
+        name = main.name
+        line, column = main.position(start)
+    else:  # in a macro expansion, or in another file: libclang finds the expansion's place
+        raw.clang_getInstantiationLocation(raw.clang_getRangeStart(extent), ctypes.byref(_file_id),
+                                           ctypes.byref(_line), ctypes.byref(_column), ctypes.byref(_offset))
+        file_id, start, line, column = _file_id.value, _offset.value, _line.value, _column.value
+        name = None
+        if file_id:
+            name = _file_names.get(file_id)
+            if name is None:
+                name = _file_names[file_id] = cursor.extent.start.file.name
+        if main is not None and main.base is None and name == main.name \
+                and not extent.begin_int_data & _MACRO_BIT:
+            main.base = extent.begin_int_data - start
+    if end >= 0:
+        end_line, end_column = main.position(end)
+    else:
+        raw.clang_getInstantiationLocation(raw.clang_getRangeEnd(extent), None, ctypes.byref(_line),
+                                           ctypes.byref(_column), ctypes.byref(_offset))
+        end, end_line, end_column = _offset.value, _line.value, _column.value
+    found = _extents[key] = _Extent(name, start, end, line, column, end_line, end_column)
+    return found
+
+
+def _begin_main_file(name: str, source: bytes) -> None:
+    global _main
+    _main = _MainFile(name, source)
+
+
+def _collect(child: ci.Cursor, _parent: ci.Cursor, collected: list[ci.Cursor]) -> int:
+    collected.append(child)
+    return _CONTINUE
+
+
+_COLLECT = _VISIT(_collect)  # one callback for all visits: making a ctypes callback is slow
+
+
+_CURSOR_KINDS: list[ci.CursorKind] = ci.CursorKind._kinds
+
+
+def _kind(cursor: ci.Cursor) -> ci.CursorKind:
+    """`cursor.kind`, without the bindings' property and range checks (the walk asks it most)."""
+    return _CURSOR_KINDS[cursor._kind_id]
+
+
+def _canonical_kind(cursor: ci.Cursor) -> ci.TypeKind:
+    """The kind of the canonical type of an expression or declaration."""
+    key = bytes(cursor)
+    found = _type_kinds.get(key)
+    if found is None:
+        found = _type_kinds[key] = cursor.type.get_canonical().kind
+    return found
+
+
+def _children(cursor: ci.Cursor) -> tuple[ci.Cursor, ...]:
+    key = bytes(cursor)
+    found = _children_of.get(key)
+    if found is None:
+        collected: list[ci.Cursor] = []
+        _raw_lib().clang_visitChildren(cursor, _COLLECT, collected)
+        tu = cursor._tu
+        for child in collected:
+            child._tu = tu
+        found = _children_of[key] = tuple(collected)
+    return found
+
+
+def _arguments(cursor: ci.Cursor) -> tuple[ci.Cursor, ...]:
+    key = bytes(cursor)
+    found = _arguments_of.get(key)
+    if found is None:
+        found = _arguments_of[key] = tuple(cursor.get_arguments())
+    return found
+
+
+def _forget_cursors() -> None:
+    """Drop what was kept of a translation unit (its memory may hold the next one)."""
+    global _main
+    _main = None
+    _extents.clear()
+    _children_of.clear()
+    _type_kinds.clear()
+    _arguments_of.clear()
+    _file_names.clear()
+
+
+def _top_level(tu: ci.TranslationUnit, *, with_entities: bool) -> tuple[list[ci.Cursor], list[ci.Cursor]]:
+    """The main file's cursors at the top level of `tu` and, `with_entities`, every preprocessing
+    entity there (inclusions, macro definitions and expansions), in the order libclang visits them.
+    Without a PCH a kernel TU has tens of thousands of them from headers: each costs one callback and
+    libclang's own main-file test, nothing more."""
+    raw = _raw_lib()
+    is_main = raw.clang_Location_isFromMainFile
+    location_of = raw.clang_getCursorLocation
+    main: list[ci.Cursor] = []
+    entities: list[ci.Cursor] = []
+
+    def keep(child: ci.Cursor, _parent: ci.Cursor, _data: object) -> int:
+        if with_entities and child._kind_id in _PREPROCESSING_KINDS:
+            child._tu = tu
+            entities.append(child)
+        if is_main(location_of(child)):
+            child._tu = tu
+            main.append(child)
+        return _CONTINUE
+
+    raw.clang_visitChildren(tu.cursor, _VISIT(keep), None)
+    return main, entities
 
 
 def binary_operator(cursor: ci.Cursor) -> str:
@@ -249,10 +458,10 @@ class _FunctionBuilder:
 
     # -- building -----------------------------------------------------------------
     def build(self) -> Function:
-        for index, param in enumerate(self.cursor.get_arguments()):
+        for index, param in enumerate(_arguments(self.cursor)):
             var = self.walker.variable(param, is_param=True, index=index)
             self.params.append(var)
-        body = next((c for c in self.cursor.get_children() if c.kind == K.COMPOUND_STMT), None)
+        body = next((c for c in _children(self.cursor) if _kind(c) == K.COMPOUND_STMT), None)
         preds: list[tuple[CfgNode, str | None]] = [(self.entry, None)]
         if body is not None:
             preds = self.stmt(body, preds)
@@ -275,9 +484,9 @@ class _FunctionBuilder:
 
     def stmt(self, cursor: ci.Cursor, preds: list[tuple[CfgNode, str | None]]) -> list:
         """Add `cursor` after `preds`; return the dangling exits (node, edge label)."""
-        kind = cursor.kind
+        kind = _kind(cursor)
         if kind == K.COMPOUND_STMT:
-            for child in cursor.get_children():
+            for child in _children(cursor):
                 preds = self.stmt(child, preds)
             return preds
         if kind == K.NULL_STMT:
@@ -293,7 +502,7 @@ class _FunctionBuilder:
         if kind == K.RETURN_STMT:
             node = self._new(NodeKind.RETURN, self.walker.location(cursor), self.walker.text(cursor))
             self._link(preds, node)
-            children = list(cursor.get_children())
+            children = _children(cursor)
             if children:
                 self.walker.events(children[0], node, self, result_used=True)
                 node.returns = self.walker.value(children[0], self)
@@ -310,7 +519,7 @@ class _FunctionBuilder:
         if kind == K.GOTO_STMT:
             node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
             self._link(preds, node)
-            target = next((c.spelling for c in cursor.get_children() if c.kind == K.LABEL_REF), None)
+            target = next((c.spelling for c in _children(cursor) if _kind(c) == K.LABEL_REF), None)
             if target:
                 self.gotos.append((node.id, target))
             return []
@@ -319,14 +528,14 @@ class _FunctionBuilder:
             self.labels[cursor.spelling] = node.id
             self._link(preds, node)
             preds = [(node, None)]
-            for child in cursor.get_children():
+            for child in _children(cursor):
                 preds = self.stmt(child, preds)
             return preds
         if kind == K.DECL_STMT:
             node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
             self._link(preds, node)
-            for decl in cursor.get_children():
-                if decl.kind == K.VAR_DECL:
+            for decl in _children(cursor):
+                if _kind(decl) == K.VAR_DECL:
                     self._declare(decl, node)
             return [(node, None)]
         # An expression statement.
@@ -358,7 +567,7 @@ class _FunctionBuilder:
         return node
 
     def _if(self, cursor: ci.Cursor, preds: list) -> list:
-        children = [c for c in cursor.get_children() if c.kind != K.DECL_STMT]
+        children = [c for c in _children(cursor) if _kind(c) != K.DECL_STMT]
         cond, then = children[0], children[1]
         node = self._branch(cond, preds)
         exits = self.stmt(then, [(node, "true")])
@@ -369,8 +578,8 @@ class _FunctionBuilder:
         return exits
 
     def _loop(self, cursor: ci.Cursor, preds: list) -> list:
-        children = list(cursor.get_children())
-        if cursor.kind == K.DO_STMT:
+        children = _children(cursor)
+        if _kind(cursor) == K.DO_STMT:
             body, cond = children[0], children[1] if len(children) > 1 else None
             head = self._new(NodeKind.JOIN, self.walker.location(cursor), "do")
             self._link(preds, head)
@@ -392,16 +601,16 @@ class _FunctionBuilder:
         init = cond = inc = None
         body = children[-1] if children else None
         header = children[:-1]
-        if cursor.kind == K.WHILE_STMT:
+        if _kind(cursor) == K.WHILE_STMT:
             cond = header[-1] if header else None
         else:
             init, cond, inc = self.walker.for_parts(cursor, header)
         if init is not None:
             init_node = self._new(NodeKind.STMT, self.walker.location(init), self.walker.text(init))
             self._link(preds, init_node)
-            if init.kind == K.DECL_STMT:
-                for decl in init.get_children():
-                    if decl.kind == K.VAR_DECL:
+            if _kind(init) == K.DECL_STMT:
+                for decl in _children(init):
+                    if _kind(decl) == K.VAR_DECL:
                         self._declare(decl, init_node)
             else:
                 self.walker.events(init, init_node, self, result_used=False)
@@ -432,7 +641,7 @@ class _FunctionBuilder:
         return [(after, None)]
 
     def _switch(self, cursor: ci.Cursor, preds: list) -> list:
-        children = list(cursor.get_children())
+        children = _children(cursor)
         cond, body = children[0], children[-1]
         node = self._new(NodeKind.SWITCH, self.walker.location(cursor), self.walker.text(cond))
         self._link(preds, node)
@@ -450,11 +659,11 @@ class _FunctionBuilder:
         return [(after, None)]
 
     def _case(self, cursor: ci.Cursor, preds: list) -> list:
-        children = list(cursor.get_children())
+        children = _children(cursor)
         label = self._new(NodeKind.LABEL, self.walker.location(cursor), self.walker.text(cursor)[:80])
         self._link(preds, label)
         switch = self._switch_stack[-1] if self._switch_stack else None
-        if cursor.kind == K.CASE_STMT:
+        if _kind(cursor) == K.CASE_STMT:
             value_cursor = children[0]
             value = evaluate_int(value_cursor)
             macro = self.walker.macro_spelling(value_cursor)
@@ -485,32 +694,34 @@ class _TUWalker:
         self.facts = TranslationUnitFacts(path=config.path, side=config.side, mode=config.mode)
         self._header_text: dict[str, bytes] = {}
         self.macro_names: set[str] = set()  # macros instantiated in the main file
+        self.main_file = tu.spelling
+        _begin_main_file(self.main_file, source)
+        self._macro_call_starts: list[int] | None = None  # MACRO_CALLS uses by start, for lookups
+        self._macro_call_positions: list[int] = []
 
     # -- small helpers --------------------------------------------------------------
     def in_main_file(self, cursor: ci.Cursor) -> bool:
         """Whether the cursor's expansion location is in the main file."""
-        start = cursor.extent.start
-        return start.file is not None and start.file.name == self.tu.spelling
+        return _extent(cursor).file == self.main_file
 
     def location(self, cursor: ci.Cursor) -> SourceLocation:
-        ext = cursor.extent
-        start, end = ext.start, ext.end
-        if end.line == start.line and end.column <= start.column:
-            return SourceLocation(self.path, start.line, start.column)
-        return SourceLocation(self.path, start.line, start.column, end.line, end.column)
+        ext = _extent(cursor)
+        if ext.end_line == ext.line and ext.end_column <= ext.column:
+            return SourceLocation(self.path, ext.line, ext.column)
+        return SourceLocation(self.path, ext.line, ext.column, ext.end_line, ext.end_column)
 
     def text(self, cursor: ci.Cursor) -> str:
-        ext = cursor.extent
-        if ext.start.file is None or ext.start.file.name != self.tu.spelling:
+        ext = _extent(cursor)
+        if ext.file != self.main_file:
             return ""
-        return normalise(self.source[ext.start.offset:ext.end.offset].decode("utf-8", "replace"))
+        return normalise(self.source[ext.start:ext.end].decode("utf-8", "replace"))
 
     def macro_at(self, cursor: ci.Cursor) -> _MacroUse | None:
         """The macro instantiation that `cursor` is exactly, if any. Only cursors of main-file
         function bodies get here, so offsets are main-file offsets."""
-        ext = cursor.extent
-        use = self.macro_uses.get(ext.start.offset)
-        if use is not None and use.end == ext.end.offset:
+        ext = _extent(cursor)
+        use = self.macro_uses.get(ext.start)
+        if use is not None and use.end == ext.end:
             return use
         return None
 
@@ -523,11 +734,11 @@ class _TUWalker:
         return None
 
     def decl_text(self, cursor: ci.Cursor) -> str:
-        ext = cursor.extent
-        if ext.start.file is None:
+        ext = _extent(cursor)
+        name = ext.file
+        if name is None:
             return ""
-        name = ext.start.file.name
-        if name == self.tu.spelling:
+        if name == self.main_file:
             data = self.source
         else:
             data = self._header_text.get(name)
@@ -538,7 +749,7 @@ class _TUWalker:
                 except OSError:
                     data = b""
                 self._header_text[name] = data
-        return data[ext.start.offset:ext.end.offset].decode("utf-8", "replace")
+        return data[ext.start:ext.end].decode("utf-8", "replace")
 
     def variable(self, cursor: ci.Cursor, *, is_param: bool = False, index: int = -1) -> Variable:
         ctype = cursor.type.get_canonical()
@@ -566,20 +777,20 @@ class _TUWalker:
         if "=" not in (text[name_at:] if name_at >= 0 else text):
             return None
         init = None
-        for child in decl.get_children():
-            if child.kind not in (K.TYPE_REF, K.STRUCT_DECL, K.UNION_DECL, K.ENUM_DECL, K.PARM_DECL,
+        for child in _children(decl):
+            if _kind(child) not in (K.TYPE_REF, K.STRUCT_DECL, K.UNION_DECL, K.ENUM_DECL, K.PARM_DECL,
                                   K.ANNOTATE_ATTR, K.VISIBILITY_ATTR, K.UNEXPOSED_ATTR):
-                if child.kind.is_expression():
+                if _kind(child).is_expression():
                     init = child
         return init
 
     def for_parts(self, cursor: ci.Cursor, header: list[ci.Cursor]):
         """Which of a for statement's header children are init, condition and increment."""
-        start = cursor.extent.start.offset
+        start = _extent(cursor).start
         if start in self.macro_uses or not self.in_main_file(cursor):
             # list_for_each_entry(...) and friends: the header lives in the macro.
             return None, None, None
-        text = self.source[start:cursor.extent.end.offset].decode("utf-8", "replace")
+        text = self.source[start:_extent(cursor).end].decode("utf-8", "replace")
         open_paren = text.find("(")
         depth, semis = 0, []
         for i, ch in enumerate(text[open_paren:], start=open_paren):
@@ -595,7 +806,7 @@ class _TUWalker:
             return None, None, None
         init = cond = inc = None
         for child in header:
-            offset = child.extent.start.offset
+            offset = _extent(child).start
             if offset < semis[0]:
                 init = child
             elif offset < semis[1]:
@@ -616,21 +827,21 @@ class _TUWalker:
         inner = cursor
         address_of = False
         while True:
-            kind = inner.kind
+            kind = _kind(inner)
             if kind in (K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CSTYLE_CAST_EXPR):
-                children = [c for c in inner.get_children() if c.kind != K.TYPE_REF]
+                children = [c for c in _children(inner) if _kind(c) != K.TYPE_REF]
                 if len(children) != 1:
                     break
                 inner = children[0]
             elif kind == K.UNARY_OPERATOR and unary_operator(inner) == "&":
                 address_of = True
-                inner = next(inner.get_children())
+                inner = _children(inner)[0]
             else:
                 break
         names, calls = self._names_and_calls(cursor, fn)
-        is_sizeof = inner.kind == K.CXX_UNARY_EXPR
+        is_sizeof = _kind(inner) == K.CXX_UNARY_EXPR
         const_value = None
-        if inner.kind in (K.INTEGER_LITERAL, K.CXX_UNARY_EXPR, K.BINARY_OPERATOR, K.DECL_REF_EXPR,
+        if _kind(inner) in (K.INTEGER_LITERAL, K.CXX_UNARY_EXPR, K.BINARY_OPERATOR, K.DECL_REF_EXPR,
                           K.UNARY_OPERATOR, K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CHARACTER_LITERAL):
             if not names or is_sizeof:
                 const_value = evaluate_int(cursor)
@@ -640,12 +851,12 @@ class _TUWalker:
         path, base, vkind, fixed_size, user = self._path_of(inner, fn, address_of)
         if const_value is not None and vkind == ValueKind.UNKNOWN:
             vkind = ValueKind.CONST
-        elif inner.kind == K.STRING_LITERAL:
+        elif _kind(inner) == K.STRING_LITERAL:
             vkind = ValueKind.STRING
-        elif inner.kind == K.CALL_EXPR:
+        elif _kind(inner) == K.CALL_EXPR:
             callee = self.callee_name(inner)
             vkind = ValueKind.HEAP if callee in ALLOCATORS else ValueKind.CALL
-        if not user and inner.kind == K.CSTYLE_CAST_EXPR:
+        if not user and _kind(inner) == K.CSTYLE_CAST_EXPR:
             user = "__user" in text
         return Value(
             text=text,
@@ -665,7 +876,7 @@ class _TUWalker:
 
     @staticmethod
     def _is_array(cursor: ci.Cursor) -> bool:
-        return cursor.type.get_canonical().kind == ci.TypeKind.CONSTANTARRAY
+        return _canonical_kind(cursor) == ci.TypeKind.CONSTANTARRAY
 
     def _known(self, path: str, fn: _FunctionBuilder | None) -> bool:
         head = root_of(path)
@@ -675,40 +886,40 @@ class _TUWalker:
 
     def _path_of(self, cursor: ci.Cursor, fn: _FunctionBuilder | None, address_of: bool):
         """(path, base, kind, fixed_size, user_pointer) of an lvalue-ish expression."""
-        kind = cursor.kind
+        kind = _kind(cursor)
         if kind == K.DECL_REF_EXPR:
             ref = cursor.referenced
             name = cursor.spelling
             if ref is None:
                 return name, name, ValueKind.UNKNOWN, None, False
             size = self._object_size(ref.type, address_of)
-            if ref.kind == K.PARM_DECL:
+            if _kind(ref) == K.PARM_DECL:
                 var = self._lookup(name, fn)
                 return name, name, ValueKind.PARAM, None, bool(var and var.is_user)
-            if ref.kind == K.VAR_DECL:
+            if _kind(ref) == K.VAR_DECL:
                 var = self._lookup(name, fn)
                 is_local = fn is not None and name in fn.locals and not (var and var.is_static)
                 is_user = bool(var and var.is_user)
                 if is_local:
-                    array = ref.type.get_canonical().kind == ci.TypeKind.CONSTANTARRAY
+                    array = _canonical_kind(ref) == ci.TypeKind.CONSTANTARRAY
                     vkind = ValueKind.STACK if (address_of or array) else ValueKind.LOCAL
                     return name, name, vkind, size, is_user
                 return name, name, ValueKind.GLOBAL, size, is_user
-            if ref.kind == K.ENUM_CONSTANT_DECL:
+            if _kind(ref) == K.ENUM_CONSTANT_DECL:
                 return None, None, ValueKind.CONST, None, False
             return name, name, ValueKind.UNKNOWN, None, False
         if kind == K.MEMBER_REF_EXPR:
-            children = list(cursor.get_children())
+            children = _children(cursor)
             if not children:
                 return cursor.spelling, None, ValueKind.FIELD, None, False
             base_cursor = _strip(children[0])
-            arrow = children[0].type.get_canonical().kind == ci.TypeKind.POINTER
+            arrow = _canonical_kind(children[0]) == ci.TypeKind.POINTER
             bpath, bbase, bkind, _, _ = self._path_of(base_cursor, fn, False)
             path = f"{bpath}{'->' if arrow else '.'}{cursor.spelling}" if bpath else None
             size = self._object_size(cursor.type, address_of)
             field_user = False
             ref = cursor.referenced
-            if ref is not None and cursor.type.get_canonical().kind == ci.TypeKind.POINTER:
+            if ref is not None and _canonical_kind(cursor) == ci.TypeKind.POINTER:
                 field_user = _declares_user_pointer(self.decl_text(ref))
             if bkind == ValueKind.PARAM:
                 vkind = ValueKind.PARAM
@@ -720,20 +931,20 @@ class _TUWalker:
                 vkind = ValueKind.FIELD
             return path, bbase, vkind, size, field_user
         if kind == K.ARRAY_SUBSCRIPT_EXPR:
-            children = list(cursor.get_children())
+            children = _children(cursor)
             bpath, bbase, bkind, _, _ = self._path_of(_strip(children[0]), fn, False)
             size = self._object_size(cursor.type, address_of)
             return (f"{bpath}[]" if bpath else None), bbase, bkind, size, False
         if kind == K.UNARY_OPERATOR and unary_operator(cursor) in ("++", "--", "post++", "post--"):
-            return self._path_of(_strip(next(cursor.get_children())), fn, address_of)
+            return self._path_of(_strip(_children(cursor)[0]), fn, address_of)
         if kind == K.UNARY_OPERATOR and unary_operator(cursor) == "*":
-            bpath, bbase, bkind, _, user = self._path_of(_strip(next(cursor.get_children())), fn, False)
+            bpath, bbase, bkind, _, user = self._path_of(_strip(_children(cursor)[0]), fn, False)
             return (f"*{bpath}" if bpath else None), bbase, bkind, None, False
         if kind == K.BINARY_OPERATOR and binary_operator(cursor) in ("+", "-"):
             # pointer arithmetic: uptr + off keeps uptr's identity as the base
-            children = list(cursor.get_children())
+            children = _children(cursor)
             left = _strip(children[0])
-            if left.type.get_canonical().kind == ci.TypeKind.POINTER or self._is_array(left):
+            if _canonical_kind(left) == ci.TypeKind.POINTER or self._is_array(left):
                 bpath, bbase, bkind, _, user = self._path_of(left, fn, False)
                 return None, bbase, bkind, None, user
         return None, None, ValueKind.UNKNOWN, None, False
@@ -773,16 +984,17 @@ class _TUWalker:
                 calls.append(use.name)
                 names.extend(p for p in paths_in_text(self.text(node)[len(use.name):]) if self._known(p, fn))
                 return
-            kind = node.kind
+            kind = _kind(node)
             if kind == K.CXX_UNARY_EXPR:
                 return  # sizeof(x) reads nothing
             if kind in (K.DECL_REF_EXPR, K.MEMBER_REF_EXPR):
                 if kind == K.DECL_REF_EXPR and node.referenced is not None and \
-                        node.referenced.kind == K.FUNCTION_DECL:
+                        _kind(node.referenced) == K.FUNCTION_DECL:
                     return
-                path, *_ = self._path_of(node, fn, False)
-                if path and not in_chain:
-                    names.append(path)
+                if not in_chain:  # inside `a->b->c` only the whole path is a name
+                    path, *_ = self._path_of(node, fn, False)
+                    if path:
+                        names.append(path)
                 if kind == K.DECL_REF_EXPR:
                     return
             if kind == K.CALL_EXPR:
@@ -791,7 +1003,7 @@ class _TUWalker:
                 calls.append("?:")  # `n > MAX ? MAX : n` selects between values: treated as a clamp
             chain = kind == K.MEMBER_REF_EXPR or (in_chain and kind in (K.UNEXPOSED_EXPR, K.PAREN_EXPR,
                                                                               K.CSTYLE_CAST_EXPR))
-            for child in node.get_children():
+            for child in _children(node):
                 visit(child, chain)
 
         visit(cursor)
@@ -799,9 +1011,9 @@ class _TUWalker:
 
     def callee_name(self, call: ci.Cursor) -> str:
         ref = call.referenced
-        if ref is not None and ref.kind == K.FUNCTION_DECL:
+        if ref is not None and _kind(ref) == K.FUNCTION_DECL:
             return ref.spelling
-        children = list(call.get_children())
+        children = _children(call)
         if children:
             path, *_ = self._path_of(_strip(children[0]), None, False)
             if path:
@@ -819,19 +1031,19 @@ class _TUWalker:
             call = self.call_site(cursor, fn, result_used=True)
             return Condition("atom", atom=Comparison("call", self.value(cursor, fn), call=call))
         node = cursor
-        if cursor.kind in (K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CSTYLE_CAST_EXPR):
-            children = [c for c in cursor.get_children() if c.kind != K.TYPE_REF]
+        if _kind(cursor) in (K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CSTYLE_CAST_EXPR):
+            children = [c for c in _children(cursor) if _kind(c) != K.TYPE_REF]
             if len(children) == 1:
                 return self.condition(children[0], fn)
-        if node.kind == K.CALL_EXPR and self.callee_name(node) == "__builtin_expect":
-            args = list(node.get_arguments())
+        if _kind(node) == K.CALL_EXPR and self.callee_name(node) == "__builtin_expect":
+            args = _arguments(node)
             if args:
                 return self.condition(args[0], fn)
-        if node.kind == K.UNARY_OPERATOR and unary_operator(node) == "!":
-            return Condition("not", (self.condition(next(node.get_children()), fn),))
-        if node.kind == K.BINARY_OPERATOR:
+        if _kind(node) == K.UNARY_OPERATOR and unary_operator(node) == "!":
+            return Condition("not", (self.condition(_children(node)[0], fn),))
+        if _kind(node) == K.BINARY_OPERATOR:
             op = binary_operator(node)
-            children = list(node.get_children())
+            children = _children(node)
             if op in ("&&", "||"):
                 return Condition("and" if op == "&&" else "or",
                                  (self.condition(children[0], fn), self.condition(children[1], fn)))
@@ -868,7 +1080,7 @@ class _TUWalker:
 
     def _is_call(self, node: ci.Cursor) -> bool:
         use = self.macro_at(node)
-        return node.kind == K.CALL_EXPR or (use is not None and use.name in MACRO_CALLS)
+        return _kind(node) == K.CALL_EXPR or (use is not None and use.name in MACRO_CALLS)
 
     def call_site(self, node: ci.Cursor, fn: _FunctionBuilder | None, *, result_used: bool,
                   assigned_to: str | None = None) -> CallSite:
@@ -879,16 +1091,24 @@ class _TUWalker:
             return CallSite(use.name, args, location, via_macro=True, result_used=result_used,
                             assigned_to=assigned_to)
         callee = self.callee_name(node)
-        indirect = node.referenced is None or node.referenced.kind != K.FUNCTION_DECL
-        args = tuple(self.value(arg, fn) for arg in node.get_arguments())
+        indirect = node.referenced is None or _kind(node.referenced) != K.FUNCTION_DECL
+        args = tuple(self.value(arg, fn) for arg in _arguments(node))
         return CallSite(callee, args, location, via_macro=False, result_used=result_used,
                         assigned_to=assigned_to, indirect=indirect)
 
     def macro_calls_within(self, outer: _MacroUse) -> list[_MacroUse]:
         """Outermost MACRO_CALLS instantiations strictly inside another macro's arguments."""
+        if self._macro_call_starts is None:
+            calls = sorted((use.start, position) for position, use in enumerate(self.macro_ranges)
+                           if use.name in MACRO_CALLS)
+            self._macro_call_starts = [start for start, _ in calls]
+            self._macro_call_positions = [position for _, position in calls]
+        first = bisect.bisect_right(self._macro_call_starts, outer.start)
+        last = bisect.bisect_right(self._macro_call_starts, outer.end)
         found: list[_MacroUse] = []
-        for use in self.macro_ranges:
-            if outer.start < use.start and use.end <= outer.end and use.name in MACRO_CALLS:
+        for position in sorted(self._macro_call_positions[first:last]):  # in the order they were met
+            use = self.macro_ranges[position]
+            if use.end <= outer.end:
                 if not any(f.start <= use.start and use.end <= f.end for f in found):
                     found.append(use)
         return found
@@ -955,7 +1175,14 @@ class _TUWalker:
             value = self.value(pointer, fn)
             if macro_stack and not _spelled_as_deref(value, macro_stack[-1], self.source):
                 return  # the dereference belongs to the macro's own body, not to this code
-            node.derefs.append(Deref(value, self.location(expr), writing))
+            accessed = self._path_of(_strip(expr), fn, False)[0]
+            node.derefs.append(Deref(value, self.location(expr), writing, accessed))
+
+        def add_subscript(base: ci.Cursor, index: ci.Cursor, expr: ci.Cursor, writing: bool) -> None:
+            array = self.value(base, fn)
+            if macro_stack and not _spelled_as_deref(array, macro_stack[-1], self.source):
+                return
+            node.subscripts.append(Subscript(array, self.value(index, fn), self.location(expr), writing))
 
         def visit(expr: ci.Cursor, used: bool, target: str | None, under_address: bool,
                   writing: bool) -> None:
@@ -978,26 +1205,26 @@ class _TUWalker:
 
         def visit_expression(expr: ci.Cursor, used: bool, target: str | None, under_address: bool,
                              writing: bool) -> None:
-            kind = expr.kind
+            kind = _kind(expr)
             if kind == K.CXX_UNARY_EXPR:
                 return  # sizeof/alignof: unevaluated
             if kind == K.CALL_EXPR:
-                callee_children = list(expr.get_children())[:1]
+                callee_children = _children(expr)[:1]
                 for child in callee_children:
-                    if _strip(child).kind != K.DECL_REF_EXPR:
+                    if _kind(_strip(child)) != K.DECL_REF_EXPR:
                         visit(child, True, None, False, False)
-                for arg in expr.get_arguments():
+                for arg in _arguments(expr):
                     visit(arg, True, None, False, False)
                 node.calls.append(self.call_site(expr, fn, result_used=used, assigned_to=target))
                 return
             if kind == K.CSTYLE_CAST_EXPR and expr.type.kind == ci.TypeKind.VOID:
-                for child in expr.get_children():
-                    if child.kind != K.TYPE_REF:
+                for child in _children(expr):
+                    if _kind(child) != K.TYPE_REF:
                         visit(child, False, None, under_address, writing)
                 return
             if kind in (K.BINARY_OPERATOR, K.COMPOUND_ASSIGNMENT_OPERATOR):
                 op = binary_operator(expr)
-                children = list(expr.get_children())
+                children = _children(expr)
                 if op in _ASSIGNMENTS and len(children) == 2:
                     lhs, rhs = children
                     lhs_value = self.value(lhs, fn)
@@ -1018,7 +1245,7 @@ class _TUWalker:
                 return
             if kind == K.UNARY_OPERATOR:
                 op = unary_operator(expr)
-                child = next(expr.get_children(), None)
+                child = next(iter(_children(expr)), None)
                 if child is None:
                     return
                 if op == "&":
@@ -1039,38 +1266,39 @@ class _TUWalker:
                 visit(child, True, None, False, False)
                 return
             if kind == K.MEMBER_REF_EXPR:
-                children = list(expr.get_children())
+                children = _children(expr)
                 if children:
                     base = children[0]
                     # p->array only computes an address; p->array[i] reads (see below)
-                    if base.type.get_canonical().kind == ci.TypeKind.POINTER and not under_address \
+                    if _canonical_kind(base) == ci.TypeKind.POINTER and not under_address \
                             and not _is_array_type(expr.type):
                         add_deref(base, expr, writing)
                     visit(base, True, None, under_address, False)
                 return
             if kind == K.ARRAY_SUBSCRIPT_EXPR:
-                children = list(expr.get_children())
+                children = _children(expr)
                 if len(children) == 2:
                     base, index = children
+                    add_subscript(base, index, expr, writing)
                     stripped = _strip(base)
                     if not under_address:
-                        if stripped.type.get_canonical().kind == ci.TypeKind.POINTER:
+                        if _canonical_kind(stripped) == ci.TypeKind.POINTER:
                             add_deref(base, expr, writing)
-                        elif stripped.kind == K.MEMBER_REF_EXPR and _is_array_type(stripped.type):
-                            owner = next(stripped.get_children(), None)
-                            if owner is not None and owner.type.get_canonical().kind == ci.TypeKind.POINTER:
+                        elif _kind(stripped) == K.MEMBER_REF_EXPR and _is_array_type(stripped.type):
+                            owner = next(iter(_children(stripped)), None)
+                            if owner is not None and _canonical_kind(owner) == ci.TypeKind.POINTER:
                                 add_deref(owner, expr, writing)
                     visit(base, True, None, under_address, False)
                     visit(index, True, None, False, False)
                 return
             if kind in (K.PAREN_EXPR, K.UNEXPOSED_EXPR, K.CSTYLE_CAST_EXPR):
-                for child in expr.get_children():
-                    if child.kind != K.TYPE_REF:
+                for child in _children(expr):
+                    if _kind(child) != K.TYPE_REF:
                         visit(child, used, target, under_address, writing)
                 return
-            for child in expr.get_children():
-                if child.kind.is_expression() or child.kind.is_statement():
-                    if child.kind.is_statement() and not child.kind.is_expression():
+            for child in _children(expr):
+                if _kind(child).is_expression() or _kind(child).is_statement():
+                    if _kind(child).is_statement() and not _kind(child).is_expression():
                         self._nested_statement(child, node, fn)
                     else:
                         visit(child, True, None, False, False)
@@ -1080,28 +1308,24 @@ class _TUWalker:
 
     def _nested_statement(self, cursor: ci.Cursor, node: CfgNode, fn: _FunctionBuilder) -> None:
         """Statements inside an expression (GNU statement expressions from macros)."""
-        for child in cursor.get_children():
-            if child.kind == K.DECL_STMT:
-                for decl in child.get_children():
-                    init = self.initializer(decl) if decl.kind == K.VAR_DECL else None
+        for child in _children(cursor):
+            if _kind(child) == K.DECL_STMT:
+                for decl in _children(child):
+                    init = self.initializer(decl) if _kind(decl) == K.VAR_DECL else None
                     if init is not None:
                         self.events(init, node, fn, result_used=True)
-            elif child.kind.is_expression():
+            elif _kind(child).is_expression():
                 self.events(child, node, fn, result_used=True)
-            elif child.kind.is_statement():
+            elif _kind(child).is_statement():
                 self._nested_statement(child, node, fn)
 
     # -- top level ------------------------------------------------------------------
-    def walk(self) -> TranslationUnitFacts:
-        # One pass over the top level; the main-file test is a single libclang call because a
-        # kernel TU has tens of thousands of top-level cursors from headers.
-        lib = _lib()
-        top_level = [c for c in self.tu.cursor.get_children()
-                     if lib.clang_Location_isFromMainFile(c.location)]
+    def walk(self, top_level: list[ci.Cursor]) -> TranslationUnitFacts:
+        """The facts of the main file, from its cursors at the top level (`_top_level`)."""
         self.macro_names = set()
         declarations: list[ci.Cursor] = []
         for cursor in top_level:
-            kind = cursor.kind
+            kind = _kind(cursor)
             if kind == K.MACRO_DEFINITION:
                 self._ioctl_command(cursor)
             elif kind == K.MACRO_INSTANTIATION:
@@ -1110,7 +1334,7 @@ class _TUWalker:
                 declarations.append(cursor)
         functions: list[ci.Cursor] = []
         for cursor in declarations:
-            kind = cursor.kind
+            kind = _kind(cursor)
             if kind == K.FUNCTION_DECL and cursor.is_definition():
                 functions.append(cursor)
             elif kind == K.VAR_DECL:
@@ -1129,8 +1353,8 @@ class _TUWalker:
         return self.facts
 
     def _macro_use(self, cursor: ci.Cursor) -> None:
-        ext = cursor.extent
-        use = _MacroUse(cursor.spelling, ext.start.offset, ext.end.offset, ext.start.line, ext.start.column)
+        ext = _extent(cursor)
+        use = _MacroUse(cursor.spelling, ext.start, ext.end, ext.line, ext.column)
         self.macro_names.add(use.name)
         # keep the outermost use at an offset (nested instantiations share the start)
         if use.start not in self.macro_uses or self.macro_uses[use.start].end < use.end:
@@ -1178,13 +1402,13 @@ class _TUWalker:
         """(field, value) of a struct initialiser list, designated or positional."""
         init = _strip(init)
         record = decl.type.get_canonical()
-        if init.kind != K.INIT_LIST_EXPR or record.kind != ci.TypeKind.RECORD:
+        if _kind(init) != K.INIT_LIST_EXPR or record.kind != ci.TypeKind.RECORD:
             return []
         declared = [f.spelling for f in record.get_fields()]
         fields = []
-        for position, item in enumerate(init.get_children()):
-            parts = list(item.get_children())
-            if item.kind == K.UNEXPOSED_EXPR and parts and parts[0].kind == K.MEMBER_REF:
+        for position, item in enumerate(_children(init)):
+            parts = _children(item)
+            if _kind(item) == K.UNEXPOSED_EXPR and parts and parts[0].kind == K.MEMBER_REF:
                 fields.append((parts[0].spelling, parts[-1]))
             elif position < len(declared):
                 fields.append((declared[position], item))
@@ -1198,28 +1422,28 @@ class _TUWalker:
         if name not in OPS_STRUCTS:
             return
         init = self.initializer(cursor)
-        if init is None or init.kind != K.INIT_LIST_EXPR:
+        if init is None or _kind(init) != K.INIT_LIST_EXPR:
             return
         fields: list[OpsField] = []
         nested: list[tuple[str, str]] = []
         declared = [f.spelling for f in struct.get_fields()]
-        for position, item in enumerate(init.get_children()):
+        for position, item in enumerate(_children(init)):
             field_name = declared[position] if position < len(declared) else None
             value = item
-            parts = list(item.get_children())
-            if item.kind == K.UNEXPOSED_EXPR and parts and parts[0].kind == K.MEMBER_REF:
+            parts = _children(item)
+            if _kind(item) == K.UNEXPOSED_EXPR and parts and parts[0].kind == K.MEMBER_REF:
                 field_name = parts[0].spelling
                 value = parts[-1]
             if field_name is None:
                 continue
             target = _strip(value)
-            if target.kind == K.UNARY_OPERATOR and unary_operator(target) == "&":
-                target = _strip(next(target.get_children()))
-                if target.kind == K.DECL_REF_EXPR:
+            if _kind(target) == K.UNARY_OPERATOR and unary_operator(target) == "&":
+                target = _strip(_children(target)[0])
+                if _kind(target) == K.DECL_REF_EXPR:
                     nested.append((field_name, target.spelling))
                 continue
-            if target.kind == K.DECL_REF_EXPR and target.referenced is not None and \
-                    target.referenced.kind == K.FUNCTION_DECL:
+            if _kind(target) == K.DECL_REF_EXPR and target.referenced is not None and \
+                    _kind(target.referenced) == K.FUNCTION_DECL:
                 fields.append(OpsField(field_name, target.spelling, self.location(item)))
         self.facts.ops_tables.append(
             OpsTable(variable=cursor.spelling, struct=name, fields=tuple(fields),
@@ -1290,8 +1514,8 @@ def _is_array_type(ctype: ci.Type) -> bool:
 
 def _strip(cursor: ci.Cursor) -> ci.Cursor:
     """Skip implicit casts, parentheses and explicit casts."""
-    while cursor.kind in (K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CSTYLE_CAST_EXPR):
-        children = [c for c in cursor.get_children() if c.kind != K.TYPE_REF]
+    while _kind(cursor) in (K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CSTYLE_CAST_EXPR):
+        children = [c for c in _children(cursor) if _kind(c) != K.TYPE_REF]
         if len(children) != 1:
             break
         cursor = children[0]
@@ -1301,26 +1525,73 @@ def _strip(cursor: ci.Cursor) -> ci.Cursor:
 _SEVERITY = {ci.Diagnostic.Warning: "warning", ci.Diagnostic.Error: "error", ci.Diagnostic.Fatal: "fatal"}
 
 
-def extract_facts(config: FileConfig, source: bytes | None = None) -> TranslationUnitFacts:
+def extract_facts(config: FileConfig, source: bytes | None = None, *,
+                  cache_dir: str | None = None) -> TranslationUnitFacts:
     """Parse one file with its flags and return its facts. Raises ParseError when libclang
-    produces no translation unit."""
+    produces no translation unit.
+
+    Kernel code with real headers is parsed with the shared precompiled header of the common kernel
+    headers (`gupcheck.pch`; kept under `cache_dir`, else in a temporary directory) when it stands in
+    for them: the facts are the same with or without it.
+    """
     if source is None:
         with open(config.path, "rb") as handle:
             source = handle.read()
-    options = (ci.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD
-               | ci.TranslationUnit.PARSE_INCOMPLETE)
     try:
-        tu = _get_index().parse(
-            config.path,
-            args=list(config.args),
-            options=options,
-        )
+        precompiled = precompiled_header_for(config, cache_dir)
+        if precompiled is not None:
+            facts = _facts_with_pch(config, source, precompiled)
+            if facts is not None:
+                return facts
+        tu = _parse(_get_index(), config, list(config.args))
+        main, _ = _top_level(tu, with_entities=False)
+        facts = _TUWalker(tu, config, source).walk(main)
+        facts.headers = sorted({inclusion.include.name for inclusion in tu.get_includes()
+                                if inclusion.include is not None})
+        _add_diagnostics(facts, tu)
+        return facts
+    finally:
+        _forget_cursors()
+
+
+_OPTIONS = ci.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD | ci.TranslationUnit.PARSE_INCOMPLETE
+_pch_index: ci.Index | None = None
+
+
+def _get_pch_index() -> ci.Index:
+    """An index whose translation units list only what is not in their PCH at the top level."""
+    global _pch_index
+    if _pch_index is None:
+        _pch_index = ci.Index.create(excludeDecls=True)
+    return _pch_index
+
+
+def _parse(index: ci.Index, config: FileConfig, args: list[str]) -> ci.TranslationUnit:
+    try:
+        return index.parse(config.path, args=args, options=_OPTIONS)
     except ci.TranslationUnitLoadError as error:
         raise ParseError(f"libclang could not parse the file ({error})") from error
-    walker = _TUWalker(tu, config, source)
-    facts = walker.walk()
-    facts.headers = sorted({inclusion.include.name for inclusion in tu.get_includes()
-                            if inclusion.include is not None})
+
+
+def _facts_with_pch(config: FileConfig, source: bytes,
+                    precompiled: PrecompiledHeader) -> TranslationUnitFacts | None:
+    """The facts from a parse with the PCH, or None when it does not stand in for the headers."""
+    try:
+        tu = _parse(_get_pch_index(), config, [*config.args, "-include-pch", precompiled.path])
+    except ParseError:
+        return None
+    main, entities = _top_level(tu, with_entities=True)
+    headers = precompiled.stands_in(tu, entities, config, source)
+    if headers is None:
+        _forget_cursors()
+        return None
+    facts = _TUWalker(tu, config, source).walk(main)
+    facts.headers = headers
+    _add_diagnostics(facts, tu)
+    return facts
+
+
+def _add_diagnostics(facts: TranslationUnitFacts, tu: ci.TranslationUnit) -> None:
     for diag in tu.diagnostics:
         severity = _SEVERITY.get(diag.severity)
         if severity is None or severity == "warning":
@@ -1330,4 +1601,3 @@ def extract_facts(config: FileConfig, source: bytes | None = None) -> Translatio
         if loc.file is not None:
             where = SourceLocation(loc.file.name, loc.line, max(loc.column, 1))
         facts.diagnostics.append(Diagnostic(severity, diag.spelling, where))
-    return facts

@@ -55,7 +55,7 @@ def compute_facts(job: FactJob) -> FactResult:
 
     started = time.perf_counter()
     try:
-        unit = extract_facts(job.config, job.source)
+        unit = extract_facts(job.config, job.source, cache_dir=job.cache_dir)  # the PCH is kept there too
     except ParseError as error:
         return FactResult(job.path, None, str(error), time.perf_counter() - started)
     except RecursionError:

@@ -33,6 +33,12 @@ drivers/misc/habanalabs/common/*.h
 drivers/misc/habanalabs/include/*
 drivers/platform/goldfish/goldfish_pipe.c
 drivers/platform/goldfish/*.h
+drivers/tee/tee_shm.c
+drivers/tee/*.h
+drivers/vhost/vhost.c
+drivers/vhost/vhost.h
+drivers/gpu/drm/i915/gem/i915_gem_userptr.c
+drivers/gpu/drm/i915/*.h
 scripts/clang-tools/gen_compile_commands.py
 "
 
