@@ -23,6 +23,7 @@ run: setup
 test: setup
 	bash scripts/setup-kernel.sh
 	bash scripts/setup-sarif-tools.sh
+	bash scripts/setup-qemu.sh
 	$(BIN)/ruff check analyzer rules tests
 	$(BIN)/python -m pytest -q
 

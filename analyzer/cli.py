@@ -366,3 +366,87 @@ def _write(report: str, output: str | None) -> bool:
         _error(f"{output}: cannot write report: {error.strerror or error}")
         return False
     return True
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--kernel", "kernel_spec", metavar="VERSION|all",
+              help="Installed kernel to boot (/boot/vmlinuz-V with /lib/modules/V/build): a version, "
+                   "a prefix such as 6.1, or 'all' (default: the newest).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file instead of standard output.")
+@click.option("--sarif-in", type=click.Path(dir_okay=False),
+              help="A SARIF log from `gupcheck --format sarif` to record the verdicts in (with --sarif-out).")
+@click.option("--sarif-out", type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the SARIF log with each validated result's verdicts in its properties.")
+@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True,
+              help="QEMU accelerator: auto tries KVM briefly and falls back to TCG.")
+@click.option("--timeout", type=click.IntRange(30, 7200), default=900, show_default=True,
+              help="Seconds one boot may take at most.")
+@click.option("--console-log", type=click.Path(file_okay=False),
+              help="Keep each boot's serial console in this folder (<kernel version>.log).")
+def validate_command(paths: tuple[str, ...], kernel_spec: str | None, output_format: str, output: str | None,
+                     sarif_in: str | None, sarif_out: str | None, accel: str, timeout: int,
+                     console_log: str | None) -> None:
+    """Confirm findings by running the case folders' repros on a real kernel in QEMU.
+
+    Each case folder carries repro/repro.toml and a repro program (see the README). Exit status:
+    0 every finding confirmed and every look-alike clean, 1 otherwise, 2 bad input.
+    """
+    import json
+    from pathlib import Path
+
+    from gupcheck.validate import (
+        CaseError,
+        KernelError,
+        display_name,
+        folders_without_repro,
+        load_cases,
+        select_kernels,
+        validate,
+    )
+    from gupcheck.validate.build import ToolError
+    from gupcheck.validate.report import merge_into_sarif, render_json, render_table
+
+    if (sarif_in is None) != (sarif_out is None):
+        _error("--sarif-in and --sarif-out go together")
+        sys.exit(EXIT_ERROR)
+    sarif = None
+    try:
+        cases = load_cases(list(paths))
+        kernels = select_kernels(kernel_spec)
+        if sarif_in is not None:
+            with open(sarif_in, encoding="utf-8") as handle:
+                sarif = json.load(handle)
+            if not isinstance(sarif, dict) or not isinstance(sarif.get("runs"), list):
+                raise ValueError("not a SARIF log (no runs)")
+    except (CaseError, KernelError) as error:
+        _error(str(error))
+        sys.exit(EXIT_ERROR)
+    except (OSError, ValueError) as error:
+        _error(f"{sarif_in}: cannot read SARIF: {getattr(error, 'strerror', None) or error}")
+        sys.exit(EXIT_ERROR)
+
+    def progress(message: str) -> None:
+        click.echo(f"gupcheck: {message}", err=True)
+
+    for folder in folders_without_repro(list(paths)):
+        progress(f"note: {display_name(folder)}: no repro/repro.toml, not validated")
+
+    try:
+        run = validate(cases, kernels, accel=accel, timeout=timeout, progress=progress,
+                       console_dir=Path(console_log) if console_log else None)
+    except ToolError as error:
+        _error(str(error))
+        sys.exit(EXIT_ERROR)
+
+    if not _write(render_json(run) if output_format == "json" else render_table(run), output):
+        sys.exit(EXIT_ERROR)
+    if sarif is not None and sarif_in is not None and sarif_out is not None:
+        annotated = merge_into_sarif(sarif, run.verdicts, Path(sarif_in).resolve().parent)
+        if not _write(json.dumps(sarif, indent=2) + "\n", sarif_out):
+            sys.exit(EXIT_ERROR)
+        progress(f"recorded verdicts in {annotated} SARIF results of {sarif_out}")
+    sys.exit(EXIT_CLEAN if run.ok else EXIT_FINDINGS)

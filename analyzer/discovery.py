@@ -5,7 +5,8 @@
 * A directory is searched recursively for ``*.c`` files, in sorted order. Hidden directories (``.git``,
   ``.tmp_versions``, ...), hidden files and Kbuild's generated ``*.mod.c`` are skipped; symbolic
   links to directories are not followed (a tree cannot loop). A directory without any C file is a
-  problem.
+  problem. A ``repro/`` folder holding a ``repro.toml`` (the repro of a case, for ``gupcheck
+  validate``: programs that trigger the bugs on purpose) is skipped too, unless given by name.
 * A file given explicitly must be C source: ``.c``, or ``.h`` (a header given by name, as a
   pre-commit hook passes changed headers, is analysed as a translation unit of its own). Any other
   suffix is a problem.
@@ -34,6 +35,11 @@ BINARY_PROBE = 8192
 
 def _is_generated(name: str) -> bool:
     return name.endswith(".mod.c")
+
+
+def is_repro_folder(path: str) -> bool:
+    """A case's repro for `gupcheck validate` (see gupcheck.validate.cases)."""
+    return os.path.basename(path) == "repro" and os.path.isfile(os.path.join(path, "repro.toml"))
 
 
 def decode_source(data: bytes) -> tuple[str, bool]:
@@ -94,7 +100,8 @@ def _walk(directory: str) -> tuple[list[str], list[InputProblem]]:
         errors.append(InputProblem(where, f"cannot read directory: {_strerror(e)}"))
 
     for root, dirs, files in os.walk(directory, onerror=onerror, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs
+                         if not d.startswith(".") and not is_repro_folder(os.path.join(root, d)))
         for name in sorted(files):
             if name.startswith(".") or not name.endswith(".c") or _is_generated(name):
                 continue

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gupcheck.discovery import is_repro_folder
 from gupcheck.engine import analyse
 from gupcheck.rules import ALL_RULES
 
@@ -22,7 +23,8 @@ EXPECT = re.compile(r"expect:\s*((?:GUP\d{3}[\s,]*)+)")
 
 
 def case_folders() -> list[Path]:
-    return sorted({path.parent for path in TESTDATA.rglob("*.c")})
+    """Folders with C files, apart from the cases' repro programs (skipped by the analysis too)."""
+    return sorted({path.parent for path in TESTDATA.rglob("*.c") if not is_repro_folder(str(path.parent))})
 
 
 def expectations(folder: Path) -> set[tuple[str, int, str]]:
