@@ -1,6 +1,7 @@
 # gupcheck: `make run` analyses the bundled example, `make test` runs the whole test suite.
 # Both set up what they need: a virtualenv in .venv; `make test` also installs the system
-# packages the tests use (Debian kernel headers and sources) and the SARIF Multitool.
+# packages the tests use (Debian kernel headers and sources, a kernel image, QEMU and busybox for
+# `gupcheck validate`) and the SARIF Multitool.
 
 PYTHON ?= python3
 VENV := .venv
