@@ -156,7 +156,8 @@ def analyse(
     elif jobs > 0 and len(pending) > 1:
         pool = WorkerPool(jobs, timeout)
         stats.jobs = min(jobs, len(pending))
-        computed = pool.run(pending)
+        # largest files first, so that no worker starts a long parse when the others are done
+        computed = pool.run(sorted(pending, key=lambda job: -len(job.source)))
     else:
         computed = run_in_process(pending)
     for outcome in computed:
