@@ -66,7 +66,7 @@ def analyser_identity(whole: bool = False) -> bytes:
     return _IDENTITY[whole]
 
 
-def _file_identity(path: str) -> tuple[int, int] | None:
+def file_identity(path: str) -> tuple[int, int] | None:
     try:
         status = os.stat(path)
     except OSError:
@@ -124,25 +124,25 @@ class FactCache:
         return cached
 
     def _read(self, entry: Path) -> CachedFacts | None:
-        payload = _read_entry(entry)
+        payload = read_entry(entry)
         if not (isinstance(payload, tuple) and len(payload) == 3):
             return None
         headers, summary, unit_bytes = payload
         if not isinstance(summary, TranslationUnitFacts) or not isinstance(unit_bytes, bytes):
             return None
         for path, identity in headers:
-            if _file_identity(path) != identity:
+            if file_identity(path) != identity:
                 return None  # an included header changed
         return CachedFacts(summary, unit_bytes)
 
     def store(self, key: str, unit: TranslationUnitFacts) -> None:
         """Write an entry atomically. A cache that cannot be written is skipped silently: the run
         itself does not depend on it."""
-        headers = [(path, _file_identity(path)) for path in unit.headers]
+        headers = [(path, file_identity(path)) for path in unit.headers]
         summary = TranslationUnitFacts(unit.path, unit.side, unit.mode, diagnostics=list(unit.diagnostics),
                                        source_lines=unit.source_lines, headers=list(unit.headers))
         facts = pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_entry(self._entry(key), (headers, summary, facts))
+        write_entry(self._entry(key), (headers, summary, facts))
 
     # -- results of whole runs ------------------------------------------------------------------
     # When every file's facts come from the cache, the findings of the same files with the same rules
@@ -156,23 +156,25 @@ class FactCache:
         return digest.hexdigest()
 
     def load_result(self, key: str) -> object | None:
-        return _read_entry(self.root / "runs" / key[:2] / f"{key}.run")
+        return read_entry(self.root / "runs" / key[:2] / f"{key}.run")
 
     def store_result(self, key: str, result: object) -> None:
-        _write_entry(self.root / "runs" / key[:2] / f"{key}.run", result)
+        write_entry(self.root / "runs" / key[:2] / f"{key}.run", result)
 
 
-def _read_entry(entry: Path) -> object | None:
-    """An entry's payload, or None when it is missing, truncated or corrupt (never trusted)."""
+def read_entry(entry: Path, magic: bytes = MAGIC) -> object | None:
+    """An entry's payload, or None when it is missing, truncated or corrupt (never trusted).
+
+    An entry is `magic`, the sha256 of the payload, then the pickled payload."""
     try:
         data = entry.read_bytes()
     except OSError:
         return None
-    header = len(MAGIC) + _DIGEST_SIZE
-    if len(data) <= header or not data.startswith(MAGIC):
+    header = len(magic) + _DIGEST_SIZE
+    if len(data) <= header or not data.startswith(magic):
         return None
     payload = data[header:]
-    if hashlib.sha256(payload).digest() != data[len(MAGIC):header]:
+    if hashlib.sha256(payload).digest() != data[len(magic):header]:
         return None
     try:
         return pickle.loads(payload)
@@ -180,14 +182,16 @@ def _read_entry(entry: Path) -> object | None:
         return None
 
 
-def _write_entry(entry: Path, value: object) -> None:
+def write_entry(entry: Path, value: object, magic: bytes = MAGIC) -> None:
+    """Write `value` as an entry atomically (a temporary file renamed into place); a directory that
+    cannot be written is skipped silently."""
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
         try:
             with os.fdopen(handle, "wb") as out:
-                out.write(MAGIC)
+                out.write(magic)
                 out.write(hashlib.sha256(payload).digest())
                 out.write(payload)
             os.replace(temporary, entry)

@@ -36,7 +36,6 @@ import fcntl
 import hashlib
 import importlib.metadata
 import os
-import pickle
 import re
 import tempfile
 import time
@@ -47,6 +46,7 @@ from pathlib import Path
 import clang.cindex as ci
 
 from gupcheck.buildconfig import FileConfig
+from gupcheck.cache import file_identity, read_entry, write_entry
 from gupcheck.facts import HeaderMode
 
 ENV_DISABLE = "GUPCHECK_NO_PCH"
@@ -70,7 +70,6 @@ ROOTS: tuple[str, ...] = (
 LATE_BOUND_MACROS = frozenset({"pr_fmt", "dev_fmt"})
 
 _FORMAT = b"gupcheck-pch-v2\n"
-_DIGEST_SIZE = 32
 _FOR_SERIALIZATION = 0x10  # CXTranslationUnit_ForSerialization, not named by the Python bindings
 _REVALIDATE_SECONDS = 10.0
 
@@ -177,7 +176,7 @@ def _libclang_identity() -> str:
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
     library = ci.conf.lib._name
-    return f"{version} {library} {_identity(library)}"
+    return f"{version} {library} {file_identity(library)}"
 
 
 def _key(shared: tuple[str, ...]) -> str:
@@ -186,14 +185,6 @@ def _key(shared: tuple[str, ...]) -> str:
         digest.update(part.encode("utf-8", "surrogateescape"))
         digest.update(b"\0")
     return digest.hexdigest()[:32]
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -237,8 +228,8 @@ class PrecompiledHeader:
 
     def is_current(self) -> bool:
         """Whether every input still has the size and modification time it was built from."""
-        return _identity(self.path) == self.pch_identity and \
-            all(_identity(path) == identity for path, identity in self.identities)
+        return file_identity(self.path) == self.pch_identity and \
+            all(file_identity(path) == identity for path, identity in self.identities)
 
     def accepts_flags(self, flags: _FileFlags) -> bool:
         """Whether the file's own flags leave the PCH's headers as they are: its own macros are not
@@ -356,7 +347,7 @@ class _Failed:
     validated_at: float = 0.0
 
     def is_current(self) -> bool:
-        return all(_identity(path) == identity for path, identity in self.identities)
+        return all(file_identity(path) == identity for path, identity in self.identities)
 
 
 _loaded: dict[tuple[str, str], PrecompiledHeader | _Failed] = {}
@@ -448,20 +439,7 @@ def _load_or_build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledH
 
 
 def _load(directory: Path, key: str) -> PrecompiledHeader | _Failed | None:
-    try:
-        data = (directory / f"{key}.meta").read_bytes()
-    except OSError:
-        return None
-    header = len(_FORMAT) + _DIGEST_SIZE
-    if len(data) <= header or not data.startswith(_FORMAT):
-        return None
-    payload = data[header:]
-    if hashlib.sha256(payload).digest() != data[len(_FORMAT):header]:
-        return None
-    try:
-        entry = pickle.loads(payload)
-    except Exception:  # noqa: BLE001 - an unreadable description is rebuilt, whatever the reason
-        return None
+    entry = read_entry(directory / f"{key}.meta", _FORMAT)
     if isinstance(entry, PrecompiledHeader):
         entry.path = str(directory / f"{key}.pch")  # the directory may have been copied or moved
         entry.__post_init__()
@@ -470,20 +448,7 @@ def _load(directory: Path, key: str) -> PrecompiledHeader | _Failed | None:
 
 
 def _store(directory: Path, key: str, entry: PrecompiledHeader | _Failed) -> None:
-    payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
-    try:
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(_FORMAT)
-                out.write(hashlib.sha256(payload).digest())
-                out.write(payload)
-            os.replace(temporary, directory / f"{key}.meta")
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError:
-        return  # used by this process only
+    write_entry(directory / f"{key}.meta", entry, _FORMAT)  # skipped when it cannot be written
 
 
 def _preprocessing_entities(tu: ci.TranslationUnit) -> list[ci.Cursor]:
@@ -539,7 +504,7 @@ def _build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledHeader | 
         return _Failed(f"libclang could not parse the headers ({error})", [])
     headers = sorted({inclusion.include.name for inclusion in tu.get_includes()
                       if inclusion.include is not None} - {str(prefix)})
-    identities = [(path, _identity(path)) for path in [str(prefix), *headers]]
+    identities = [(path, file_identity(path)) for path in [str(prefix), *headers]]
     errors = [d for d in tu.diagnostics if d.severity >= ci.Diagnostic.Error]
     if errors:
         return _Failed(f"the common headers do not parse alone: {errors[0].spelling}", identities)
@@ -587,5 +552,5 @@ def _build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledHeader | 
         defined_in={name: frozenset(homes) for name, homes in defined_in.items()},
         sensitive_in={name: frozenset(homes) for name, homes in sensitive_in.items()},
         identities=identities,
-        pch_identity=_identity(str(pch_path)),
+        pch_identity=file_identity(str(pch_path)),
     )
