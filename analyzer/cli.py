@@ -131,7 +131,7 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
         return EXIT_ERROR
     if report_only is not None:
         paths = project.paths or [os.getcwd()]
-        paths += [name for name in report_only if name.endswith(".c")]
+        paths += report_only
     elif not paths:
         if not project.paths:
             _error("no paths given (name files or folders, or set `paths` in .gupcheck.toml)")

@@ -118,7 +118,6 @@ def analyse(
 
     # The same facts with the same rules and options give the same findings: a run whose every file
     # comes from the cache looks for the findings of an identical earlier run.
-    run_key = None
     if cache is not None and jobs_by_path:
         settings = repr((tuple(rule.doc.id for rule in rules), target, _tree_release(config),
                          spawn_copies_memory, api))
@@ -130,8 +129,7 @@ def analyse(
                 result.findings, result.notes = cached_run
                 result.units = [entries[path].summary for path in jobs_by_path]
                 for unit in result.units:
-                    stats.files.append(FileStats(unit.path, unit.mode.value, "cache", 0.0))
-                    _report_parse_errors(unit, result.problems)
+                    _account(result, unit, "cache")
                 _finish_stats(result, cache, None)
                 stats.stages["findings (cached)"] = time.perf_counter() - clock
                 return result
@@ -145,8 +143,7 @@ def analyse(
             pending.append(job)
             continue
         units[path] = unit
-        stats.files.append(FileStats(path, unit.mode.value, "cache", 0.0))
-        _report_parse_errors(unit, result.problems)
+        _account(result, unit, "cache")
     done, total = len(units), len(units) + len(pending)
     if progress is not None and total:
         progress(done, total)
@@ -168,8 +165,7 @@ def analyse(
             result.problems.append(InputProblem(outcome.path, outcome.problem or "no facts"))
             continue
         units[outcome.path] = outcome.unit
-        stats.files.append(FileStats(outcome.path, outcome.unit.mode.value, "parsed", outcome.seconds))
-        _report_parse_errors(outcome.unit, result.problems)
+        _account(result, outcome.unit, "parsed", outcome.seconds)
     result.units = [units[path] for path in sources if path in units]
     _finish_stats(result, cache, pool)
     stats.stages["facts"] = time.perf_counter() - clock
@@ -181,6 +177,12 @@ def analyse(
         cache.store_result(FactCache.result_key(analysed, settings), (result.findings, result.notes))
     stats.stages["link and rules"] = time.perf_counter() - clock
     return result
+
+
+def _account(result: Analysis, unit: TranslationUnitFacts, origin: str, seconds: float = 0.0) -> None:
+    """Record where a file's facts came from, and its parse errors."""
+    result.stats.files.append(FileStats(unit.path, unit.mode.value, origin, seconds))
+    _report_parse_errors(unit, result.problems)
 
 
 def _finish_stats(result: Analysis, cache: FactCache | None, pool: WorkerPool | None) -> None:

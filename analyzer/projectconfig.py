@@ -126,10 +126,10 @@ class _Reader:
             raise self.fail(_join(where, key), "expected a string")
         return value
 
-    def boolean(self, table: dict, key: str) -> bool:
+    def boolean(self, table: dict, key: str, where: str = "") -> bool:
         value = table.get(key, False)
         if not isinstance(value, bool):
-            raise self.fail(key, "expected true or false")
+            raise self.fail(_join(where, key), "expected true or false")
         return value
 
     def strings(self, table: dict, key: str, where: str = "") -> list[str] | None:
@@ -224,16 +224,13 @@ def _api(read: _Reader, table: Any) -> ApiKnowledge:
         kind = read.string(entry, "kind", where) or FOLL_GET
         if kind not in (FOLL_GET, FOLL_PIN):
             raise read.fail(f"{where}.kind", "expected \"FOLL_GET\" (get_user_pages-like) or \"FOLL_PIN\"")
-        longterm = entry.get("longterm", False)
-        if not isinstance(longterm, bool):
-            raise read.fail(f"{where}.longterm", "expected true or false")
         pins.append(PinWrapper(
             name=name, kind=kind,
             pages=read.position(entry, "pages", where, required=True) or 0,
             start=read.position(entry, "start", where) or 0,
             nr=_default(read.position(entry, "nr", where), 1),
             flags=read.position(entry, "flags", where),
-            longterm=longterm,
+            longterm=read.boolean(entry, "longterm", where),
         ))
     releases = table.get("releases", {})
     if not isinstance(releases, dict):

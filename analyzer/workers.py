@@ -170,23 +170,24 @@ class WorkerPool:
     def _collect(self, worker: _Worker, ready: list) -> FactResult | None:
         job = worker.job
         assert job is not None
+        result: FactResult | None = None
         if worker.connection in ready:
             try:
-                result: FactResult = worker.connection.recv()
+                result = worker.connection.recv()
             except (EOFError, OSError):
+                pass  # the worker died before or while sending: a crash
+        if result is None:
+            if worker.connection in ready or worker.process.sentinel in ready:
                 worker.process.join(timeout=5)
                 result = FactResult(job.path, None, f"the parser process crashed "
                                     f"({_describe_exit(worker.process.exitcode)}); file skipped")
-        elif worker.process.sentinel in ready:
-            worker.process.join(timeout=5)
-            result = FactResult(job.path, None, f"the parser process crashed "
-                                f"({_describe_exit(worker.process.exitcode)}); file skipped")
-        elif time.monotonic() >= worker.deadline:
-            worker.process.kill()
-            worker.process.join()
-            result = FactResult(job.path, None, f"parsing took longer than {self.timeout:g} s; file skipped")
-        else:
-            return None
+            elif time.monotonic() >= worker.deadline:
+                worker.process.kill()
+                worker.process.join()
+                result = FactResult(job.path, None,
+                                    f"parsing took longer than {self.timeout:g} s; file skipped")
+            else:
+                return None
         worker.job = None
         return result
 
