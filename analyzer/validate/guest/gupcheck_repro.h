@@ -346,6 +346,29 @@ static __attribute__((unused)) int fork_then_write(volatile uint8_t *addr, uint8
 	return 0;
 }
 
+/*
+ * The fork oracle around one registration: `request` (spelled `name`) on `device` with `arg`, which
+ * hands the driver the page of `buf`; then fork_then_write(). BUG when the views diverge, OK when
+ * they agree, a setup error when the scenario could not be set up.
+ */
+static __attribute__((unused)) int request_then_fork(const char *device, unsigned long request,
+						      const char *name, void *arg, volatile uint8_t *buf)
+{
+	int fd = open(device, O_RDWR);
+	char what[400];
+	int diverged;
+
+	if (fd < 0 || !buf)
+		return setup_error("%s: %s", device, strerror(errno));
+	if (ioctl(fd, request, arg))
+		return setup_error("%s: %s", name, strerror(errno));
+	diverged = fork_then_write(buf, 0x5a, what, sizeof(what));
+	close(fd);
+	if (diverged < 0)
+		return setup_error("%s", what);
+	return diverged ? bug("%s: %s", name, what) : ok("%s: %s", name, what);
+}
+
 /* ---- kernel log ---------------------------------------------------------------------------- */
 
 /* Finds the last kernel log line (since the previous result) holding needle; 1 if found. */

@@ -20,22 +20,10 @@ struct memreg_req {
 
 static int register_then_fork(unsigned long request, const char *name)
 {
-	struct memreg_req req = { .len = 4 * REPRO_PAGE };
 	uint8_t *buf = map_buffer(4 * REPRO_PAGE);
-	int fd = open("/dev/memreg", O_RDWR);
-	char what[400];
-	int diverged;
+	struct memreg_req req = { .addr = (uintptr_t)buf, .len = 4 * REPRO_PAGE };
 
-	if (fd < 0 || !buf)
-		return setup_error("/dev/memreg: %s", strerror(errno));
-	req.addr = (uintptr_t)buf;
-	if (ioctl(fd, request, &req))
-		return setup_error("%s: %s", name, strerror(errno));
-	diverged = fork_then_write(buf, 0x5a, what, sizeof(what));
-	close(fd);
-	if (diverged < 0)
-		return setup_error("%s", what);
-	return diverged ? bug("%s: %s", name, what) : ok("%s: %s", name, what);
+	return request_then_fork("/dev/memreg", request, name, &req, buf);
 }
 
 static int reg_get_diverges_after_fork(void)

@@ -28,19 +28,8 @@ static int debug_keep_diverges_after_fork(void)
 {
 	uint8_t *buf = map_buffer(REPRO_PAGE);
 	uint64_t addr = (uintptr_t)buf;
-	int fd = open("/dev/mirrordev", O_RDWR);
-	char what[400];
-	int diverged;
 
-	if (fd < 0 || !buf)
-		return setup_error("/dev/mirrordev: %s", strerror(errno));
-	if (ioctl(fd, MIRROR_IOC_DEBUG_KEEP, &addr))
-		return setup_error("MIRROR_IOC_DEBUG_KEEP: %s", strerror(errno));
-	diverged = fork_then_write(buf, 0x5a, what, sizeof(what));
-	close(fd);
-	if (diverged < 0)
-		return setup_error("%s", what);
-	return diverged ? bug("MIRROR_IOC_DEBUG_KEEP: %s", what) : ok("MIRROR_IOC_DEBUG_KEEP: %s", what);
+	return request_then_fork("/dev/mirrordev", MIRROR_IOC_DEBUG_KEEP, "MIRROR_IOC_DEBUG_KEEP", &addr, buf);
 }
 
 static int sync_and_peek_keep_no_pin(void)

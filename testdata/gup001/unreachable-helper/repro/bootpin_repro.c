@@ -21,19 +21,8 @@ static int keep_then_fork(unsigned long request, const char *name)
 {
 	uint8_t *buf = map_buffer(REPRO_PAGE);
 	struct bp_buf req = { .addr = (uintptr_t)buf, .nr_pages = 1 };
-	int fd = open("/dev/bootpin", O_RDWR);
-	char what[400];
-	int diverged;
 
-	if (fd < 0 || !buf)
-		return setup_error("/dev/bootpin: %s", strerror(errno));
-	if (ioctl(fd, request, &req))
-		return setup_error("%s: %s", name, strerror(errno));
-	diverged = fork_then_write(buf, 0x5a, what, sizeof(what));
-	close(fd);
-	if (diverged < 0)
-		return setup_error("%s", what);
-	return diverged ? bug("%s: %s", name, what) : ok("%s: %s", name, what);
+	return request_then_fork("/dev/bootpin", request, name, &req, buf);
 }
 
 static int set_scratch_diverges_after_fork(void)

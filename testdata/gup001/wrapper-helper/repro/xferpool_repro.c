@@ -24,19 +24,8 @@ static int keep_then_fork(unsigned long request, const char *name)
 {
 	uint8_t *buf = map_buffer(REPRO_PAGE);
 	struct xfp_range r = { .addr = (uintptr_t)buf, .nr_pages = 1 };
-	int fd = open("/dev/xferpool", O_RDWR);
-	char what[400];
-	int diverged;
 
-	if (fd < 0 || !buf)
-		return setup_error("/dev/xferpool: %s", strerror(errno));
-	if (ioctl(fd, request, &r))
-		return setup_error("%s: %s", name, strerror(errno));
-	diverged = fork_then_write(buf, 0x5a, what, sizeof(what));
-	close(fd);
-	if (diverged < 0)
-		return setup_error("%s", what);
-	return diverged ? bug("%s: %s", name, what) : ok("%s: %s", name, what);
+	return request_then_fork("/dev/xferpool", request, name, &r, buf);
 }
 
 static int attach_diverges_after_fork(void)

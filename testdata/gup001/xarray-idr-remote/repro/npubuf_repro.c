@@ -57,19 +57,8 @@ static int map_then_fork(unsigned long request, const char *name)
 {
 	uint8_t *buf = map_buffer(REPRO_PAGE);
 	struct npu_map map = { .addr = (uintptr_t)buf, .nr_pages = 1, .flags = NPU_MAP_WRITE };
-	int fd = open("/dev/npubuf", O_RDWR);
-	char what[400];
-	int diverged;
 
-	if (fd < 0 || !buf)
-		return setup_error("/dev/npubuf: %s", strerror(errno));
-	if (ioctl(fd, request, &map))
-		return setup_error("%s: %s", name, strerror(errno));
-	diverged = fork_then_write(buf, 0x5a, what, sizeof(what));
-	close(fd);
-	if (diverged < 0)
-		return setup_error("%s", what);
-	return diverged ? bug("%s: %s", name, what) : ok("%s: %s", name, what);
+	return request_then_fork("/dev/npubuf", request, name, &map, buf);
 }
 
 static int map_slot_pins_in_movable_zone(void)
