@@ -32,6 +32,24 @@ def reachable_from(fn: Function, start: int, *, include_start: bool = False) -> 
     return seen
 
 
+def reaching(fn: Function, target: int) -> set[int]:
+    """Nodes from which `target` is reachable along one or more CFG edges (`reachable_from`
+    backwards: one walk for all nodes instead of one per node)."""
+    preds: dict[int, list[int]] = {}
+    for node in fn.nodes:
+        for edge in node.succs:
+            preds.setdefault(edge.target, []).append(node.id)
+    seen: set[int] = set()
+    stack = list(preds.get(target, ()))
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(preds.get(current, ()))
+    return seen
+
+
 def must_facts(fn: Function, edge_gen: EdgeGen | None = None, transfer: Transfer | None = None,
                *, start: int | None = None, initial: frozenset = frozenset()) -> dict[int, frozenset]:
     """For each node, the facts that hold on entry to it along every path from the entry (or from

@@ -12,7 +12,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.dataflow import must_facts, reachable_from
+from gupcheck.dataflow import must_facts, reachable_from, reaching
 from gupcheck.facts import CallSite, CfgNode, Edge, Function, Side, Value, ValueKind, last_field, root_of
 from gupcheck.findings import SourceLocation
 from gupcheck.knowledge import ApiKnowledge
@@ -378,7 +378,7 @@ class PinAnalysis:
                     continue
                 seen.add(current)
                 stack.extend(e.target for e in fn.nodes[current].succs)
-            body = frozenset(n for n in seen if test.id in reachable_from(fn, n)) if back else frozenset()
+            body = frozenset(seen & reaching(fn, test.id)) if back else frozenset()
             self._loops[key] = body
         return self._loops[key]
 

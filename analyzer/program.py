@@ -92,13 +92,28 @@ class Program:
                 self.functions[fn.key] = fn
                 self._by_name.setdefault(fn.name, []).append(fn)
                 self._unit_of[fn.key] = unit
-        import networkx  # imported on first use: a run answered from the cache never needs it
-
-        self.callgraph = networkx.MultiDiGraph()
+        # (caller, callee, attributes) of the call graph: direct calls, entry points (`<ioctl>` to
+        # the handler) and callbacks an mmap handler installs; as a networkx graph in `callgraph`
+        self._edges: list[tuple[str, str, dict[str, Any]]] = []
+        self._callgraph: Any = None
         self.entry_points: dict[str, list[EntryPoint]] = {}
         self._callers: dict[str, list[CallRef]] = {}
         self._derived: dict[str, Any] = {}
         self._build()
+
+    @property
+    def callgraph(self) -> Any:
+        """The call graph as a networkx MultiDiGraph, built on first use: the rules walk callers and
+        callees through `callers()`/`callee()`, so a run never pays for importing networkx."""
+        if self._callgraph is None:
+            import networkx
+
+            graph = networkx.MultiDiGraph()
+            graph.add_nodes_from(self.functions)
+            for source, target, attributes in self._edges:
+                graph.add_edge(source, target, **attributes)
+            self._callgraph = graph
+        return self._callgraph
 
     def derived(self, name: str, compute: Callable[[], Any]) -> Any:
         """An analysis of the whole program that several rules share, computed once."""
@@ -160,14 +175,12 @@ class Program:
 
     # -- building -------------------------------------------------------------------
     def _build(self) -> None:
-        for key in self.functions:
-            self.callgraph.add_node(key)
         for fn in self.functions.values():
             for node, call in fn.call_sites():
                 target = self.callee(fn, call)
                 if target is None:
                     continue
-                self.callgraph.add_edge(fn.key, target.key, kind="call", line=call.location.line)
+                self._edges.append((fn.key, target.key, {"kind": "call", "line": call.location.line}))
                 self._callers.setdefault(target.key, []).append(CallRef(fn, node, call))
         for unit in self.units:
             tables = {table.variable: table for table in unit.ops_tables}
@@ -196,7 +209,7 @@ class Program:
         if entry not in self.entry_points.setdefault(fn.key, []):
             self.entry_points[fn.key].append(entry)
             source = f"<{role}>"
-            self.callgraph.add_edge(source, fn.key, kind="entry", table=table)
+            self._edges.append((source, fn.key, {"kind": "entry", "table": table}))
 
     def _link_installed_tables(self, unit: TranslationUnitFacts, tables: dict[str, OpsTable]) -> None:
         """`vma->vm_ops = &my_vm_ops` in an mmap handler: the handler installs those callbacks."""
@@ -212,5 +225,5 @@ class Program:
                     for field in table.fields:
                         handler = self.resolve(field.function, unit.path)
                         if handler is not None:
-                            self.callgraph.add_edge(fn.key, handler.key, kind="installs",
-                                                    field=field.field)
+                            self._edges.append((fn.key, handler.key,
+                                                {"kind": "installs", "field": field.field}))

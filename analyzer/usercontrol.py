@@ -8,6 +8,7 @@ and pointers cast from it. Both flow into callees through their parameters.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from gupcheck.facts import Function, Value, ValueKind
@@ -102,14 +103,21 @@ class UserData:
         return self.functions.setdefault(fn.key, FunctionUserData())
 
     def _propagate(self) -> None:
-        changed = True
-        rounds = 0
-        while changed and rounds < 50:
-            rounds += 1
-            changed = False
-            for fn in self.program.kernel_functions():
-                changed |= self._local(fn)
-                changed |= self._into_callees(fn)
+        """Taint within each function and into its callees until nothing changes: a function is
+        looked at again only when a caller passed it something new (the sets only grow)."""
+        functions = {fn.key: fn for fn in self.program.kernel_functions()}
+        pending = deque(functions)
+        queued = set(pending)
+        while pending:
+            key = pending.popleft()
+            queued.discard(key)
+            fn = functions[key]
+            while self._local(fn):
+                pass
+            for callee in self._into_callees(fn):
+                if callee not in queued:
+                    queued.add(callee)
+                    pending.append(callee)
 
     def _local(self, fn: Function) -> bool:
         data = self.of(fn)
@@ -135,9 +143,11 @@ class UserData:
                         data.user_pointers.add(target)
         return (len(data.tainted), len(data.user_pointers)) != before
 
-    def _into_callees(self, fn: Function) -> bool:
+    def _into_callees(self, fn: Function) -> set[str]:
+        """Pass what is user-controlled at `fn`'s call sites to its callees' parameters; the keys of
+        the callees that learnt something."""
         data = self.of(fn)
-        changed = False
+        changed: set[str] = set()
         for _node, call in fn.call_sites():
             callee = self.program.callee(fn, call)
             if callee is None or callee.key not in self.functions:
@@ -149,8 +159,8 @@ class UserData:
                 name = callee.params[index].name
                 if data.tainted_name(arg) is not None and name not in target.tainted:
                     target.tainted.add(name)
-                    changed = True
+                    changed.add(callee.key)
                 if data.is_user_pointer(arg) and not arg.address_of and name not in target.user_pointers:
                     target.user_pointers.add(name)
-                    changed = True
+                    changed.add(callee.key)
         return changed

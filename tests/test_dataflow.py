@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gupcheck.dataflow import must_facts, reachable_from
+from gupcheck.dataflow import must_facts, reachable_from, reaching
 
 SOURCE = """
 #include <linux/uaccess.h>
@@ -45,3 +45,27 @@ def test_reachability_follows_edges_forward_only(kernel_facts):
     assert second in reachable_from(fn, first)
     assert first not in reachable_from(fn, second)
     assert fn.exit.id in reachable_from(fn, fn.entry.id)
+
+
+LOOP = """
+#include <linux/mm.h>
+void f(struct page **pages, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        put_page(pages[i]);
+    return;
+}
+"""
+
+
+def test_reaching_is_reachability_backwards(kernel_facts):
+    fn = kernel_facts(LOOP).functions[0]
+    for target in fn.nodes:
+        expected = {node.id for node in fn.nodes if target.id in reachable_from(fn, node.id)}
+        assert reaching(fn, target.id) == expected
+    test = next(node for node in fn.nodes if node.condition is not None)
+    put = next(node for node, call in fn.call_sites() if call.callee == "put_page")
+    assert test.id in reaching(fn, test.id)  # through the loop's back edge
+    assert put.id in reaching(fn, test.id)
+    assert fn.exit.id not in reaching(fn, test.id)

@@ -99,3 +99,28 @@ def test_ioctl_commands_and_switch_dispatch(kernel_facts):
     cases = {(macro, value) for macro, value, _node in program.ioctl_dispatch(ioctl)}
     assert cases == {("MY_IOC_RESET", commands["MY_IOC_RESET"][1]), ("MY_IOC_SET", commands["MY_IOC_SET"][1])}
     assert program.ioctl_dispatch(program.resolve("my_mmap", driver.path)) == []
+
+
+def test_an_analysis_leaves_networkx_unimported_until_the_graph_is_asked_for(tmp_path) -> None:
+    """The rules walk calls through `callers()`/`callee()`; networkx (~0.15 s to import) is loaded
+    only for `Program.callgraph`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "testdata" / "example"
+    script = (
+        "import sys\n"
+        "from gupcheck.engine import analyse\n"
+        "from gupcheck.program import Program\n"
+        "from gupcheck.rules import ALL_RULES\n"
+        f"analysis = analyse([{str(example)!r}], ALL_RULES, cache_dir=None, jobs=1)\n"
+        "assert analysis.findings, 'the example has findings'\n"
+        "print('networkx' in sys.modules)\n"
+        "program = Program(analysis.units)\n"
+        "assert program.callgraph.number_of_edges() > 0\n"
+        "print('networkx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
