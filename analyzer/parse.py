@@ -157,7 +157,7 @@ _extents: dict[bytes, _Extent] = {}
 _children_of: dict[bytes, tuple[ci.Cursor, ...]] = {}
 _arguments_of: dict[bytes, tuple[ci.Cursor, ...]] = {}
 _file_names: dict[int, str] = {}
-_type_kinds: dict[bytes, ci.TypeKind] = {}
+_type_kinds: dict[bytes, tuple[ci.TypeKind, int]] = {}
 _MACRO_BIT = 1 << 31  # in a source location's encoding: a location in a macro expansion
 _LINE_END_RE = re.compile(rb"\r\n|\r|\n")
 
@@ -268,13 +268,27 @@ def _kind(cursor: ci.Cursor) -> ci.CursorKind:
     return _CURSOR_KINDS[cursor._kind_id]
 
 
-def _canonical_kind(cursor: ci.Cursor) -> ci.TypeKind:
-    """The kind of the canonical type of an expression or declaration."""
+_SCALAR_KINDS = frozenset({ci.TypeKind.INT, ci.TypeKind.UINT, ci.TypeKind.LONG, ci.TypeKind.ULONG,
+                           ci.TypeKind.LONGLONG, ci.TypeKind.ULONGLONG, ci.TypeKind.SHORT,
+                           ci.TypeKind.USHORT, ci.TypeKind.CHAR_S, ci.TypeKind.UCHAR, ci.TypeKind.SCHAR,
+                           ci.TypeKind.CHAR_U})
+_SIZED_KINDS = _SCALAR_KINDS | {ci.TypeKind.CONSTANTARRAY, ci.TypeKind.RECORD}
+
+
+def _canonical_type(cursor: ci.Cursor) -> tuple[ci.TypeKind, int]:
+    """(kind, size in bytes or -1) of the canonical type of an expression or declaration."""
     key = bytes(cursor)
     found = _type_kinds.get(key)
     if found is None:
-        found = _type_kinds[key] = cursor.type.get_canonical().kind
+        canonical = cursor.type.get_canonical()
+        kind = canonical.kind
+        found = _type_kinds[key] = (kind, canonical.get_size() if kind in _SIZED_KINDS else -1)
     return found
+
+
+def _canonical_kind(cursor: ci.Cursor) -> ci.TypeKind:
+    """The kind of the canonical type of an expression or declaration."""
+    return _canonical_type(cursor)[0]
 
 
 def _children(cursor: ci.Cursor) -> tuple[ci.Cursor, ...]:
@@ -752,11 +766,8 @@ class _TUWalker:
         return data[ext.start:ext.end].decode("utf-8", "replace")
 
     def variable(self, cursor: ci.Cursor, *, is_param: bool = False, index: int = -1) -> Variable:
-        ctype = cursor.type.get_canonical()
-        size = None
-        if ctype.kind in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.RECORD):
-            raw = ctype.get_size()
-            size = raw if raw > 0 else None
+        kind, raw = _canonical_type(cursor)
+        size = raw if raw > 0 and kind in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.RECORD) else None
         return Variable(
             name=cursor.spelling,
             type=cursor.type.spelling,
@@ -764,9 +775,9 @@ class _TUWalker:
             is_param=is_param,
             index=index,
             is_user=_declares_user_pointer(self.decl_text(cursor)),
-            is_pointer=ctype.kind == ci.TypeKind.POINTER,
+            is_pointer=kind == ci.TypeKind.POINTER,
             size=size,
-            is_array=ctype.kind in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.INCOMPLETEARRAY),
+            is_array=kind in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.INCOMPLETEARRAY),
             is_static=cursor.storage_class == ci.StorageClass.STATIC,
         )
 
@@ -892,7 +903,7 @@ class _TUWalker:
             name = cursor.spelling
             if ref is None:
                 return name, name, ValueKind.UNKNOWN, None, False
-            size = self._object_size(ref.type, address_of)
+            size = self._object_size(ref, address_of)
             if _kind(ref) == K.PARM_DECL:
                 var = self._lookup(name, fn)
                 return name, name, ValueKind.PARAM, None, bool(var and var.is_user)
@@ -916,7 +927,7 @@ class _TUWalker:
             arrow = _canonical_kind(children[0]) == ci.TypeKind.POINTER
             bpath, bbase, bkind, _, _ = self._path_of(base_cursor, fn, False)
             path = f"{bpath}{'->' if arrow else '.'}{cursor.spelling}" if bpath else None
-            size = self._object_size(cursor.type, address_of)
+            size = self._object_size(cursor, address_of)
             field_user = False
             ref = cursor.referenced
             if ref is not None and _canonical_kind(cursor) == ci.TypeKind.POINTER:
@@ -933,7 +944,7 @@ class _TUWalker:
         if kind == K.ARRAY_SUBSCRIPT_EXPR:
             children = _children(cursor)
             bpath, bbase, bkind, _, _ = self._path_of(_strip(children[0]), fn, False)
-            size = self._object_size(cursor.type, address_of)
+            size = self._object_size(cursor, address_of)
             return (f"{bpath}[]" if bpath else None), bbase, bkind, size, False
         if kind == K.UNARY_OPERATOR and unary_operator(cursor) in ("++", "--", "post++", "post--"):
             return self._path_of(_strip(_children(cursor)[0]), fn, address_of)
@@ -950,18 +961,11 @@ class _TUWalker:
         return None, None, ValueKind.UNKNOWN, None, False
 
     @staticmethod
-    def _object_size(ctype: ci.Type, address_of: bool) -> int | None:
-        canonical = ctype.get_canonical()
-        is_array = canonical.kind == ci.TypeKind.CONSTANTARRAY
-        if is_array or (address_of and canonical.kind == ci.TypeKind.RECORD):
-            size = canonical.get_size()
-            return size if size > 0 else None
-        if address_of and canonical.kind in (ci.TypeKind.INT, ci.TypeKind.UINT, ci.TypeKind.LONG,
-                                              ci.TypeKind.ULONG, ci.TypeKind.LONGLONG,
-                                              ci.TypeKind.ULONGLONG, ci.TypeKind.SHORT,
-                                              ci.TypeKind.USHORT, ci.TypeKind.CHAR_S,
-                                              ci.TypeKind.UCHAR, ci.TypeKind.SCHAR, ci.TypeKind.CHAR_U):
-            size = canonical.get_size()
+    def _object_size(cursor: ci.Cursor, address_of: bool) -> int | None:
+        """The size of the object an expression (or a variable) denotes, when that is what matters:
+        an array, or a struct or scalar whose address is taken."""
+        kind, size = _canonical_type(cursor)
+        if kind == ci.TypeKind.CONSTANTARRAY or (address_of and kind in _SIZED_KINDS):
             return size if size > 0 else None
         return None
 
@@ -1271,7 +1275,7 @@ class _TUWalker:
                     base = children[0]
                     # p->array only computes an address; p->array[i] reads (see below)
                     if _canonical_kind(base) == ci.TypeKind.POINTER and not under_address \
-                            and not _is_array_type(expr.type):
+                            and not _is_array_type(expr):
                         add_deref(base, expr, writing)
                     visit(base, True, None, under_address, False)
                 return
@@ -1284,7 +1288,7 @@ class _TUWalker:
                     if not under_address:
                         if _canonical_kind(stripped) == ci.TypeKind.POINTER:
                             add_deref(base, expr, writing)
-                        elif _kind(stripped) == K.MEMBER_REF_EXPR and _is_array_type(stripped.type):
+                        elif _kind(stripped) == K.MEMBER_REF_EXPR and _is_array_type(stripped):
                             owner = next(iter(_children(stripped)), None)
                             if owner is not None and _canonical_kind(owner) == ci.TypeKind.POINTER:
                                 add_deref(owner, expr, writing)
@@ -1507,9 +1511,10 @@ def _spelled_as_deref(pointer: Value, macro: _MacroUse, source: bytes) -> bool:
     return re.search(rf"(\*\s*\(?\s*{spelled}\b|\b{spelled}\s*(->|\[))", arguments) is not None
 
 
-def _is_array_type(ctype: ci.Type) -> bool:
-    return ctype.get_canonical().kind in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.INCOMPLETEARRAY,
-                                          ci.TypeKind.VARIABLEARRAY)
+def _is_array_type(cursor: ci.Cursor) -> bool:
+    """Whether an expression's (canonical) type is an array."""
+    return _canonical_kind(cursor) in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.INCOMPLETEARRAY,
+                                       ci.TypeKind.VARIABLEARRAY)
 
 
 def _strip(cursor: ci.Cursor) -> ci.Cursor:
