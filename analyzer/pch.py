@@ -24,7 +24,8 @@ modification time of every header inside), or a private directory under the temp
 there is no cache. The key covers the flags (so the kernel tree's paths), the libclang version and the
 root list; a PCH whose headers changed since it was built is rebuilt. One process builds it while
 the others parse their files without it. A build that fails is recorded, so other files do not retry
-it; they are parsed without a PCH. `outcomes` counts, per process, how the parses went.
+it; they are parsed without a PCH. Building one removes the PCHs no run can use again: those an older
+gupcheck wrote and those whose headers are gone. `outcomes` counts, per process, how the parses went.
 
 ``GUPCHECK_NO_PCH=1`` in the environment disables the PCH (for comparisons and benchmarks).
 """
@@ -438,7 +439,36 @@ def _load_or_build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledH
             return entry
         entry = _build(directory, key, flags)
         _store(directory, key, entry)
-        return entry
+    _prune(directory, keep=key)
+    return entry
+
+
+def _prune(directory: Path, keep: str) -> None:
+    """Remove the PCHs no run can use again (about 10 MB each): those an older gupcheck wrote (their
+    description does not read in this format) and those built from headers that are gone (a kernel
+    tree removed or upgraded to another path). One being built, its lock held, is left alone."""
+    for pch_file in directory.glob("*.pch"):
+        key = pch_file.stem
+        if key == keep:
+            continue
+        try:
+            lock = open(directory / f"{key}.lock", "a")  # noqa: SIM115 - held while removing
+        except OSError:
+            continue
+        with lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            entry = read_entry(directory / f"{key}.meta", _FORMAT)
+            if isinstance(entry, (PrecompiledHeader, _Failed)) and \
+                    all(file_identity(path) is not None for path, _ in entry.identities):
+                continue
+            for suffix in (".pch", ".meta", ".h"):  # the empty lock file stays: another may hold it open
+                try:
+                    (directory / f"{key}{suffix}").unlink()
+                except OSError:
+                    pass
 
 
 def _load(directory: Path, key: str) -> PrecompiledHeader | _Failed | None:

@@ -281,3 +281,35 @@ def test_real_6_1_drivers_findings_are_the_same_with_and_without_the_pch(monkeyp
                                                tmp_path, compile_commands=str(database))
     assert units == len(REAL_DRIVERS)
     assert used == len(REAL_DRIVERS)  # every one, i915 with its own -I too
+
+
+def test_building_a_pch_removes_those_no_run_can_use_again(tree: Path, tmp_path: Path) -> None:
+    """PCHs of an older gupcheck, or of a kernel tree that is gone, are removed when one is built; a
+    usable PCH of another tree or flag set stays."""
+    cache = tmp_path / "cache"
+    facts_of(driver(tmp_path, USES_BOTH), tree, cache)
+    directory = cache / "pch"
+    (current,) = directory.glob("*.pch")
+    other_tree = tmp_path / "other-linux"
+    other_tree.mkdir()
+    (other_tree / "header.h").write_text("#define X 1\n")
+    description = pch._load(directory, current.stem)
+
+    def plant(key: str, meta: bytes | None, identities) -> None:
+        (directory / f"{key}.pch").write_bytes(current.read_bytes()[:64])
+        (directory / f"{key}.h").write_text("#include <linux/fs.h>\n")
+        if meta is not None:
+            (directory / f"{key}.meta").write_bytes(meta)
+        else:
+            description.identities = identities
+            pch._store(directory, key, description)
+
+    plant("older0format", b"gupcheck-pch-v2\nwhatever", None)
+    plant("tree0gone", None, [(str(tmp_path / "removed-linux" / "fs.h"), (1, 2))])
+    plant("other0tree", None, [(str(other_tree / "header.h"), (6, 0))])
+    current.unlink()  # rebuilt by the next parse (in a new process: this one keeps what it loaded)
+    pch._loaded.clear()
+    facts_of(driver(tmp_path, USES_BOTH), tree, cache)
+    kept = sorted(path.name for path in directory.iterdir() if path.suffix != ".lock")
+    assert kept == sorted([current.name, f"{current.stem}.h", f"{current.stem}.meta",
+                           "other0tree.h", "other0tree.meta", "other0tree.pch"])
