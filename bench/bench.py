@@ -130,8 +130,13 @@ def run_clang(clang: str, flags: dict[str, list[str]]) -> float:
     return total
 
 
-def run_gupcheck(database: Path, cache: Path, jobs: int) -> tuple[float, float | None, str]:
-    """(seconds, peak worker MiB, SARIF) of one gupcheck run."""
+STAGE_RE = re.compile(r"gupcheck: stats: (discover and configure|facts|link and rules): ([0-9.]+) s")
+
+
+def run_gupcheck(database: Path, cache: Path, jobs: int,
+                 stages: dict[str, list[float]] | None = None) -> tuple[float, float | None, str]:
+    """(seconds, peak worker MiB, SARIF) of one gupcheck run; the seconds of its stages (from
+    --stats) are added to `stages` when given."""
     out = cache.parent / f"{cache.name}-j{jobs}.sarif"
     argv = [sys.executable, "-m", "gupcheck", "check", *[str(SOURCE / d) for d in DRIVERS],
             "-p", str(database), "--cache-dir", str(cache), "-j", str(jobs), "--stats",
@@ -139,6 +144,9 @@ def run_gupcheck(database: Path, cache: Path, jobs: int) -> tuple[float, float |
     seconds, done = timed(argv, cwd=ROOT)
     if done.returncode not in (0, 1):
         sys.exit(f"bench: gupcheck failed ({done.returncode}):\n{done.stderr}")
+    for stage, seconds in STAGE_RE.findall(done.stderr):
+        if stages is not None:
+            stages.setdefault(stage, []).append(float(seconds))
     memory = re.search(r"peak worker memory: (\d+) MiB", done.stderr)
     return seconds, float(memory.group(1)) if memory else None, out.read_text()
 
@@ -171,6 +179,7 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in
                                      ("clang", "cold -j1", "cold -j2", "pch -j2", "warm", "spatch")}
     memory: list[float] = []
+    stages: dict[str, list[float]] = {}  # of the cold -j2 runs
     sarifs: set[str] = set()
     run_clang(clang, flags)  # once untimed: headers into the page cache
     for round_number in range(options.rounds):
@@ -178,7 +187,7 @@ def main() -> None:
         for jobs in (1, 2):
             cache = work / f"cold-{round_number}-j{jobs}"
             shutil.rmtree(cache, ignore_errors=True)
-            seconds, peak, sarif = run_gupcheck(database, cache, jobs)
+            seconds, peak, sarif = run_gupcheck(database, cache, jobs, stages if jobs == 2 else None)
             times[f"cold -j{jobs}"].append(seconds)
             sarifs.add(sarif)
             if peak is not None:
@@ -202,6 +211,10 @@ def main() -> None:
     print(f"\n{len(DRIVERS)} real drivers, median of {options.rounds} rounds (wall seconds):")
     for name, value in median.items():
         print(f"  {name:10s} {value:7.2f}")
+    if stages:
+        print("  cold -j2 by stage: " + ", ".join(f"{stage} {statistics.median(values):.2f}"
+                                                 for stage, values in stages.items()) +
+              " (the rest: interpreter start-up, imports and output)")
     print("ratios:")
     print(f"  cold -j2 / clang   {median['cold -j2'] / median['clang']:.2f}   (target <= 0.35)")
     print(f"  cold -j1 / clang   {median['cold -j1'] / median['clang']:.2f}")
