@@ -25,7 +25,6 @@ This module never imports libclang: it only computes argument lists.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -35,6 +34,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gupcheck.cache import file_identity, read_entry, write_entry
 from gupcheck.facts import HeaderMode, Side
 
 
@@ -71,29 +71,62 @@ def _run_first_line(argv: list[str]) -> str | None:
     return out[0].strip() if out else None
 
 
-@functools.cache
-def builtin_include_dir() -> str | None:
+# The compilers asked for their builtin headers, in order: an installed clang's, else gcc's.
+_CLANGS = ("clang", "clang-18", "clang-19", "clang-17", "clang-16", "clang-15", "clang-14")
+_GCCS = ("gcc", "cc", "gcc-14", "gcc-13", "gcc-12")
+_BUILTIN_ENTRY = "builtin-include"  # the remembered answer, in the cache directory
+_BUILTIN_MAGIC = b"gupcheck-builtin-include-v1\n"
+_builtin_answer: list[str | None] = []  # the answer, once known in this process
+_Compiler = tuple[str, str, tuple[int, int] | None]  # name, path on PATH, (size, mtime)
+
+
+def builtin_include_dir(cache_dir: str | os.PathLike[str] | None = None) -> str | None:
     """The compiler's builtin header directory (stddef.h, stdarg.h, ...), or None if none is found.
 
     Clang's (``clang -print-resource-dir``/include) when a clang is installed, else gcc's
-    (``gcc -print-file-name=include``). Cached for the life of the process.
+    (``gcc -print-file-name=include``). Asking a compiler takes a process: the answer is kept for the
+    life of the process and, given `cache_dir`, in ``<cache_dir>/builtin-include`` for later runs,
+    as long as the compilers on PATH are the same files (path, size, modification time) and the
+    headers checked on the way are still there or still missing.
     """
-    for clang in ("clang", "clang-18", "clang-19", "clang-17", "clang-16", "clang-15", "clang-14"):
-        exe = shutil.which(clang)
-        if not exe:
-            continue
-        res = _run_first_line([exe, "-print-resource-dir"])
-        if res and os.path.isfile(os.path.join(res, "include", "stddef.h")):
-            return os.path.join(res, "include")
-    for gcc in ("gcc", "cc", "gcc-14", "gcc-13", "gcc-12"):
-        exe = shutil.which(gcc)
-        if not exe:
-            continue
-        inc = _run_first_line([exe, "-print-file-name=include"])
-        # gcc echoes the bare name back when it does not know the file.
-        if inc and os.path.isabs(inc) and os.path.isfile(os.path.join(inc, "stddef.h")):
-            return inc
-    return None
+    if not _builtin_answer:
+        _builtin_answer.append(_find_builtin_include_dir(cache_dir))
+    return _builtin_answer[0]
+
+
+def _find_builtin_include_dir(cache_dir: str | os.PathLike[str] | None) -> str | None:
+    compilers: tuple[_Compiler, ...] = tuple((name, exe, file_identity(exe)) for name in (*_CLANGS, *_GCCS)
+                                             if (exe := shutil.which(name)))
+    entry = Path(cache_dir) / _BUILTIN_ENTRY if cache_dir is not None else None
+    stored = read_entry(entry, _BUILTIN_MAGIC) if entry is not None else None
+    if isinstance(stored, tuple) and len(stored) == 3 and stored[0] == compilers:
+        _compilers, checked, answer = stored
+        if all(os.path.isfile(header) == present for header, present in checked):
+            return answer
+    answer, checked = _ask_compilers(compilers)
+    if entry is not None:
+        write_entry(entry, (compilers, checked, answer), _BUILTIN_MAGIC)
+    return answer
+
+
+def _ask_compilers(compilers: tuple[_Compiler, ...]) -> tuple[str | None, list[tuple[str, bool]]]:
+    """The first builtin header directory a compiler names that holds stddef.h, and the stddef.h
+    paths checked on the way (with whether each was there)."""
+    checked: list[tuple[str, bool]] = []
+    for name, exe, _identity in compilers:
+        if name in _CLANGS:
+            resource = _run_first_line([exe, "-print-resource-dir"])
+            include = os.path.join(resource, "include") if resource else None
+        else:
+            include = _run_first_line([exe, "-print-file-name=include"])
+            if include and not os.path.isabs(include):
+                include = None  # gcc echoes the bare name back when it does not know the file
+        if include:
+            stddef = os.path.join(include, "stddef.h")
+            checked.append((stddef, os.path.isfile(stddef)))
+            if checked[-1][1]:
+                return include, checked
+    return None, checked
 
 
 def _builtin_args() -> list[str]:
@@ -731,10 +764,14 @@ class BuildConfig:
     or None to fall back to ``GUPCHECK_KERNEL_DIR`` and the running kernel's tree (see
     `resolve_kernel_dir`). Both raise ConfigError at construction if unusable. ``use_model``: parse
     kernel code with the built-in model even when a kernel tree exists (``--kernel-model``).
+    ``cache_dir``: where the compiler's builtin header directory is remembered between runs (see
+    `builtin_include_dir`), or None.
     """
 
     def __init__(self, *, compile_commands: str | None = None, kernel_dir: str | None = None,
-                 use_model: bool = False) -> None:
+                 use_model: bool = False, cache_dir: str | None = None) -> None:
+        if cache_dir is not None:
+            builtin_include_dir(cache_dir)  # the flags below then get the answer remembered there
         self.database = load_compile_commands(compile_commands) if compile_commands else None
         self.kernel_tree = None if use_model else resolve_kernel_dir(kernel_dir)
 

@@ -1,8 +1,9 @@
 """On-disk cache of per-file facts, so a re-run over unchanged sources parses nothing.
 
 An entry is keyed by everything that decides a file's facts: the file's path and content, the clang
-arguments and header mode it is parsed with, the libclang version and the analyser itself (its version
-and the source of the modules that produce facts). The headers a parse included are recorded in the
+arguments and header mode it is parsed with, the installed libclang (its package's file, size and
+modification time: a reinstall or an upgrade changes them) and the analyser itself (its version and
+the source of the modules that produce facts). The headers a parse included are recorded in the
 entry with their size and modification time; an entry whose headers changed since is stale.
 
 Entries are written to a temporary file and renamed into place, so two runs sharing a cache never
@@ -17,15 +18,18 @@ others can write.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
+import importlib.util
 import os
 import pickle
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gupcheck import __version__
-from gupcheck.buildconfig import FileConfig
 from gupcheck.facts import TranslationUnitFacts
+
+if TYPE_CHECKING:
+    from gupcheck.buildconfig import FileConfig
 
 MAGIC = b"gupcheck-facts-v1\n"
 _DIGEST_SIZE = 32
@@ -50,10 +54,7 @@ def _analyser_identity(whole: bool) -> bytes:
     for module in modules:
         digest.update(module.name.encode())
         digest.update(module.read_bytes())
-    try:
-        digest.update(importlib.metadata.version("libclang").encode())
-    except importlib.metadata.PackageNotFoundError:
-        digest.update(b"libclang-unknown")
+    digest.update(repr(module_identity("clang")).encode())  # libclang, found without importing it
     return digest.digest()
 
 
@@ -72,6 +73,15 @@ def file_identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return status.st_size, status.st_mtime_ns
+
+
+def module_identity(name: str) -> tuple[str, tuple[int, int] | None] | None:
+    """Where an installed module's file is and its identity (a reinstall changes it), found without
+    importing the module; None when it is not installed."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin:
+        return None
+    return spec.origin, file_identity(spec.origin)
 
 
 class CachedFacts:
@@ -100,6 +110,7 @@ class FactCache:
         self.facts_dir = self.root / "facts"
         self.hits = 0
         self.misses = 0
+        self._identities: dict[str, tuple[int, int] | None] = {}  # header -> identity, stat once a run
 
     @staticmethod
     def key(config: FileConfig, source: bytes) -> str:
@@ -130,8 +141,11 @@ class FactCache:
         headers, summary, unit_bytes = payload
         if not isinstance(summary, TranslationUnitFacts) or not isinstance(unit_bytes, bytes):
             return None
+        known = self._identities
         for path, identity in headers:
-            if file_identity(path) != identity:
+            if path not in known:
+                known[path] = file_identity(path)
+            if known[path] != identity:
                 return None  # an included header changed
         return CachedFacts(summary, unit_bytes)
 
@@ -160,6 +174,26 @@ class FactCache:
 
     def store_result(self, key: str, result: object) -> None:
         write_entry(self.root / "runs" / key[:2] / f"{key}.run", result)
+
+    # -- rendered reports -----------------------------------------------------------------------
+    # A report is a function of what it is made of, of gupcheck and of the libraries that render it:
+    # one rendered before from the same inputs is reused when rendering costs more than reading it.
+
+    @staticmethod
+    def report_key(kind: str, inputs: str, libraries: tuple[str, ...] = ()) -> str:
+        """The key of a `kind` report rendered from `inputs` (a canonical text of everything the report
+        shows) with the installed `libraries` (module names, identified by their files)."""
+        digest = hashlib.sha256(b"report\0" + analyser_identity(whole=True) + kind.encode() + b"\0")
+        digest.update(repr([module_identity(name) for name in libraries]).encode())
+        digest.update(inputs.encode())
+        return digest.hexdigest()
+
+    def load_report(self, key: str) -> str | None:
+        report = read_entry(self.root / "reports" / key[:2] / f"{key}.report")
+        return report if isinstance(report, str) else None
+
+    def store_report(self, key: str, report: str) -> None:
+        write_entry(self.root / "reports" / key[:2] / f"{key}.report", report)
 
 
 def read_entry(entry: Path, magic: bytes = MAGIC) -> object | None:

@@ -174,6 +174,51 @@ def test_builtin_include_dir_has_stddef():
     assert builtin_include_dir() is inc  # cached
 
 
+def _fake_clang(bin_dir: Path, resource_dir: Path, log: Path) -> None:
+    """A `clang` on PATH that names `resource_dir` and logs each time it is asked."""
+    script = bin_dir / "clang"
+    script.write_text(f"#!/bin/sh\necho asked >> {log}\necho {resource_dir}\n")
+    script.chmod(0o755)
+
+
+def test_builtin_include_dir_is_remembered_until_the_compiler_changes(tmp_path, monkeypatch):
+    bin_dir, cache, log = tmp_path / "bin", tmp_path / "cache", tmp_path / "asked.log"
+    bin_dir.mkdir()
+    old, new = tmp_path / "clang-old", tmp_path / "clang-newer"
+    for resource in (old, new):
+        (resource / "include").mkdir(parents=True)
+        (resource / "include" / "stddef.h").write_text("/* stddef */\n")
+    _fake_clang(bin_dir, old, log)
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+    def fresh_process_answer() -> str | None:
+        monkeypatch.setattr(buildconfig, "_builtin_answer", [])  # as in a new run
+        return builtin_include_dir(cache)
+
+    def times_asked() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    assert fresh_process_answer() == str(old / "include") and times_asked() == 1
+    assert fresh_process_answer() == str(old / "include") and times_asked() == 1  # remembered
+    assert builtin_include_dir() == str(old / "include") and times_asked() == 1  # and kept in the process
+    _fake_clang(bin_dir, new, log)  # the compiler is upgraded: another file
+    assert fresh_process_answer() == str(new / "include") and times_asked() == 2
+    assert fresh_process_answer() == str(new / "include") and times_asked() == 2
+    (new / "include" / "stddef.h").unlink()  # its headers are removed: the answer is no longer trusted
+    assert fresh_process_answer() is None and times_asked() == 3
+
+
+def test_build_config_remembers_the_builtin_include_dir_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(buildconfig, "_builtin_answer", [])
+    BuildConfig(use_model=True, cache_dir=str(tmp_path))
+    assert (tmp_path / "builtin-include").is_file()
+    monkeypatch.setattr(buildconfig, "_builtin_answer", [])
+    monkeypatch.setattr(buildconfig, "_ask_compilers", lambda compilers: pytest.fail("a compiler was asked"))
+    cfg = BuildConfig(use_model=True, cache_dir=str(tmp_path)).config_for(str(tmp_path / "drv.c"), "")
+    assert cfg.args == tuple(model_args(str(tmp_path / "drv.c")))
+    assert builtin_include_dir() in cfg.args
+
+
 def test_model_include_dir_is_package_data():
     d = Path(model_include_dir())
     assert d == Path(buildconfig.__file__).resolve().parent / "kernel_model" / "include"

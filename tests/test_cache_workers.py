@@ -185,3 +185,28 @@ def test_cached_findings_are_only_reused_for_the_same_rules_and_options(tmp_path
     assert {f.rule_id for f in only_gup001.findings} <= {"GUP001"}
     again = analyse([case], ALL_RULES, use_model=True, cache_dir=cache, target_kernel="5.4")
     assert "findings (cached)" in again.stats.stages and keys(again) == keys(old_kernel)
+
+
+def test_another_libclang_changes_every_fact_key(monkeypatch) -> None:
+    from gupcheck import cache
+
+    assert cache.module_identity("clang") is not None  # the installed bindings, found without importing them
+    monkeypatch.setattr(cache, "_IDENTITY", {})
+    before = cache.analyser_identity(), cache.analyser_identity(whole=True)
+    monkeypatch.setattr(cache, "_IDENTITY", {})
+    monkeypatch.setattr(cache, "module_identity", lambda name: ("/elsewhere/clang/__init__.py", (1, 2)))
+    after = cache.analyser_identity(), cache.analyser_identity(whole=True)
+    assert before[0] != after[0] and before[1] != after[1]
+
+
+def test_a_header_shared_by_several_files_is_checked_once_a_run(tmp_path: Path, monkeypatch) -> None:
+    from gupcheck import cache
+
+    store = str(tmp_path / "cache")
+    analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=store)
+    checked: list[str] = []
+    real = cache.file_identity
+    monkeypatch.setattr(cache, "file_identity", lambda path: checked.append(path) or real(path))
+    warm = analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=store)
+    assert set(origins(warm).values()) == {"cache"}
+    assert checked and len(checked) == len(set(checked))
