@@ -8,20 +8,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 
 import click
 
 from gupcheck import __version__
 from gupcheck.baseline import BaselineError, fingerprint_of, load_baseline
 from gupcheck.buildconfig import ConfigError
-from gupcheck.cache import default_cache_dir
+from gupcheck.cache import FactCache, default_cache_dir
 from gupcheck.console import ProgressBar, render_stats
-from gupcheck.engine import analyse
+from gupcheck.engine import Analysis, analyse
 from gupcheck.facts import HeaderMode
-from gupcheck.findings import InputProblem
-from gupcheck.output.text import render_text, should_use_color
+from gupcheck.findings import Finding, InputProblem
+from gupcheck.output.text import relative_path, render_text, should_use_color
 from gupcheck.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
+from gupcheck.ruleinfo import LazyRule
 from gupcheck.rules import ALL_RULES, rule_by_id
 from gupcheck.workers import DEFAULT_TIMEOUT, default_jobs
 
@@ -210,15 +210,9 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
     if executor_summary and not quiet:
         click.echo(f"gupcheck: {executor_summary}", err=True)
 
-    docs = [rule.doc for rule in rules]
     output_format, output = options["output_format"], options["output"]
     if output_format == "sarif":
-        from gupcheck.output.sarif import render_sarif  # sarif-om is only imported when asked for
-
-        report = render_sarif(findings, docs, source_root=root,
-                              files_analysed=analysis.files_analysed,
-                              notifications=[*analysis.problems, *analysis.notes],
-                              execution_successful=bool(analysis.units))
+        report = _sarif_report(findings, rules, root, analysis, cache_dir)
     elif output_format == "json":
         from gupcheck.output.jsonfmt import render_json
 
@@ -227,7 +221,7 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
     else:
         stream = sys.stdout if output is None else None
         color = stream is not None and should_use_color(stream)
-        report = render_text(findings, {doc.id: doc for doc in docs}, color=color, source_root=root,
+        report = render_text(findings, {rule.id: rule for rule in rules}, color=color, source_root=root,
                              files_analysed=len(analysis.units))
     if not _write(report, output):
         return EXIT_ERROR
@@ -235,6 +229,37 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
     if not any(not unit.errors for unit in analysis.units):
         return EXIT_ERROR  # nothing could be analysed (or only files that do not parse)
     return EXIT_FINDINGS if any(f.suppression is None for f in findings) else EXIT_CLEAN
+
+
+# The libraries whose code shapes the SARIF text (a rendered log is reused only with the same ones).
+_SARIF_LIBRARIES = ("sarif_om", "jschema_to_python", "attr")
+
+
+def _sarif_report(findings: list[Finding], rules: tuple[LazyRule, ...], root: str, analysis: Analysis,
+                  cache_dir: str | None) -> str:
+    """The SARIF log. Rendering imports sarif-om and the rules' documentation, which takes longer than a
+    warm run's analysis: with a cache, a log rendered before from the same inputs is reused."""
+    notifications = [*analysis.problems, *analysis.notes]
+    successful = bool(analysis.units)
+    cache = FactCache(cache_dir) if cache_dir is not None else None
+    key = ""
+    if cache is not None:
+        paths = {path for finding in findings for path in finding.paths()}
+        paths.update(analysis.files_analysed, (problem.path for problem in analysis.problems))
+        inputs = (findings, [rule.id for rule in rules], root, analysis.files_analysed, notifications,
+                  successful, [(path, relative_path(path, root)) for path in sorted(paths)])
+        key = FactCache.report_key("sarif", repr(inputs), _SARIF_LIBRARIES)
+        report = cache.load_report(key)
+        if report is not None:
+            return report
+    from gupcheck.output.sarif import render_sarif  # sarif-om is only imported when asked for
+
+    report = render_sarif(findings, [rule.doc for rule in rules], source_root=root,
+                          files_analysed=analysis.files_analysed, notifications=notifications,
+                          execution_successful=successful)
+    if cache is not None:
+        cache.store_report(key, report)
+    return report
 
 
 def _executor(kind: str, scheduler: str | None):
@@ -267,16 +292,16 @@ def _selected_rules(project: ProjectConfig) -> tuple:
                        ("levels", list(project.levels))):
         for name in names:
             if rule_by_id(name) is None:
-                known = ", ".join(rule.doc.id for rule in ALL_RULES)
+                known = ", ".join(rule.id for rule in ALL_RULES)
                 raise ConfigFileError(f"{where}: '{key}': unknown rule '{name}' (known: {known})")
     enabled = [rule_by_id(name) for name in project.enable] if project.enable is not None else list(ALL_RULES)
-    disabled = {rule_by_id(name).doc.id for name in project.disable}
-    return tuple(rule for rule in ALL_RULES if rule in enabled and rule.doc.id not in disabled)
+    disabled = {rule_by_id(name).id for name in project.disable}
+    return tuple(rule for rule in ALL_RULES if rule in enabled and rule.id not in disabled)
 
 
 def _rule_name(rule_id: str) -> str:
     rule = rule_by_id(rule_id)
-    return rule.doc.name if rule is not None else rule_id
+    return rule.name if rule is not None else rule_id
 
 
 # Flags Kbuild's CHECKFLAGS adds for sparse that no compiler understands.
@@ -296,6 +321,8 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
     analyses that one file with exactly those flags and prints findings like compiler warnings. It exits
     0 (findings do not stop the build) unless --werror or GUPCHECK_KBUILD_WERROR=1 is given.
     """
+    import tempfile
+
     sources = [arg for arg in command if arg.endswith(".c") and not arg.startswith("-")]
     if not sources:
         _error("kbuild: no .c file on the command line (expected: gupcheck kbuild FLAGS... FILE.c)")
@@ -319,7 +346,7 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
             _report_problem(problem)
     reported = analysis.reported
     if reported:
-        report = render_text(reported, {rule.doc.id: rule.doc for rule in ALL_RULES},
+        report = render_text(reported, {rule.id: rule for rule in ALL_RULES},
                              color=should_use_color(sys.stderr), source_root=directory,
                              files_analysed=len(analysis.units))
         click.echo(report, err=True, nl=False)
@@ -340,7 +367,7 @@ def explain(rule: str) -> None:
     """Print a rule's documentation (by id, e.g. GUP005, or by name)."""
     found = rule_by_id(rule)
     if found is None:
-        known = ", ".join(r.doc.id for r in ALL_RULES)
+        known = ", ".join(r.id for r in ALL_RULES)
         _error(f"unknown rule '{rule}' (known: {known})")
         sys.exit(EXIT_ERROR)
     click.echo(found.doc.help_text(), nl=False)

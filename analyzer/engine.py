@@ -15,7 +15,7 @@ from gupcheck.discovery import discover_sources
 from gupcheck.facts import HeaderMode, TranslationUnitFacts
 from gupcheck.findings import Finding, InputProblem
 from gupcheck.knowledge import ApiKnowledge
-from gupcheck.ruleinfo import Rule
+from gupcheck.ruleinfo import LazyRule, Rule
 from gupcheck.suppressions import apply_suppressions
 from gupcheck.workers import DEFAULT_TIMEOUT, FactJob, FactResult, WorkerPool, run_in_process
 
@@ -69,7 +69,7 @@ Progress = Callable[[int, int], None]  # (files done, files in all)
 
 def analyse(
     paths: list[str],
-    rules: tuple[Rule, ...],
+    rules: tuple[Rule | LazyRule, ...],
     *,
     compile_commands: str | None = None,
     kernel_dir: str | None = None,
@@ -102,7 +102,7 @@ def analyse(
     sources = [path for path in sources if not is_excluded(path, excludes)]
     result.problems.extend(problems)
     config = buildconfig.BuildConfig(compile_commands=compile_commands, kernel_dir=kernel_dir,
-                                     use_model=use_model)
+                                     use_model=use_model, cache_dir=cache_dir)
     cache = FactCache(cache_dir) if cache_dir is not None else None
     jobs_by_path: dict[str, FactJob] = {}
     entries: dict[str, CachedFacts] = {}
@@ -119,7 +119,7 @@ def analyse(
     # The same facts with the same rules and options give the same findings: a run whose every file
     # comes from the cache looks for the findings of an identical earlier run.
     if cache is not None and jobs_by_path:
-        settings = repr((tuple(rule.doc.id for rule in rules), target, _tree_release(config),
+        settings = repr((tuple(rule.id for rule in rules), target, _tree_release(config),
                          spawn_copies_memory, api))
         if len(entries) == len(jobs_by_path):
             clock = time.perf_counter()
@@ -199,7 +199,7 @@ def _tree_release(config: buildconfig.BuildConfig) -> str:
     return config.kernel_tree.release if config.kernel_tree is not None else ""
 
 
-def _run_rules(result: Analysis, rules: tuple[Rule, ...], config: buildconfig.BuildConfig,
+def _run_rules(result: Analysis, rules: tuple[Rule | LazyRule, ...], config: buildconfig.BuildConfig,
                target: str | None, spawn_copies_memory: bool, api: ApiKnowledge | None) -> None:
     from gupcheck.crosslayer import link_program  # the analyses are imported when they are needed
     from gupcheck.pins import PinAnalysis
@@ -220,7 +220,7 @@ def _run_rules(result: Analysis, rules: tuple[Rule, ...], config: buildconfig.Bu
                                          "this finding may be incomplete")
             result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
-    apply_suppressions(result.findings, {rule.doc.id: rule.doc.name for rule in rules})
+    apply_suppressions(result.findings, {rule.id: rule.name for rule in rules})
     layer = program.derived("cross-layer", lambda: link_program(program, PinAnalysis.of(program)))
     for call in layer.unresolved:
         request = call.args[1]

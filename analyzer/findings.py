@@ -93,6 +93,15 @@ class Finding:
         loc = self.location
         return (loc.path, loc.line, loc.column, self.rule_id, self.message)
 
+    def paths(self) -> set[str]:
+        """Every file the finding points into: its location, related locations, flow, fixes and
+        suppression."""
+        locations = [self.location, *(r.location for r in self.related), *(s.location for s in self.flow),
+                     *(r.region for fix in self.fixes for r in fix.replacements)]
+        if self.suppression is not None:
+            locations.append(self.suppression.location)
+        return {location.path for location in locations}
+
     def fingerprint(self, relative_path: str) -> str:
         """A hash that survives line shifts: rule, file, function and the flagged text, not line numbers."""
         material = "\x1f".join((self.rule_id, relative_path, self.function, self.snippet_key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,6 +59,37 @@ class RuleDoc:
 class Rule:
     doc: RuleDoc
     check: Callable[[Program], Iterable[Finding]]
+
+    @property
+    def id(self) -> str:
+        return self.doc.id
+
+    @property
+    def name(self) -> str:
+        return self.doc.name
+
+
+@dataclass(frozen=True)
+class LazyRule:
+    """A rule known by its id and name; its module (which defines `RULE`) is imported the first time
+    its documentation or its check is needed, with the analyses that module imports."""
+
+    id: str
+    name: str
+    module: str  # e.g. "gupcheck.rules.pin_outlives_syscall"
+
+    def load(self) -> Rule:
+        rule = importlib.import_module(self.module).RULE
+        if (rule.id, rule.name) != (self.id, self.name):
+            raise RuntimeError(f"{self.module} defines {rule.id} {rule.name}, not {self.id} {self.name}")
+        return rule
+
+    @property
+    def doc(self) -> RuleDoc:
+        return self.load().doc
+
+    def check(self, program: Program) -> Iterable[Finding]:
+        return self.load().check(program)
 
 
 def _indent(text: str) -> str:

@@ -102,6 +102,62 @@ def test_sarif_of_all_testdata_passes_schema_and_multitool(tmp_path: Path, sarif
     assert again.read_bytes() == out.read_bytes()
 
 
+# What a warm run must not import: the rule modules and the analyses behind them, the SARIF library,
+# importlib.metadata, libclang, networkx.
+HEAVY = ("gupcheck.rules.", "gupcheck.program", "gupcheck.pins", "gupcheck.crosslayer", "gupcheck.sharedmem",
+         "gupcheck.locksets", "gupcheck.usercontrol", "gupcheck.dataflow", "sarif_om", "jschema_to_python",
+         "importlib.metadata", "clang", "networkx")
+
+
+def run_listing_imports(*args: str, cwd: Path = REPO) -> tuple[int, set[str]]:
+    """Run the command line in a fresh interpreter: (exit status, the heavy modules it imported)."""
+    script = ("import sys\nfrom gupcheck.cli import main\n"
+              "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    code = done.code\n"
+              f"print(code, *(name for name in sys.modules if name.startswith({HEAVY!r})))\n")
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+    assert done.stdout, done.stderr
+    code, *modules = done.stdout.split()
+    return int(code), set(modules)
+
+
+@pytest.mark.parametrize("output_format", ["sarif", "text", "json"])
+def test_warm_run_imports_no_rule_and_no_sarif_library(tmp_path: Path, output_format: str) -> None:
+    options = ("--kernel-model", "--cache-dir", str(tmp_path / "cache"), "--format", output_format)
+    status, imported = run_listing_imports(*options, "-o", str(tmp_path / "cold"), str(EXAMPLE))
+    assert status == 1 and "gupcheck.rules.unchecked_user_access" in imported
+    status, imported = run_listing_imports(*options, "-o", str(tmp_path / "warm"), str(EXAMPLE))
+    assert status == 1 and imported == set()
+    assert (tmp_path / "warm").read_bytes() == (tmp_path / "cold").read_bytes()
+
+
+def test_a_reused_sarif_log_is_the_one_rendered_for_the_same_inputs(tmp_path: Path) -> None:
+    """The SARIF log a warm run reuses is the one its inputs give: another level, source root or rule
+    set gives another log, the same as a run without cache renders."""
+    cache = str(tmp_path / "cache")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "demo_dev.c").write_bytes((EXAMPLE / "demo_dev.c").read_bytes())
+    variants = {
+        "plain": ("", ()),
+        "levels": ('[levels]\nGUP005 = "note"\n', ()),
+        "rules": ('disable = ["GUP001"]\n', ()),
+        "root": ("", ("--source-root", str(tmp_path))),
+    }
+    logs = {}
+    for name, (config, options) in variants.items():
+        (project / ".gupcheck.toml").write_text(config)
+        args = ("--kernel-model", "--format", "sarif", *options, "demo_dev.c")
+        fresh = gupcheck(*args, "--no-cache", cwd=project)
+        for _ in range(2):  # rendered and stored, then reused
+            cached = gupcheck(*args, "--cache-dir", cache, cwd=project)
+            assert cached.returncode == fresh.returncode == 1
+            assert cached.stdout == fresh.stdout, name
+        logs[name] = fresh.stdout
+    assert len(set(logs.values())) == len(logs)
+    assert len(list((tmp_path / "cache" / "reports").rglob("*.report"))) == len(variants)
+
+
 def test_json_format() -> None:
     result = gupcheck("--kernel-model", "--format", "json", str(EXAMPLE))
     assert result.returncode == 1

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from gupcheck.engine import analyse
 from gupcheck.facts import HeaderMode, Side
-from gupcheck.rules import ALL_RULES
+from gupcheck.ruleinfo import LazyRule
+from gupcheck.rules import ALL_RULES, rule_by_id
 
 APP = """
 #include <fcntl.h>
@@ -48,3 +51,13 @@ def test_driver_and_userland_are_parsed_in_their_own_modes(tmp_path: Path) -> No
     assert {"open", "ioctl", "fork", "printf"} <= app_calls
     # GUP005 is a kernel rule: the userland program's calls are not its business
     assert {Path(f.location.path).name for f in analysis.findings} == {"demo_dev.c"}
+
+
+def test_the_rule_table_names_each_rule_as_its_module_does() -> None:
+    for rule in ALL_RULES:
+        loaded = rule.load()
+        assert (loaded.id, loaded.name) == (rule.id, rule.name) == (loaded.doc.id, loaded.doc.name)
+        assert rule.doc is loaded.doc and rule_by_id(rule.name) is rule_by_id(rule.id.lower()) is rule
+    mislabelled = LazyRule("GUP009", ALL_RULES[0].name, ALL_RULES[0].module)
+    with pytest.raises(RuntimeError, match="GUP001"):
+        mislabelled.load()

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TextIO
 
 from gupcheck.findings import Finding, Level, SourceLocation
-from gupcheck.ruleinfo import RuleDoc
+from gupcheck.ruleinfo import LazyRule, RuleDoc
 
 TAB_WIDTH = 8
 
@@ -62,7 +62,7 @@ def display_path(path: str, source_root: str) -> str:
 
 def render_text(
     findings: Iterable[Finding],
-    rules: Mapping[str, RuleDoc],
+    rules: Mapping[str, RuleDoc | LazyRule],  # rule id -> its documentation or the rule (for its name)
     *,
     color: bool,
     source_root: str,
@@ -154,7 +154,7 @@ def _read_line(path: str, line: int) -> str | None:
     return None
 
 
-def _rules_line(findings: list[Finding], rules: Mapping[str, RuleDoc]) -> str:
+def _rules_line(findings: list[Finding], rules: Mapping[str, RuleDoc | LazyRule]) -> str:
     ids = sorted({f.rule_id for f in findings})
     named = [f"{rid} ({rules[rid].name})" if rid in rules else rid for rid in ids]
     return f"rules: {', '.join(named)}; run `gupcheck explain <rule>` for details"
