@@ -144,9 +144,9 @@ def run_gupcheck(database: Path, cache: Path, jobs: int,
     seconds, done = timed(argv, cwd=ROOT)
     if done.returncode not in (0, 1):
         sys.exit(f"bench: gupcheck failed ({done.returncode}):\n{done.stderr}")
-    for stage, seconds in STAGE_RE.findall(done.stderr):
+    for stage, stage_seconds in STAGE_RE.findall(done.stderr):
         if stages is not None:
-            stages.setdefault(stage, []).append(float(seconds))
+            stages.setdefault(stage, []).append(float(stage_seconds))
     memory = re.search(r"peak worker memory: (\d+) MiB", done.stderr)
     return seconds, float(memory.group(1)) if memory else None, out.read_text()
 
