@@ -16,6 +16,7 @@ import faulthandler
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import signal
 import time
 from collections import deque
@@ -152,28 +153,31 @@ class WorkerPool:
                 for index, worker in enumerate(workers):
                     if worker.job is None:
                         continue
-                    result = self._collect(worker, ready)
-                    if result is None:
+                    outcome = self._collect(worker, ready)
+                    if outcome is None:
                         continue
-                    yield result
                     if worker.process.is_alive():
                         self._record_memory(worker)
                     else:
                         worker.stop(kill=True)
                         worker = workers[index] = _Worker(self._context)
+                    # The next file first: decoding a large result takes the parent a while, and
+                    # the worker would wait for it.
                     if queue:
                         worker.give(queue.popleft(), self.timeout)
+                    yield outcome if isinstance(outcome, FactResult) else pickle.loads(outcome)
         finally:
             for worker in workers:
                 worker.stop(kill=worker.job is not None)
 
-    def _collect(self, worker: _Worker, ready: list) -> FactResult | None:
+    def _collect(self, worker: _Worker, ready: list) -> FactResult | bytes | None:
+        """The worker's result, still pickled (bytes), or the problem it had; None while it works."""
         job = worker.job
         assert job is not None
-        result: FactResult | None = None
+        result: FactResult | bytes | None = None
         if worker.connection in ready:
             try:
-                result = worker.connection.recv()
+                result = worker.connection.recv_bytes()
             except (EOFError, OSError):
                 pass  # the worker died before or while sending: a crash
         if result is None:
