@@ -1,3 +1,3 @@
-from gupcheck.cli import main
+from gupcheck.cli import run
 
-main()
+run()

@@ -5,6 +5,7 @@ Exit status: 0 no findings, 1 findings, 2 usage or input error (nothing could be
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -44,6 +45,29 @@ def main() -> None:
 
     Run `gupcheck PATH...` on driver and userland sources (files or folders).
     """
+
+
+def run() -> None:
+    """The `gupcheck` command: `main`, then the process ends as soon as its output is out and the
+    exit handlers have run. The interpreter's own shutdown would free the analysis's objects one by
+    one (hundreds of thousands for a real driver tree: 0.35 s on the 12 drivers of bench/) for no one."""
+    try:
+        main()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe (`gupcheck ... | head`)
+            code = code or 1
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def _analysis_options(function):

@@ -220,3 +220,27 @@ def test_analysis_modifies_nothing() -> None:
     before = tree_digest(TESTDATA)
     gupcheck("--kernel-model", "--format", "sarif", "testdata")
     assert tree_digest(TESTDATA) == before
+
+
+def test_the_command_ends_without_tearing_the_analysis_down_but_with_its_output_and_exit_handlers(
+        tmp_path: Path) -> None:
+    """`gupcheck` (cli.run) leaves the process as soon as the output is out: the whole SARIF log
+    reaches a pipe, the exit status is kept, and the exit handlers still run."""
+    marker = tmp_path / "exit-handler-ran"
+    script = (
+        "import atexit, sys\n"
+        "from gupcheck.cli import run\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').close())\n"
+        f"sys.argv = ['gupcheck', {str(EXAMPLE)!r}, '--kernel-model', '--no-cache', '--format', 'sarif']\n"
+        "run()\n"
+        "raise SystemExit('run() returned')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k != "GUPCHECK_KERNEL_DIR"})
+    assert done.returncode == 1, done.stderr
+    assert len(json.loads(done.stdout)["runs"][0]["results"]) == 3
+    assert marker.exists()
+    usage = subprocess.run([sys.executable, "-c", "import sys\nfrom gupcheck.cli import run\n"
+                            "sys.argv = ['gupcheck', '--no-such-option']\nrun()\n"],
+                           capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "No such option" in usage.stderr
