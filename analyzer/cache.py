@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from gupcheck import __version__
 from gupcheck.facts import TranslationUnitFacts
+from gupcheck.gcpause import collector_paused
 
 if TYPE_CHECKING:
     from gupcheck.buildconfig import FileConfig
@@ -96,7 +97,8 @@ class CachedFacts:
     def unit(self) -> TranslationUnitFacts | None:
         """The full facts, or None if they cannot be decoded (the entry is then treated as a miss)."""
         try:
-            unit = pickle.loads(self._unit_bytes)
+            with collector_paused():
+                unit = pickle.loads(self._unit_bytes)
         except Exception:  # noqa: BLE001 - an undecodable entry is a miss, whatever the reason
             return None
         return unit if isinstance(unit, TranslationUnitFacts) else None

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from gupcheck.buildconfig import FileConfig
 from gupcheck.facts import TranslationUnitFacts
+from gupcheck.gcpause import collector_paused
 
 DEFAULT_TIMEOUT = 300.0  # seconds for one file's parse
 
@@ -56,7 +57,8 @@ def compute_facts(job: FactJob) -> FactResult:
 
     started = time.perf_counter()
     try:
-        unit = extract_facts(job.config, job.source, cache_dir=job.cache_dir)  # the PCH is kept there too
+        with collector_paused():
+            unit = extract_facts(job.config, job.source, cache_dir=job.cache_dir)  # the PCH is kept there too
     except ParseError as error:
         return FactResult(job.path, None, str(error), time.perf_counter() - started)
     except RecursionError:
@@ -165,7 +167,10 @@ class WorkerPool:
                     # the worker would wait for it.
                     if queue:
                         worker.give(queue.popleft(), self.timeout)
-                    yield outcome if isinstance(outcome, FactResult) else pickle.loads(outcome)
+                    if isinstance(outcome, bytes):
+                        with collector_paused():
+                            outcome = pickle.loads(outcome)
+                    yield outcome
         finally:
             for worker in workers:
                 worker.stop(kill=worker.job is not None)
