@@ -210,3 +210,33 @@ def test_a_header_shared_by_several_files_is_checked_once_a_run(tmp_path: Path, 
     warm = analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=store)
     assert set(origins(warm).values()) == {"cache"}
     assert checked and len(checked) == len(set(checked))
+
+
+def test_facts_are_built_with_the_cycle_collector_paused_and_it_runs_again_after(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import gc
+
+    import gupcheck.parse
+    from gupcheck.buildconfig import BuildConfig
+
+    seen: list[bool] = []
+    real = gupcheck.parse.extract_facts
+
+    def spying(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gupcheck.parse, "extract_facts", spying)
+    source = tmp_path / "tool.c"
+    source.write_text("int main(void) { return 0; }\n")
+    config = BuildConfig().config_for(str(source))
+    assert gc.isenabled()
+    result = workers.compute_facts(workers.FactJob(config, source.read_bytes()))
+    assert result.unit is not None and seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that had paused it keeps it paused
+        workers.compute_facts(workers.FactJob(config, source.read_bytes()))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
