@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from gupcheck import __version__
 from gupcheck.facts import TranslationUnitFacts
-from gupcheck.gcpause import collector_paused
+from gupcheck.gcpause import kept_for_the_analysis
 
 if TYPE_CHECKING:
     from gupcheck.buildconfig import FileConfig
@@ -97,7 +97,7 @@ class CachedFacts:
     def unit(self) -> TranslationUnitFacts | None:
         """The full facts, or None if they cannot be decoded (the entry is then treated as a miss)."""
         try:
-            with collector_paused():
+            with kept_for_the_analysis():
                 unit = pickle.loads(self._unit_bytes)
         except Exception:  # noqa: BLE001 - an undecodable entry is a miss, whatever the reason
             return None

@@ -14,6 +14,7 @@ from gupcheck.cache import CachedFacts, FactCache
 from gupcheck.discovery import discover_sources
 from gupcheck.facts import HeaderMode, TranslationUnitFacts
 from gupcheck.findings import Finding, InputProblem
+from gupcheck.gcpause import keep_what_exists, releases_kept_objects
 from gupcheck.knowledge import ApiKnowledge
 from gupcheck.ruleinfo import LazyRule, Rule
 from gupcheck.suppressions import apply_suppressions
@@ -67,6 +68,7 @@ class Analysis:
 Progress = Callable[[int, int], None]  # (files done, files in all)
 
 
+@releases_kept_objects
 def analyse(
     paths: list[str],
     rules: tuple[Rule | LazyRule, ...],
@@ -171,6 +173,7 @@ def analyse(
     stats.stages["facts"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    keep_what_exists()  # the facts live till the end: the collector's passes while rules run skip them
     _run_rules(result, rules, config, target, spawn_copies_memory, api)
     if cache is not None and result.units:
         analysed = [jobs_by_path[unit.path].cache_key or "" for unit in result.units]

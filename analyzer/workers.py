@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from gupcheck.buildconfig import FileConfig
 from gupcheck.facts import TranslationUnitFacts
-from gupcheck.gcpause import collector_paused
+from gupcheck.gcpause import collector_paused, kept_for_the_analysis
 
 DEFAULT_TIMEOUT = 300.0  # seconds for one file's parse
 
@@ -168,7 +168,7 @@ class WorkerPool:
                     if queue:
                         worker.give(queue.popleft(), self.timeout)
                     if isinstance(outcome, bytes):
-                        with collector_paused():
+                        with kept_for_the_analysis():
                             outcome = pickle.loads(outcome)
                     yield outcome
         finally:

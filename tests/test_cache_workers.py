@@ -240,3 +240,28 @@ def test_facts_are_built_with_the_cycle_collector_paused_and_it_runs_again_after
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_rules_run_with_the_facts_out_of_the_collectors_sight_and_get_them_back_after(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import gc
+    import shutil
+
+    from gupcheck import engine
+
+    frozen_during_rules: list[int] = []
+    real = engine._run_rules
+
+    def spying(result, *args, **kwargs):
+        frozen_during_rules.append(gc.get_freeze_count())
+        return real(result, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_run_rules", spying)
+    example = Path(__file__).resolve().parent.parent / "testdata" / "example"
+    cache = tmp_path / "cache"
+    for _ in ("facts parsed", "facts decoded from the cache"):
+        shutil.rmtree(cache / "runs", ignore_errors=True)  # so that the rules run again
+        analysis = analyse([str(example)], ALL_RULES, use_model=True, jobs=2, cache_dir=str(cache))
+        assert analysis.findings
+        assert gc.get_freeze_count() == 0
+    assert len(frozen_during_rules) == 2 and all(count > 0 for count in frozen_during_rules)
