@@ -32,13 +32,21 @@ def reachable_from(fn: Function, start: int, *, include_start: bool = False) -> 
     return seen
 
 
-def reaching(fn: Function, target: int) -> set[int]:
-    """Nodes from which `target` is reachable along one or more CFG edges (`reachable_from`
-    backwards: one walk for all nodes instead of one per node)."""
+def predecessors(fn: Function) -> dict[int, list[int]]:
+    """Each node's predecessors along CFG edges (nodes without any are left out)."""
     preds: dict[int, list[int]] = {}
     for node in fn.nodes:
         for edge in node.succs:
             preds.setdefault(edge.target, []).append(node.id)
+    return preds
+
+
+def reaching(fn: Function, target: int, preds: dict[int, list[int]] | None = None) -> set[int]:
+    """Nodes from which `target` is reachable along one or more CFG edges (`reachable_from`
+    backwards: one walk for all nodes instead of one per node). `preds`: `predecessors(fn)`, when
+    the caller keeps it."""
+    if preds is None:
+        preds = predecessors(fn)
     seen: set[int] = set()
     stack = list(preds.get(target, ()))
     while stack:

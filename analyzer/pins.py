@@ -12,7 +12,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.dataflow import must_facts, reachable_from, reaching
+from gupcheck.dataflow import must_facts, predecessors, reachable_from, reaching
 from gupcheck.facts import CallSite, CfgNode, Edge, Function, Side, Value, ValueKind, last_field, root_of
 from gupcheck.findings import SourceLocation
 from gupcheck.knowledge import ApiKnowledge
@@ -147,6 +147,8 @@ class PinAnalysis:
         self.program = program
         self.summaries: dict[str, PinSummary] = {}
         self._loops: dict[tuple[str, int], frozenset[int]] = {}
+        self._preds: dict[str, dict[int, list[int]]] = {}  # function key -> CFG predecessors
+        self._field_releases: dict[str, list[tuple[Function, CallSite, str]]] | None = None
         self._conditions: dict[str, dict[int, frozenset]] = {}
         self._owners: dict[tuple[str, str], str | None] = {}
         self._fates: dict[tuple[str, int, int, str], Fate] = {}
@@ -378,7 +380,11 @@ class PinAnalysis:
                     continue
                 seen.add(current)
                 stack.extend(e.target for e in fn.nodes[current].succs)
-            body = frozenset(seen & reaching(fn, test.id)) if back else frozenset()
+            body = frozenset()
+            if back:
+                if fn.key not in self._preds:
+                    self._preds[fn.key] = predecessors(fn)
+                body = frozenset(seen & reaching(fn, test.id, self._preds[fn.key]))
             self._loops[key] = body
         return self._loops[key]
 
@@ -671,17 +677,20 @@ class PinAnalysis:
 
     def releases_of_field(self, field_name: str) -> list[tuple[Function, CallSite]]:
         """Release calls anywhere whose pages are reached through a field of that name."""
-        found = []
-        for fn in self.program.kernel_functions():
-            for node in fn.nodes:
-                for call in node.calls:
-                    position = self._release_position(fn, call)
-                    if position is None or position >= len(call.args):
-                        continue
-                    key = pages_key(call.args[position]) or ""
-                    if last_field(key) == field_name and key != field_name:
-                        found.append((fn, call))
-        return found
+        index = self._field_releases
+        if index is None:  # every release call, by the last field of its pages
+            index = {}
+            for fn in self.program.kernel_functions():
+                for node in fn.nodes:
+                    for call in node.calls:
+                        position = self._release_position(fn, call)
+                        if position is None or position >= len(call.args):
+                            continue
+                        key = pages_key(call.args[position]) or ""
+                        index.setdefault(last_field(key), []).append((fn, call, key))
+            if self._summarised:  # kept once the helper summaries (wrapped releases) are all known
+                self._field_releases = index
+        return [(fn, call) for fn, call, key in index.get(field_name, ()) if key != field_name]
 
 
 # FOLL_LONGTERM's value: a macro up to 6.1, an enum constant with another value from 6.2.

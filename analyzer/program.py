@@ -82,6 +82,7 @@ class Program:
         self.spawn_copies_memory = spawn_copies_memory
         self.functions: dict[str, Function] = {}
         self._by_name: dict[str, list[Function]] = {}
+        self._resolved: dict[tuple[str, str], Function | None] = {}  # (name, calling file) -> callee
         self._unit_of: dict[str, TranslationUnitFacts] = {}
         for unit in units:
             for fn in unit.functions:
@@ -128,6 +129,13 @@ class Program:
     def resolve(self, name: str, from_file: str) -> Function | None:
         """The function a call to `name` in `from_file` reaches: a static one in the same file
         first, then one with external linkage."""
+        key = (name, from_file)
+        if key in self._resolved:
+            return self._resolved[key]
+        found = self._resolved[key] = self._find(name, from_file)
+        return found
+
+    def _find(self, name: str, from_file: str) -> Function | None:
         candidates = self._by_name.get(name, [])
         for fn in candidates:
             if fn.is_static and fn.file == from_file:
