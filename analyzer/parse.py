@@ -316,11 +316,18 @@ def _forget_cursors() -> None:
     """Drop what was kept of a translation unit (its memory may hold the next one)."""
     global _main
     _main = None
+    _forget_nodes()
+    _file_names.clear()
+
+
+def _forget_nodes() -> None:
+    """Drop the children, extents and types kept of the nodes walked so far. A function's walk
+    hardly revisits another's nodes, and a generated driver of register writes has hundreds of
+    thousands of them (kept to the end of the file, they cost 100 MB on gaudi_security.c)."""
     _extents.clear()
     _children_of.clear()
     _type_kinds.clear()
     _arguments_of.clear()
-    _file_names.clear()
 
 
 def _top_level(tu: ci.TranslationUnit, *, with_entities: bool) -> tuple[list[ci.Cursor], list[ci.Cursor]]:
@@ -1351,6 +1358,7 @@ class _TUWalker:
                 key = f"{self.path}:{cursor.spelling}"
             builder = _FunctionBuilder(self, cursor, key)
             self.facts.functions.append(builder.build())
+            _forget_nodes()
         self._resolve_ioctl_values()
         self.facts.globals = self.globals
         self.facts.source_lines = self.source.count(b"\n") + 1
