@@ -330,3 +330,19 @@ def test_the_validate_package_never_imports_clang() -> None:
     code = ("import sys, gupcheck.validate, gupcheck.validate.report; "
             "assert not [m for m in sys.modules if m.startswith('clang')]")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("writes", [
+    ["@@GUPCHECK READY 6.1.0-test\n" + "@@GUPCHECK RUN c01 case\n" * 200],  # one read, READY first
+    ["boot noise @@GUPCH", "ECK READY 6.1.0-test\n", "more\n"],  # READY split over reads
+])
+def test_the_runner_s_ready_line_is_seen_wherever_the_reads_cut_the_console(writes: list[str]) -> None:
+    """A busy host hands the console over in large chunks: READY followed by much more output in one
+    read must count, as must a READY cut in two."""
+    from gupcheck.validate.qemu import run_qemu
+
+    script = ("import sys, time\n"
+              f"for part in {writes!r}:\n"
+              "    sys.stdout.write(part); sys.stdout.flush(); time.sleep(0.3)\n")
+    console, _, outcome, ready = run_qemu([sys.executable, "-c", script], timeout=30, idle_timeout=30)
+    assert outcome == "powered off" and ready, console[:200]

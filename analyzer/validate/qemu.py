@@ -86,8 +86,9 @@ def run_qemu(argv: list[str], timeout: float, idle_timeout: float,
                         break
                     chunks.append(data)
                     last_output = time.monotonic()
-                    tail = (tail + data)[-2 * len(READY):]
-                    ready = ready or READY in tail
+                    window = tail + data
+                    ready = ready or READY in window
+                    tail = window[-len(READY):]
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
