@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 
 from gupcheck import __version__
 from gupcheck.facts import TranslationUnitFacts
-from gupcheck.gcpause import kept_for_the_analysis
 
 if TYPE_CHECKING:
     from gupcheck.buildconfig import FileConfig
@@ -97,8 +96,7 @@ class CachedFacts:
     def unit(self) -> TranslationUnitFacts | None:
         """The full facts, or None if they cannot be decoded (the entry is then treated as a miss)."""
         try:
-            with kept_for_the_analysis():
-                unit = pickle.loads(self._unit_bytes)
+            unit = pickle.loads(self._unit_bytes)
         except Exception:  # noqa: BLE001 - an undecodable entry is a miss, whatever the reason
             return None
         return unit if isinstance(unit, TranslationUnitFacts) else None

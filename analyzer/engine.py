@@ -14,7 +14,7 @@ from gupcheck.cache import CachedFacts, FactCache
 from gupcheck.discovery import discover_sources
 from gupcheck.facts import HeaderMode, TranslationUnitFacts
 from gupcheck.findings import Finding, InputProblem
-from gupcheck.gcpause import keep_what_exists, releases_kept_objects
+from gupcheck.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
 from gupcheck.knowledge import ApiKnowledge
 from gupcheck.ruleinfo import LazyRule, Rule
 from gupcheck.suppressions import apply_suppressions
@@ -140,7 +140,8 @@ def analyse(
     units: dict[str, TranslationUnitFacts] = {}
     pending: list[FactJob] = []
     for path, job in jobs_by_path.items():
-        unit = entries[path].unit() if path in entries else None
+        with kept_for_the_analysis():  # decoded facts live till the end of the analysis
+            unit = entries[path].unit() if path in entries else None
         if unit is None:
             pending.append(job)
             continue

@@ -40,15 +40,13 @@ def collector_paused() -> Iterator[None]:
 @contextmanager
 def kept_for_the_analysis() -> Iterator[None]:
     """No collection inside; afterwards every object that exists (those made inside among them) is
-    left out of the collector's passes until `releases_kept_objects` ends."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    left out of the collector's passes until `releases_kept_objects` ends. The objects are frozen
+    before the collector runs again, which would otherwise scan them all at once."""
+    with collector_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()
 
 
 def keep_what_exists() -> None:

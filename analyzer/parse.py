@@ -157,7 +157,7 @@ _extents: dict[bytes, _Extent] = {}
 _children_of: dict[bytes, tuple[ci.Cursor, ...]] = {}
 _arguments_of: dict[bytes, tuple[ci.Cursor, ...]] = {}
 _file_names: dict[int, str] = {}
-_type_kinds: dict[bytes, tuple[ci.TypeKind, int]] = {}
+_canonical_types: dict[bytes, tuple[ci.TypeKind, int]] = {}
 _MACRO_BIT = 1 << 31  # in a source location's encoding: a location in a macro expansion
 _LINE_END_RE = re.compile(rb"\r\n|\r|\n")
 
@@ -278,11 +278,11 @@ _SIZED_KINDS = _SCALAR_KINDS | {ci.TypeKind.CONSTANTARRAY, ci.TypeKind.RECORD}
 def _canonical_type(cursor: ci.Cursor) -> tuple[ci.TypeKind, int]:
     """(kind, size in bytes or -1) of the canonical type of an expression or declaration."""
     key = bytes(cursor)
-    found = _type_kinds.get(key)
+    found = _canonical_types.get(key)
     if found is None:
         canonical = cursor.type.get_canonical()
         kind = canonical.kind
-        found = _type_kinds[key] = (kind, canonical.get_size() if kind in _SIZED_KINDS else -1)
+        found = _canonical_types[key] = (kind, canonical.get_size() if kind in _SIZED_KINDS else -1)
     return found
 
 
@@ -326,7 +326,7 @@ def _forget_nodes() -> None:
     thousands of them (kept to the end of the file, they cost 100 MB on gaudi_security.c)."""
     _extents.clear()
     _children_of.clear()
-    _type_kinds.clear()
+    _canonical_types.clear()
     _arguments_of.clear()
 
 

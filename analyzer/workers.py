@@ -167,7 +167,7 @@ class WorkerPool:
                     # the worker would wait for it.
                     if queue:
                         worker.give(queue.popleft(), self.timeout)
-                    if isinstance(outcome, bytes):
+                    if isinstance(outcome, bytes):  # facts for the analysis, which unfreezes them at its end
                         with kept_for_the_analysis():
                             outcome = pickle.loads(outcome)
                     yield outcome
