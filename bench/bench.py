@@ -98,7 +98,7 @@ def compile_database(tree: str, work: Path) -> tuple[Path, dict[str, list[str]]]
     """compile_commands.json with gupcheck's flags for Debian's tree plus each driver's own: the flags
     clang gets too."""
     sys.path.insert(0, str(ROOT))
-    from gupcheck.buildconfig import BuildConfig  # the installed gupcheck (pip install -e .)
+    from gupcheck.frontend.buildconfig import BuildConfig  # the installed gupcheck (pip install -e .)
 
     config = BuildConfig(kernel_dir=tree)
     flags: dict[str, list[str]] = {}

@@ -7,7 +7,7 @@ whose findings come from the cache imports none of them.
 
 from __future__ import annotations
 
-from gupcheck.ruleinfo import LazyRule
+from gupcheck.model.rule import LazyRule
 
 ALL_RULES: tuple[LazyRule, ...] = (
     LazyRule("GUP001", "pin-outlives-syscall", f"{__name__}.pin_outlives_syscall"),

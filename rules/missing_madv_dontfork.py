@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gupcheck.crosslayer import ARG, Link, cross_layer_flow, fork_hazard, link_program
-from gupcheck.findings import Finding, Level, RelatedLocation
-from gupcheck.pins import FOLL_GET, PinAnalysis
-from gupcheck.program import Program
-from gupcheck.ruleinfo import Rule, RuleDoc
+from gupcheck.analyses.crosslayer import ARG, Link, cross_layer_flow, fork_hazard, link_program
+from gupcheck.analyses.pins import FOLL_GET, PinAnalysis
+from gupcheck.model.findings import Finding, Level, RelatedLocation
+from gupcheck.model.program import Program
+from gupcheck.model.rule import Rule, RuleDoc
 
 DOC = RuleDoc(
     id="GUP003",

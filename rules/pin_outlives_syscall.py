@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gupcheck.facts import Function, NodeKind, last_field
-from gupcheck.findings import Finding, Fix, FlowStep, Level, RelatedLocation, Replacement
-from gupcheck.pins import FOLL_GET, Fate, Pin, PinAnalysis, pin_api
-from gupcheck.program import Program
-from gupcheck.ruleinfo import Rule, RuleDoc
+from gupcheck.analyses.pins import FOLL_GET, Fate, Pin, PinAnalysis, pin_api
+from gupcheck.model.facts import Function, NodeKind, last_field
+from gupcheck.model.findings import Finding, Fix, FlowStep, Level, RelatedLocation, Replacement
+from gupcheck.model.program import Program
+from gupcheck.model.rule import Rule, RuleDoc
 
 DOC = RuleDoc(
     id="GUP001",

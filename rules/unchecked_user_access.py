@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gupcheck.dataflow import must_facts, reachable_from
-from gupcheck.facts import CallSite, CfgNode, Comparison, Edge, Function, Value, last_field, root_of
-from gupcheck.findings import Finding, FlowStep, Level, RelatedLocation
-from gupcheck.program import Program
-from gupcheck.ruleinfo import Rule, RuleDoc
-from gupcheck.usercontrol import FETCHES, FunctionUserData, UserData, mentions
+from gupcheck.analyses.dataflow import must_facts, reachable_from
+from gupcheck.analyses.usercontrol import FETCHES, FunctionUserData, UserData, mentions
+from gupcheck.model.facts import CallSite, CfgNode, Comparison, Edge, Function, Value, last_field, root_of
+from gupcheck.model.findings import Finding, FlowStep, Level, RelatedLocation
+from gupcheck.model.program import Program
+from gupcheck.model.rule import Rule, RuleDoc
 
 DOC = RuleDoc(
     id="GUP005",

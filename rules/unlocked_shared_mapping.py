@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from gupcheck.findings import Finding, FlowStep, Level, RelatedLocation
-from gupcheck.program import Program
-from gupcheck.ruleinfo import Rule, RuleDoc
-from gupcheck.sharedmem import (
+from gupcheck.analyses.sharedmem import (
     Access,
     DoubleFetch,
     MappedFree,
@@ -19,6 +16,9 @@ from gupcheck.sharedmem import (
     UncheckedUse,
     UnlockedAccess,
 )
+from gupcheck.model.findings import Finding, FlowStep, Level, RelatedLocation
+from gupcheck.model.program import Program
+from gupcheck.model.rule import Rule, RuleDoc
 
 DOC = RuleDoc(
     id="GUP004",

@@ -58,7 +58,7 @@ kernel_dir, source, out = sys.argv[1:]
 try:
     from gupcheck.frontend.buildconfig import BuildConfig
 except ImportError:
-    from gupcheck.buildconfig import BuildConfig
+    from gupcheck.frontend.buildconfig import BuildConfig
 drivers = ["drivers/infiniband/core/umem.c", "drivers/vfio/vfio_iommu_type1.c",
            "drivers/media/common/videobuf2/frame_vector.c", "drivers/misc/genwqe/card_utils.c",
            "drivers/fpga/dfl-afu-dma-region.c", "drivers/misc/habanalabs/common/memory.c",

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sarif_tools import multitool_package, sarif_validator  # noqa: F401  (fixtures shared by the tests)
 
-from gupcheck.buildconfig import FileConfig, model_args
-from gupcheck.facts import HeaderMode, Side, TranslationUnitFacts
-from gupcheck.parse import extract_facts
+from gupcheck.frontend.buildconfig import FileConfig, model_args
+from gupcheck.frontend.parse import extract_facts
+from gupcheck.model.facts import HeaderMode, Side, TranslationUnitFacts
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from clang import cindex
 
-from gupcheck import buildconfig
-from gupcheck.buildconfig import (
+from gupcheck.frontend import buildconfig
+from gupcheck.frontend.buildconfig import (
     BuildConfig,
     CompilationDatabase,
     ConfigError,
@@ -37,7 +37,7 @@ from gupcheck.buildconfig import (
     resolve_kernel_dir,
     userland_args,
 )
-from gupcheck.facts import HeaderMode, Side
+from gupcheck.model.facts import HeaderMode, Side
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE_SRC = REPO / ".cache" / "linux-source-6.1"
@@ -221,7 +221,7 @@ def test_build_config_remembers_the_builtin_include_dir_in_the_cache(tmp_path, m
 
 def test_model_include_dir_is_package_data():
     d = Path(model_include_dir())
-    assert d == Path(buildconfig.__file__).resolve().parent / "kernel_model" / "include"
+    assert d == Path(buildconfig.__file__).resolve().parent.parent / "kernel_model" / "include"
     assert d.is_dir()
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck import workers
-from gupcheck.engine import analyse
+from gupcheck.pipeline import workers
+from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -188,7 +188,7 @@ def test_cached_findings_are_only_reused_for_the_same_rules_and_options(tmp_path
 
 
 def test_another_libclang_changes_every_fact_key(monkeypatch) -> None:
-    from gupcheck import cache
+    from gupcheck.pipeline import cache
 
     assert cache.module_identity("clang") is not None  # the installed bindings, found without importing them
     monkeypatch.setattr(cache, "_IDENTITY", {})
@@ -200,7 +200,7 @@ def test_another_libclang_changes_every_fact_key(monkeypatch) -> None:
 
 
 def test_a_header_shared_by_several_files_is_checked_once_a_run(tmp_path: Path, monkeypatch) -> None:
-    from gupcheck import cache
+    from gupcheck.pipeline import cache
 
     store = str(tmp_path / "cache")
     analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=store)
@@ -216,17 +216,17 @@ def test_facts_are_built_with_the_cycle_collector_paused_and_it_runs_again_after
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import gc
 
-    import gupcheck.parse
-    from gupcheck.buildconfig import BuildConfig
+    import gupcheck.frontend.parse
+    from gupcheck.frontend.buildconfig import BuildConfig
 
     seen: list[bool] = []
-    real = gupcheck.parse.extract_facts
+    real = gupcheck.frontend.parse.extract_facts
 
     def spying(*args, **kwargs):
         seen.append(gc.isenabled())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(gupcheck.parse, "extract_facts", spying)
+    monkeypatch.setattr(gupcheck.frontend.parse, "extract_facts", spying)
     source = tmp_path / "tool.c"
     source.write_text("int main(void) { return 0; }\n")
     config = BuildConfig().config_for(str(source))
@@ -247,7 +247,7 @@ def test_the_rules_run_with_the_facts_out_of_the_collectors_sight_and_get_them_b
     import gc
     import shutil
 
-    from gupcheck import engine
+    from gupcheck.pipeline import engine
 
     frozen_during_rules: list[int] = []
     real = engine._run_rules

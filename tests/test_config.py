@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck.projectconfig import ConfigFileError, find_config, load_config
+from gupcheck.pipeline.projectconfig import ConfigFileError, find_config, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "testdata" / "example" / "demo_dev.c"

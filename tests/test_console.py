@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gupcheck.console import ProgressBar
+from gupcheck.cli.console import ProgressBar
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gupcheck.crosslayer import buffer_origin, fork_hazard
-from gupcheck.engine import analyse
-from gupcheck.program import Program
+from gupcheck.analyses.crosslayer import buffer_origin, fork_hazard
+from gupcheck.model.program import Program
+from gupcheck.pipeline.engine import analyse
 
 HEADERS = """
 #define _GNU_SOURCE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gupcheck.dataflow import must_facts, reachable_from, reaching
+from gupcheck.analyses.dataflow import must_facts, reachable_from, reaching
 
 SOURCE = """
 #include <linux/uaccess.h>

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck.discovery import discover_sources, read_source_text
-from gupcheck.findings import InputProblem
+from gupcheck.frontend.discovery import discover_sources, read_source_text
+from gupcheck.model.findings import InputProblem
 
 
 def write(path: Path, text: str | bytes = "int x;\n") -> Path:

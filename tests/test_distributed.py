@@ -13,9 +13,9 @@ from click.testing import CliRunner
 distributed = pytest.importorskip("distributed")
 
 from gupcheck.cli import main  # noqa: E402
-from gupcheck.distributed import DaskExecutor  # noqa: E402
-from gupcheck.engine import analyse  # noqa: E402
 from gupcheck.output.sarif import render_sarif  # noqa: E402
+from gupcheck.pipeline.distributed import DaskExecutor  # noqa: E402
+from gupcheck.pipeline.engine import analyse  # noqa: E402
 from gupcheck.rules import ALL_RULES  # noqa: E402
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
@@ -87,7 +87,7 @@ def test_cli_executor_dask_reports_what_a_local_run_reports(cluster, tmp_path: P
 
 
 def test_cli_executor_dask_without_a_reachable_scheduler_is_a_usage_error(monkeypatch) -> None:
-    monkeypatch.setattr("gupcheck.distributed.CONNECT_TIMEOUT", 2.0)
+    monkeypatch.setattr("gupcheck.pipeline.distributed.CONNECT_TIMEOUT", 2.0)
     runner = CliRunner()
     missing = runner.invoke(main, [str(TESTDATA / "gup001"), "--kernel-model", "--executor", "dask"])
     assert missing.exit_code == 2

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck.engine import analyse
-from gupcheck.facts import HeaderMode, Side
-from gupcheck.ruleinfo import LazyRule
+from gupcheck.model.facts import HeaderMode, Side
+from gupcheck.model.rule import LazyRule
+from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES, rule_by_id
 
 APP = """

@@ -11,7 +11,7 @@ import pytest
 from sarif_tools import run_multitool_validate
 
 from gupcheck import __version__
-from gupcheck.findings import (
+from gupcheck.model.findings import (
     Finding,
     Fix,
     FlowStep,
@@ -21,10 +21,10 @@ from gupcheck.findings import (
     Replacement,
     SourceLocation,
 )
+from gupcheck.model.rule import RuleDoc
 from gupcheck.output.jsonfmt import render_json
 from gupcheck.output.sarif import FINGERPRINT_KEY, render_sarif
 from gupcheck.output.text import render_text, should_use_color
-from gupcheck.ruleinfo import RuleDoc
 
 REPO = Path(__file__).resolve().parent.parent
 

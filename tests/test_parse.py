@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 
-from gupcheck.facts import NodeKind, ValueKind
+from gupcheck.model.facts import NodeKind, ValueKind
 
 HEADERS = """
 #include <linux/fs.h>

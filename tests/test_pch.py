@@ -1,6 +1,7 @@
-"""The shared precompiled header (gupcheck.pch): built once per kernel tree and flag set under the cache
-directory, rebuilt when a header changes, used only where it stands in for the headers, and giving the
-same findings as parsing without it, on testdata and on real 6.1 drivers with Debian's headers."""
+"""The shared precompiled header (gupcheck.frontend.pch): built once per kernel tree and flag set under
+the cache directory, rebuilt when a header changes, used only where it stands in for the headers, and
+giving the same findings as parsing without it, on testdata and on real 6.1 drivers with Debian's
+headers."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck import pch
-from gupcheck.buildconfig import BuildConfig
-from gupcheck.engine import analyse
-from gupcheck.facts import HeaderMode, TranslationUnitFacts
-from gupcheck.parse import extract_facts
+from gupcheck.frontend import pch
+from gupcheck.frontend.buildconfig import BuildConfig
+from gupcheck.frontend.parse import extract_facts
+from gupcheck.model.facts import HeaderMode, TranslationUnitFacts
+from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck.engine import analyse
-from gupcheck.findings import Level
-from gupcheck.pins import FOLL_GET, FOLL_PIN, pin_api
+from gupcheck.analyses.pins import FOLL_GET, FOLL_PIN, pin_api
+from gupcheck.model.findings import Level
+from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata" / "gup001"

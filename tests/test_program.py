@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gupcheck.program import Program
+from gupcheck.model.program import Program
 
 DRIVER = """
 #include <linux/fs.h>
@@ -111,8 +111,8 @@ def test_an_analysis_leaves_networkx_unimported_until_the_graph_is_asked_for(tmp
     example = Path(__file__).resolve().parent.parent / "testdata" / "example"
     script = (
         "import sys\n"
-        "from gupcheck.engine import analyse\n"
-        "from gupcheck.program import Program\n"
+        "from gupcheck.pipeline.engine import analyse\n"
+        "from gupcheck.model.program import Program\n"
         "from gupcheck.rules import ALL_RULES\n"
         f"analysis = analyse([{str(example)!r}], ALL_RULES, cache_dir=None, jobs=1)\n"
         "assert analysis.findings, 'the example has findings'\n"

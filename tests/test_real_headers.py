@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck.engine import analyse
-from gupcheck.facts import HeaderMode, Side
+from gupcheck.model.facts import HeaderMode, Side
+from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES
 
 ROOT = Path(__file__).resolve().parent.parent

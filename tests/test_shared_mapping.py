@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from gupcheck.facts import TranslationUnitFacts
-from gupcheck.locksets import LockSets, kernel_lock_events
-from gupcheck.program import Program
-from gupcheck.sharedmem import Place, SharedMemory
+from gupcheck.analyses.locksets import LockSets, kernel_lock_events
+from gupcheck.analyses.sharedmem import Place, SharedMemory
+from gupcheck.model.facts import TranslationUnitFacts
+from gupcheck.model.program import Program
 
 HEADERS = """
 #include <linux/module.h>

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck.discovery import is_repro_folder
-from gupcheck.engine import analyse
+from gupcheck.frontend.discovery import is_repro_folder
+from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck.discovery import discover_sources
+from gupcheck.frontend.discovery import discover_sources
 from gupcheck.validate.cases import CaseError, ResultSpec, load_cases
 from gupcheck.validate.console import parse_console, split_console
 from gupcheck.validate.initramfs import Entry, write_cpio

@@ -29,7 +29,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from gupcheck import __version__
-from gupcheck.findings import Finding, InputProblem, SourceLocation
+from gupcheck.model.findings import Finding, InputProblem, SourceLocation
 from gupcheck.output.text import display_path
 
 JSON_FORMAT_VERSION = 1

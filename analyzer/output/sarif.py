@@ -22,7 +22,7 @@ import sarif_om as om
 from jschema_to_python.to_json import to_json
 
 from gupcheck import INFORMATION_URI, __version__
-from gupcheck.findings import (
+from gupcheck.model.findings import (
     FINGERPRINT_KEY,
     Finding,
     Fix,
@@ -32,8 +32,8 @@ from gupcheck.findings import (
     SourceLocation,
     Suppression,
 )
+from gupcheck.model.rule import RuleDoc
 from gupcheck.output.text import relative_path
-from gupcheck.ruleinfo import RuleDoc
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TextIO
 
-from gupcheck.findings import Finding, Level, SourceLocation
-from gupcheck.ruleinfo import LazyRule, RuleDoc
+from gupcheck.model.findings import Finding, Level, SourceLocation
+from gupcheck.model.rule import LazyRule, RuleDoc
 
 TAB_WIDTH = 8
 

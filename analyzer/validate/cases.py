@@ -31,7 +31,7 @@ that stands in for a run), and every look-alike to the result that shows it clea
     timeout = 20        # seconds (default 20)
 
 `repro/` is skipped when gupcheck analyses the case folder (its programs exercise the bugs
-on purpose), see `gupcheck.discovery`.
+on purpose), see `gupcheck.frontend.discovery`.
 """
 
 from __future__ import annotations

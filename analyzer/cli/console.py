@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
-from gupcheck.engine import RunStats
+from gupcheck.pipeline.engine import RunStats
 
 PROGRESS_MIN_FILES = 20  # fewer files finish before a bar is worth drawing
 

@@ -46,9 +46,9 @@ from pathlib import Path
 
 import clang.cindex as ci
 
-from gupcheck.buildconfig import FileConfig
-from gupcheck.cache import file_identity, read_entry, write_entry
-from gupcheck.facts import HeaderMode
+from gupcheck.frontend.buildconfig import FileConfig
+from gupcheck.model.facts import HeaderMode
+from gupcheck.storage import file_identity, read_entry, write_entry
 
 ENV_DISABLE = "GUPCHECK_NO_PCH"
 

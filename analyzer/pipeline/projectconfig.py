@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gupcheck.findings import Level, SourceLocation
-from gupcheck.knowledge import FOLL_GET, FOLL_PIN, ApiKnowledge, PinningIoctl, PinWrapper
+from gupcheck.kernel_api.declared import FOLL_GET, FOLL_PIN, ApiKnowledge, PinningIoctl, PinWrapper
+from gupcheck.model.findings import Level, SourceLocation
 
 CONFIG_FILE = ".gupcheck.toml"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from gupcheck.discovery import read_source_text
-from gupcheck.findings import Finding, SourceLocation, Suppression
+from gupcheck.frontend.discovery import read_source_text
+from gupcheck.model.findings import Finding, SourceLocation, Suppression
 
 _COMMENT = re.compile(r"gupcheck:\s*ignore\[([^\]]*)\]([^\n]*)")
 

@@ -18,22 +18,22 @@ others can write.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gupcheck import __version__
-from gupcheck.facts import TranslationUnitFacts
+from gupcheck.model.facts import TranslationUnitFacts
+from gupcheck.storage import file_identity, module_identity, read_entry, write_entry
 
 if TYPE_CHECKING:
-    from gupcheck.buildconfig import FileConfig
+    from gupcheck.frontend.buildconfig import FileConfig
 
-MAGIC = b"gupcheck-facts-v1\n"
-_DIGEST_SIZE = 32
-_FACT_MODULES = ("facts.py", "parse.py", "pch.py")
+MAGIC = b"gupcheck-facts-v2\n"
+# The modules whose source decides a file's facts (relative to the package): the front end, the fact
+# model and the API tables the front end reads.
+_FACT_SOURCES = ("frontend", "model/facts.py", "model/findings.py", "kernel_api", "storage.py")
 
 
 def default_cache_dir() -> Path:
@@ -45,12 +45,17 @@ def _analyser_identity(whole: bool) -> bytes:
     """gupcheck's version and source: of the modules that produce facts, or (`whole`) of every module,
     rules included, for cached results of whole runs."""
     digest = hashlib.sha256(__version__.encode())
-    here = Path(__file__).resolve().parent
-    modules = sorted(here.rglob("*.py")) if whole else [here / name for name in _FACT_MODULES]
+    package = Path(__file__).resolve().parent.parent
     if whole:
         import gupcheck.rules
 
-        modules += sorted(Path(gupcheck.rules.__file__).resolve().parent.glob("*.py"))
+        modules = sorted(package.rglob("*.py"))
+        modules += sorted(Path(gupcheck.rules.__file__).resolve().parent.rglob("*.py"))
+    else:
+        modules = []
+        for name in _FACT_SOURCES:
+            source = package / name
+            modules += sorted(source.rglob("*.py")) if source.is_dir() else [source]
     for module in modules:
         digest.update(module.name.encode())
         digest.update(module.read_bytes())
@@ -65,23 +70,6 @@ def analyser_identity(whole: bool = False) -> bytes:
     if whole not in _IDENTITY:
         _IDENTITY[whole] = _analyser_identity(whole)
     return _IDENTITY[whole]
-
-
-def file_identity(path: str) -> tuple[int, int] | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns
-
-
-def module_identity(name: str) -> tuple[str, tuple[int, int] | None] | None:
-    """Where an installed module's file is and its identity (a reinstall changes it), found without
-    importing the module; None when it is not installed."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.origin:
-        return None
-    return spec.origin, file_identity(spec.origin)
 
 
 class CachedFacts:
@@ -135,7 +123,7 @@ class FactCache:
         return cached
 
     def _read(self, entry: Path) -> CachedFacts | None:
-        payload = read_entry(entry)
+        payload = read_entry(entry, MAGIC)
         if not (isinstance(payload, tuple) and len(payload) == 3):
             return None
         headers, summary, unit_bytes = payload
@@ -156,7 +144,7 @@ class FactCache:
         summary = TranslationUnitFacts(unit.path, unit.side, unit.mode, diagnostics=list(unit.diagnostics),
                                        source_lines=unit.source_lines, headers=list(unit.headers))
         facts = pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL)
-        write_entry(self._entry(key), (headers, summary, facts))
+        write_entry(self._entry(key), (headers, summary, facts), MAGIC)
 
     # -- results of whole runs ------------------------------------------------------------------
     # When every file's facts come from the cache, the findings of the same files with the same rules
@@ -170,10 +158,10 @@ class FactCache:
         return digest.hexdigest()
 
     def load_result(self, key: str) -> object | None:
-        return read_entry(self.root / "runs" / key[:2] / f"{key}.run")
+        return read_entry(self.root / "runs" / key[:2] / f"{key}.run", MAGIC)
 
     def store_result(self, key: str, result: object) -> None:
-        write_entry(self.root / "runs" / key[:2] / f"{key}.run", result)
+        write_entry(self.root / "runs" / key[:2] / f"{key}.run", result, MAGIC)
 
     # -- rendered reports -----------------------------------------------------------------------
     # A report is a function of what it is made of, of gupcheck and of the libraries that render it:
@@ -189,48 +177,8 @@ class FactCache:
         return digest.hexdigest()
 
     def load_report(self, key: str) -> str | None:
-        report = read_entry(self.root / "reports" / key[:2] / f"{key}.report")
+        report = read_entry(self.root / "reports" / key[:2] / f"{key}.report", MAGIC)
         return report if isinstance(report, str) else None
 
     def store_report(self, key: str, report: str) -> None:
-        write_entry(self.root / "reports" / key[:2] / f"{key}.report", report)
-
-
-def read_entry(entry: Path, magic: bytes = MAGIC) -> object | None:
-    """An entry's payload, or None when it is missing, truncated or corrupt (never trusted).
-
-    An entry is `magic`, the sha256 of the payload, then the pickled payload."""
-    try:
-        data = entry.read_bytes()
-    except OSError:
-        return None
-    header = len(magic) + _DIGEST_SIZE
-    if len(data) <= header or not data.startswith(magic):
-        return None
-    payload = data[header:]
-    if hashlib.sha256(payload).digest() != data[len(magic):header]:
-        return None
-    try:
-        return pickle.loads(payload)
-    except Exception:  # noqa: BLE001 - any unreadable payload is a miss, whatever the reason
-        return None
-
-
-def write_entry(entry: Path, value: object, magic: bytes = MAGIC) -> None:
-    """Write `value` as an entry atomically (a temporary file renamed into place); a directory that
-    cannot be written is skipped silently."""
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(magic)
-                out.write(hashlib.sha256(payload).digest())
-                out.write(payload)
-            os.replace(temporary, entry)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError:
-        return
+        write_entry(self.root / "reports" / key[:2] / f"{key}.report", report, MAGIC)

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from gupcheck.cache import FactCache
-from gupcheck.workers import FactJob, FactResult, compute_facts
+from gupcheck.pipeline.cache import FactCache
+from gupcheck.pipeline.workers import FactJob, FactResult, compute_facts
 
 MAX_ATTEMPTS = 3  # submissions of one file whose result was lost before it is reported as a problem
 CONNECT_TIMEOUT = 30.0  # seconds to reach the scheduler
@@ -47,7 +47,7 @@ def compute_facts_on_worker(job: FactJob) -> FactResult:
 
 
 class DaskExecutor:
-    """A fact executor for `gupcheck.engine.analyse(executor=...)` over a `distributed.Client`."""
+    """A fact executor for `gupcheck.pipeline.engine.analyse(executor=...)` over a `distributed.Client`."""
 
     def __init__(self, client: Any, *, owns_client: bool = False) -> None:
         self.client = client

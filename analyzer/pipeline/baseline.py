@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from gupcheck.findings import FINGERPRINT_KEY, Finding
+from gupcheck.model.findings import FINGERPRINT_KEY, Finding
 from gupcheck.output.text import relative_path
 
 

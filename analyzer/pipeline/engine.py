@@ -9,16 +9,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from gupcheck import buildconfig
-from gupcheck.cache import CachedFacts, FactCache
-from gupcheck.discovery import discover_sources
-from gupcheck.facts import HeaderMode, TranslationUnitFacts
-from gupcheck.findings import Finding, InputProblem
-from gupcheck.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
-from gupcheck.knowledge import ApiKnowledge
-from gupcheck.ruleinfo import LazyRule, Rule
-from gupcheck.suppressions import apply_suppressions
-from gupcheck.workers import DEFAULT_TIMEOUT, FactJob, FactResult, WorkerPool, run_in_process
+from gupcheck.frontend import buildconfig
+from gupcheck.frontend.discovery import discover_sources
+from gupcheck.kernel_api.declared import ApiKnowledge
+from gupcheck.model.facts import HeaderMode, TranslationUnitFacts
+from gupcheck.model.findings import Finding, InputProblem
+from gupcheck.model.rule import LazyRule, Rule
+from gupcheck.pipeline.cache import CachedFacts, FactCache
+from gupcheck.pipeline.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
+from gupcheck.pipeline.suppressions import apply_suppressions
+from gupcheck.pipeline.workers import DEFAULT_TIMEOUT, FactJob, FactResult, WorkerPool, run_in_process
 
 MODE_NOTES = {
     HeaderMode.KERNEL_MODEL: "parsed with gupcheck's built-in kernel API model, not real kernel headers "
@@ -205,9 +205,9 @@ def _tree_release(config: buildconfig.BuildConfig) -> str:
 
 def _run_rules(result: Analysis, rules: tuple[Rule | LazyRule, ...], config: buildconfig.BuildConfig,
                target: str | None, spawn_copies_memory: bool, api: ApiKnowledge | None) -> None:
-    from gupcheck.crosslayer import link_program  # the analyses are imported when they are needed
-    from gupcheck.pins import PinAnalysis
-    from gupcheck.program import Program
+    from gupcheck.analyses.crosslayer import link_program  # the analyses are imported when they are needed
+    from gupcheck.analyses.pins import PinAnalysis
+    from gupcheck.model.program import Program
 
     release = target or _tree_release(config) or "6.1"
     program = Program(result.units, target_kernel=parse_kernel_version(release),

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gupcheck.facts import CallSite, CfgNode, Function, OpsTable, Side, TranslationUnitFacts
-from gupcheck.findings import SourceLocation
-from gupcheck.knowledge import ApiKnowledge
+from gupcheck.kernel_api.declared import ApiKnowledge
+from gupcheck.model.facts import CallSite, CfgNode, Function, OpsTable, Side, TranslationUnitFacts
+from gupcheck.model.findings import SourceLocation
 
 # Which syscall (or kernel event) calls each ops field.
 ENTRY_ROLES: dict[str, dict[str, str]] = {

@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from gupcheck.dataflow import must_facts
-from gupcheck.facts import CallSite, CfgNode, Edge, Function, NodeKind, Side, Value, last_field
-from gupcheck.knowledge import ApiKnowledge
-from gupcheck.program import Program
+from gupcheck.analyses.dataflow import must_facts
+from gupcheck.kernel_api.declared import ApiKnowledge
+from gupcheck.model.facts import CallSite, CfgNode, Edge, Function, NodeKind, Side, Value, last_field
+from gupcheck.model.program import Program
 
 ACQUIRE, RELEASE = "acquire", "release"
 # Conditional acquisitions: held when the call returned 0 (mutex_lock_interruptible, down_*) or

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import stat
 
-from gupcheck.findings import InputProblem
+from gupcheck.model.findings import InputProblem
 
 SOURCE_SUFFIXES = (".c", ".h")
 BINARY_PROBE = 8192

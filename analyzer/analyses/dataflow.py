@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
 
-from gupcheck.facts import CfgNode, Edge, Function
+from gupcheck.model.facts import CfgNode, Edge, Function
 
 Fact = Hashable
 Transfer = Callable[[CfgNode, frozenset], frozenset]

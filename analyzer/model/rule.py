@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gupcheck.findings import Finding, Level
+from gupcheck.model.findings import Finding, Level
 
 if TYPE_CHECKING:
-    from gupcheck.program import Program
+    from gupcheck.model.program import Program
 
 
 @dataclass(frozen=True)

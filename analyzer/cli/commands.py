@@ -13,18 +13,18 @@ import sys
 import click
 
 from gupcheck import __version__
-from gupcheck.baseline import BaselineError, fingerprint_of, load_baseline
-from gupcheck.buildconfig import ConfigError
-from gupcheck.cache import FactCache, default_cache_dir
-from gupcheck.console import ProgressBar, render_stats
-from gupcheck.engine import Analysis, analyse
-from gupcheck.facts import HeaderMode
-from gupcheck.findings import Finding, InputProblem
+from gupcheck.cli.console import ProgressBar, render_stats
+from gupcheck.frontend.buildconfig import ConfigError
+from gupcheck.model.facts import HeaderMode
+from gupcheck.model.findings import Finding, InputProblem
+from gupcheck.model.rule import LazyRule
 from gupcheck.output.text import relative_path, render_text, should_use_color
-from gupcheck.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
-from gupcheck.ruleinfo import LazyRule
+from gupcheck.pipeline.baseline import BaselineError, fingerprint_of, load_baseline
+from gupcheck.pipeline.cache import FactCache, default_cache_dir
+from gupcheck.pipeline.engine import Analysis, analyse
+from gupcheck.pipeline.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
+from gupcheck.pipeline.workers import DEFAULT_TIMEOUT, default_jobs
 from gupcheck.rules import ALL_RULES, rule_by_id
-from gupcheck.workers import DEFAULT_TIMEOUT, default_jobs
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -294,7 +294,7 @@ def _executor(kind: str, scheduler: str | None):
         return None
     if not scheduler:
         raise click.UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
-    from gupcheck.distributed import DaskExecutor, DaskUnavailable
+    from gupcheck.pipeline.distributed import DaskExecutor, DaskUnavailable
 
     try:
         return DaskExecutor.connect(scheduler)

@@ -1,6 +1,6 @@
 """The fact model: plain data extracted from one translation unit.
 
-Produced by `gupcheck.parse` (the only module that knows libclang) and read by the program
+Produced by `gupcheck.frontend.parse` (the only module that knows libclang) and read by the program
 and the rules. Everything here is a dataclass of plain values, so facts can be pickled, cached
 and computed in worker processes.
 """
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from gupcheck.findings import SourceLocation
+from gupcheck.model.findings import SourceLocation
 
 
 class Side(StrEnum):

@@ -19,9 +19,17 @@ import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from gupcheck.crosslayer import same_request
-from gupcheck.dataflow import must_facts, reachable_from
-from gupcheck.facts import (
+from gupcheck.analyses.crosslayer import same_request
+from gupcheck.analyses.dataflow import must_facts, reachable_from
+from gupcheck.analyses.locksets import (
+    ACQUIRE,
+    RELEASE,
+    LockEvent,
+    LockSets,
+    kernel_lock_classifier,
+    lock_apis,
+)
+from gupcheck.model.facts import (
     CallSite,
     CfgNode,
     Comparison,
@@ -34,9 +42,8 @@ from gupcheck.facts import (
     last_field,
     root_of,
 )
-from gupcheck.findings import SourceLocation
-from gupcheck.locksets import ACQUIRE, RELEASE, LockEvent, LockSets, kernel_lock_classifier, lock_apis
-from gupcheck.program import Program
+from gupcheck.model.findings import SourceLocation
+from gupcheck.model.program import Program
 
 # Calls that map kernel memory into a user mapping: position of the memory (an address, a pfn,
 # a page or an array of pages).

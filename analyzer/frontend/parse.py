@@ -15,8 +15,9 @@ from typing import NamedTuple
 
 import clang.cindex as ci
 
-from gupcheck.buildconfig import FileConfig
-from gupcheck.facts import (
+from gupcheck.frontend.buildconfig import FileConfig
+from gupcheck.frontend.pch import PrecompiledHeader, precompiled_header_for
+from gupcheck.model.facts import (
     CallSite,
     CfgNode,
     Comparison,
@@ -37,8 +38,7 @@ from gupcheck.facts import (
     Variable,
     root_of,
 )
-from gupcheck.findings import SourceLocation
-from gupcheck.pch import PrecompiledHeader, precompiled_header_for
+from gupcheck.model.findings import SourceLocation
 
 K = ci.CursorKind
 
@@ -1544,7 +1544,7 @@ def extract_facts(config: FileConfig, source: bytes | None = None, *,
     produces no translation unit.
 
     Kernel code with real headers is parsed with the shared precompiled header of the common kernel
-    headers (`gupcheck.pch`; kept under `cache_dir`, else in a temporary directory) when it stands in
+    headers (`gupcheck.frontend.pch`; kept under `cache_dir`, else in a temporary directory) when it stands in
     for them: the facts are the same with or without it.
     """
     if source is None:

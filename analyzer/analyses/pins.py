@@ -12,11 +12,21 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.dataflow import must_facts, predecessors, reachable_from, reaching
-from gupcheck.facts import CallSite, CfgNode, Edge, Function, Side, Value, ValueKind, last_field, root_of
-from gupcheck.findings import SourceLocation
-from gupcheck.knowledge import ApiKnowledge
-from gupcheck.program import SYSCALL_ROLES, Program
+from gupcheck.analyses.dataflow import must_facts, predecessors, reachable_from, reaching
+from gupcheck.kernel_api.declared import ApiKnowledge
+from gupcheck.model.facts import (
+    CallSite,
+    CfgNode,
+    Edge,
+    Function,
+    Side,
+    Value,
+    ValueKind,
+    last_field,
+    root_of,
+)
+from gupcheck.model.findings import SourceLocation
+from gupcheck.model.program import SYSCALL_ROLES, Program
 
 FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
 RETURNED = -1  # summary position: the helper returns the pinned pages

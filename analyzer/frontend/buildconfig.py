@@ -34,8 +34,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gupcheck.cache import file_identity, read_entry, write_entry
-from gupcheck.facts import HeaderMode, Side
+from gupcheck.model.facts import HeaderMode, Side
+from gupcheck.storage import file_identity, read_entry, write_entry
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _builtin_args() -> list[str]:
 
 def model_include_dir() -> str:
     """The bundled kernel API model: package data folder ``gupcheck/kernel_model/include``."""
-    return str(Path(__file__).resolve().parent / "kernel_model" / "include")
+    return str(Path(__file__).resolve().parent.parent / "kernel_model" / "include")
 
 
 def _stem(path: str) -> str:

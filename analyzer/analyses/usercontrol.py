@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.facts import Function, Value, ValueKind
-from gupcheck.program import Program
+from gupcheck.model.facts import Function, Value, ValueKind
+from gupcheck.model.program import Program
 
 # Entry roles and the positions of their user-controlled scalar and pointer parameters.
 USER_SCALAR_PARAMS = {"ioctl": (2,), "compat_ioctl": (2,), "read": (2,), "write": (2,)}

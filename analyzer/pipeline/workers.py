@@ -2,7 +2,7 @@
 
 Parsing is independent per file. A `FactJob` carries what one parse needs (the file's flags and its
 bytes) and `compute_facts` turns it into a `FactResult`; both are plain picklable values, so any
-executor can run them: this module's `WorkerPool`, or a cluster (`gupcheck.distributed`).
+executor can run them: this module's `WorkerPool`, or a cluster (`gupcheck.pipeline.distributed`).
 
 `WorkerPool` keeps its workers across files, so each keeps its libclang index (and anything the
 parse layer caches per process, such as a precompiled header) warm. A worker that dies (libclang can
@@ -23,9 +23,9 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from gupcheck.buildconfig import FileConfig
-from gupcheck.facts import TranslationUnitFacts
-from gupcheck.gcpause import collector_paused, kept_for_the_analysis
+from gupcheck.frontend.buildconfig import FileConfig
+from gupcheck.model.facts import TranslationUnitFacts
+from gupcheck.pipeline.gcpause import collector_paused, kept_for_the_analysis
 
 DEFAULT_TIMEOUT = 300.0  # seconds for one file's parse
 
@@ -53,7 +53,7 @@ class FactResult:
 def compute_facts(job: FactJob) -> FactResult:
     """Parse one file and extract its facts (and store them in the cache when one is given)."""
     # Imported here so that a process that only reads the cache never loads libclang.
-    from gupcheck.parse import ParseError, extract_facts
+    from gupcheck.frontend.parse import ParseError, extract_facts
 
     started = time.perf_counter()
     try:
@@ -65,7 +65,7 @@ def compute_facts(job: FactJob) -> FactResult:
         return FactResult(job.path, None, "the file nests too deeply to analyse",
                           time.perf_counter() - started)
     if job.cache_dir is not None and job.cache_key is not None:
-        from gupcheck.cache import FactCache
+        from gupcheck.pipeline.cache import FactCache
 
         FactCache(job.cache_dir).store(job.cache_key, unit)
     return FactResult(job.path, unit, None, time.perf_counter() - started)

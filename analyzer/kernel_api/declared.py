@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gupcheck.findings import SourceLocation
+from gupcheck.model.findings import SourceLocation
 
 FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
 

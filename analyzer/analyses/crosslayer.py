@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.facts import CallSite, CfgNode, Function, Side, Value, ValueKind, last_field, root_of
-from gupcheck.findings import FlowStep, SourceLocation
-from gupcheck.pins import Pin, PinAnalysis, pin_api
-from gupcheck.program import Program
+from gupcheck.analyses.pins import Pin, PinAnalysis, pin_api
+from gupcheck.model.facts import CallSite, CfgNode, Function, Side, Value, ValueKind, last_field, root_of
+from gupcheck.model.findings import FlowStep, SourceLocation
+from gupcheck.model.program import Program
 
 ARG = "arg"  # the pinned address is the ioctl argument itself
 # Conversions that keep a user address what it is.

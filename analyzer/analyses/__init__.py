@@ -1,0 +1,1 @@
+"""Analyses over the program: they answer questions and never build findings."""

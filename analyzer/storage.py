@@ -1,0 +1,75 @@
+"""Files on disk that gupcheck keeps between runs (the fact cache, precompiled headers, remembered
+compiler answers): entries written atomically and checked against a digest, and file identities.
+
+An entry is a format marker (`magic`), the sha256 of the payload, then the pickled payload. It is
+written to a temporary file and renamed into place, so concurrent runs never see half an entry; a
+truncated or corrupt entry reads as missing, never as data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+_DIGEST_SIZE = 32
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def module_identity(name: str) -> tuple[str, tuple[int, int] | None] | None:
+    """Where an installed module's file is and its identity (a reinstall changes it), found without
+    importing the module; None when it is not installed."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin:
+        return None
+    return spec.origin, file_identity(spec.origin)
+
+
+def read_entry(entry: Path, magic: bytes) -> object | None:
+    """An entry's payload, or None when it is missing, truncated or corrupt (never trusted).
+
+    An entry is `magic`, the sha256 of the payload, then the pickled payload."""
+    try:
+        data = entry.read_bytes()
+    except OSError:
+        return None
+    header = len(magic) + _DIGEST_SIZE
+    if len(data) <= header or not data.startswith(magic):
+        return None
+    payload = data[header:]
+    if hashlib.sha256(payload).digest() != data[len(magic):header]:
+        return None
+    try:
+        return pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - any unreadable payload is a miss, whatever the reason
+        return None
+
+
+def write_entry(entry: Path, value: object, magic: bytes) -> None:
+    """Write `value` as an entry atomically (a temporary file renamed into place); a directory that
+    cannot be written is skipped silently."""
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(magic)
+                out.write(hashlib.sha256(payload).digest())
+                out.write(payload)
+            os.replace(temporary, entry)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        return
