@@ -47,7 +47,7 @@ def read_entry(entry: Path, magic: bytes) -> object | None:
     if len(data) <= header or not data.startswith(magic):
         return None
     payload = data[header:]
-    if hashlib.sha256(payload).digest() != data[len(magic):header]:
+    if hashlib.sha256(payload).digest() != data[len(magic) : header]:
         return None
     try:
         return pickle.loads(payload)

@@ -73,13 +73,17 @@ print("%s:%s: %s" % (p[0].file, p[0].line, f))
 
 def ensure_tools() -> tuple[str, str | None]:
     """clang and spatch, installed with apt-get when missing (as root)."""
-    missing = [package for tool, package in (("clang", "clang"), ("spatch", "coccinelle"))
-               if not shutil.which(tool)]
+    missing = [
+        package for tool, package in (("clang", "clang"), ("spatch", "coccinelle")) if not shutil.which(tool)
+    ]
     if missing and os.geteuid() == 0:
         print(f"bench: installing {' '.join(missing)} with apt-get", file=sys.stderr)
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=600", *missing],
-                       check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=600", *missing],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     clang = shutil.which("clang")
     if clang is None:
         sys.exit("bench: clang is needed (apt-get install clang)")
@@ -106,8 +110,13 @@ def compile_database(tree: str, work: Path) -> tuple[Path, dict[str, list[str]]]
     for name in DRIVERS:
         path = str(SOURCE / name)
         flags[path] = [*config.config_for(path).args, *OWN_FLAGS.get(name, [])]
-        entries.append({"directory": os.path.dirname(path), "file": path,
-                        "arguments": ["clang", *flags[path], "-c", path, "-o", "/dev/null"]})
+        entries.append(
+            {
+                "directory": os.path.dirname(path),
+                "file": path,
+                "arguments": ["clang", *flags[path], "-c", path, "-o", "/dev/null"],
+            }
+        )
     database = work / "compile_commands.json"
     database.write_text(json.dumps(entries, indent=1))
     return database, flags
@@ -133,14 +142,32 @@ def run_clang(clang: str, flags: dict[str, list[str]]) -> float:
 STAGE_RE = re.compile(r"gupcheck: stats: (discover and configure|facts|link and rules): ([0-9.]+) s")
 
 
-def run_gupcheck(database: Path, cache: Path, jobs: int,
-                 stages: dict[str, list[float]] | None = None) -> tuple[float, float | None, str]:
+def run_gupcheck(
+    database: Path, cache: Path, jobs: int, stages: dict[str, list[float]] | None = None
+) -> tuple[float, float | None, str]:
     """(seconds, peak worker MiB, SARIF) of one gupcheck run; the seconds of its stages (from
     --stats) are added to `stages` when given."""
     out = cache.parent / f"{cache.name}-j{jobs}.sarif"
-    argv = [sys.executable, "-m", "gupcheck", "check", *[str(SOURCE / d) for d in DRIVERS],
-            "-p", str(database), "--cache-dir", str(cache), "-j", str(jobs), "--stats",
-            "--format", "sarif", "-o", str(out), "--source-root", str(SOURCE)]
+    argv = [
+        sys.executable,
+        "-m",
+        "gupcheck",
+        "check",
+        *[str(SOURCE / d) for d in DRIVERS],
+        "-p",
+        str(database),
+        "--cache-dir",
+        str(cache),
+        "-j",
+        str(jobs),
+        "--stats",
+        "--format",
+        "sarif",
+        "-o",
+        str(out),
+        "--source-root",
+        str(SOURCE),
+    ]
     # As an installed gupcheck runs: with its bytecode written (pip compiles it at install time); a
     # PYTHONDONTWRITEBYTECODE=1 in the environment would recompile every module on every run.
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
@@ -157,16 +184,18 @@ def run_gupcheck(database: Path, cache: Path, jobs: int,
 def run_spatch(spatch: str, work: Path) -> float:
     rule = work / "pin-calls.cocci"
     rule.write_text(PIN_CALLS)
-    seconds, done = timed([spatch, "--very-quiet", "--no-includes", "--sp-file", str(rule),
-                           *[str(SOURCE / d) for d in DRIVERS]])
+    seconds, done = timed(
+        [spatch, "--very-quiet", "--no-includes", "--sp-file", str(rule), *[str(SOURCE / d) for d in DRIVERS]]
+    )
     if done.returncode != 0:
         print(f"bench: spatch failed: {done.stderr[:300]}", file=sys.stderr)
     return seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5, help="rounds of all measures (default 5)")
     parser.add_argument("--keep", type=Path, help="work directory to keep (default: a temporary one)")
     options = parser.parse_args()
@@ -179,8 +208,9 @@ def main() -> None:
     env_note = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
     print(f"bench: {len(DRIVERS)} drivers of linux-source-6.1, headers {tree}, {env_note}", file=sys.stderr)
 
-    times: dict[str, list[float]] = {name: [] for name in
-                                     ("clang", "cold -j1", "cold -j2", "pch -j2", "warm", "spatch")}
+    times: dict[str, list[float]] = {
+        name: [] for name in ("clang", "cold -j1", "cold -j2", "pch -j2", "warm", "spatch")
+    }
     memory: list[float] = []
     stages: dict[str, list[float]] = {}  # of the cold -j2 runs
     sarifs: set[str] = set()
@@ -206,18 +236,22 @@ def main() -> None:
         sarifs.add(sarif)
         if spatch:
             times["spatch"].append(run_spatch(spatch, work))
-        print(f"bench: round {round_number + 1}/{options.rounds}: " +
-              ", ".join(f"{name} {values[-1]:.2f} s" for name, values in times.items() if values),
-              file=sys.stderr)
+        print(
+            f"bench: round {round_number + 1}/{options.rounds}: "
+            + ", ".join(f"{name} {values[-1]:.2f} s" for name, values in times.items() if values),
+            file=sys.stderr,
+        )
 
     median = {name: statistics.median(values) for name, values in times.items() if values}
     print(f"\n{len(DRIVERS)} real drivers, median of {options.rounds} rounds (wall seconds):")
     for name, value in median.items():
         print(f"  {name:10s} {value:7.2f}")
     if stages:
-        print("  cold -j2 by stage: " + ", ".join(f"{stage} {statistics.median(values):.2f}"
-                                                 for stage, values in stages.items()) +
-              " (the rest: interpreter start-up, imports and output)")
+        print(
+            "  cold -j2 by stage: "
+            + ", ".join(f"{stage} {statistics.median(values):.2f}" for stage, values in stages.items())
+            + " (the rest: interpreter start-up, imports and output)"
+        )
     print("ratios:")
     print(f"  cold -j2 / clang   {median['cold -j2'] / median['clang']:.2f}   (target <= 0.35)")
     print(f"  cold -j1 / clang   {median['cold -j1'] / median['clang']:.2f}")

@@ -87,9 +87,12 @@ def _finding(link: Link, hazard, library: bool, target: tuple[int, int]) -> Find
         RelatedLocation(command.pin_location, f"the driver keeps {why}"),
     ]
     if hazard is not None:
-        related.append(RelatedLocation(hazard.call.location,
-                                       f"{hazard.call.callee}() in {hazard.function.name}() copies the "
-                                       "address space"))
+        related.append(
+            RelatedLocation(
+                hazard.call.location,
+                f"{hazard.call.callee}() in {hazard.function.name}() copies the address space",
+            )
+        )
         context = f"and the program forks ({hazard.call.callee}() in {hazard.function.name}())"
     else:
         level = Level.NOTE
@@ -97,14 +100,19 @@ def _finding(link: Link, hazard, library: bool, target: tuple[int, int]) -> Find
     return Finding(
         rule_id=DOC.id,
         level=level,
-        message=(f"buffer '{request.origin.variable}'{via} is registered with {name}, whose driver keeps "
-                 f"{why}, without madvise(MADV_DONTFORK) {context}"),
+        message=(
+            f"buffer '{request.origin.variable}'{via} is registered with {name}, whose driver keeps "
+            f"{why}, without madvise(MADV_DONTFORK) {context}"
+        ),
         location=request.call.location,
         function=request.function.name,
         snippet_key=f"{name}:{request.target}:{request.origin.variable}",
         related=related,
         flow=cross_layer_flow(link),
         hint=f"madvise({request.origin.variable}, len, MADV_DONTFORK) before registering the buffer"
-             + ("" if command.kind != FOLL_GET else
-                ", and have the driver pin with pin_user_pages*(..., FOLL_LONGTERM)"),
+        + (
+            ""
+            if command.kind != FOLL_GET
+            else ", and have the driver pin with pin_user_pages*(..., FOLL_LONGTERM)"
+        ),
     )

@@ -89,27 +89,34 @@ def check(program: Program) -> Iterator[Finding]:
 RULE = Rule(DOC, check)
 
 
-
 def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function, str]) -> Finding | None:
     if pin.kind == FOLL_GET:
         level = Level.ERROR
-        what = (f"a FOLL_GET reference from {pin.api}() is kept after the {entry[1]} syscall returns: "
-                "it is not a long-term pin")
-        hint = ("pin with pin_user_pages*(..., FOLL_LONGTERM) and release with unpin_user_pages*(), "
-                "or stop keeping the pages (an MMU notifier mirrors memory without pinning it)")
+        what = (
+            f"a FOLL_GET reference from {pin.api}() is kept after the {entry[1]} syscall returns: "
+            "it is not a long-term pin"
+        )
+        hint = (
+            "pin with pin_user_pages*(..., FOLL_LONGTERM) and release with unpin_user_pages*(), "
+            "or stop keeping the pages (an MMU notifier mirrors memory without pinning it)"
+        )
     elif not pin.longterm:
         level = Level.WARNING
-        what = (f"pages pinned by {pin.api}() without FOLL_LONGTERM are kept after the {entry[1]} "
-                "syscall returns")
+        what = (
+            f"pages pinned by {pin.api}() without FOLL_LONGTERM are kept after the {entry[1]} syscall returns"
+        )
         hint = "add FOLL_LONGTERM to the gup flags: the pin lasts beyond the syscall"
     else:
         return None
     target = analysis.program.target_kernel
     if target < (5, 6):
-        hint = ("this kernel has no pin_user_pages(): pass FOLL_LONGTERM to get_user_pages() "
-                "(5.2+) or stop keeping the pages" if target >= (5, 2) else
-                "this kernel has neither pin_user_pages() nor FOLL_LONGTERM: do not keep the pages "
-                "past the syscall, or use an MMU notifier")
+        hint = (
+            "this kernel has no pin_user_pages(): pass FOLL_LONGTERM to get_user_pages() "
+            "(5.2+) or stop keeping the pages"
+            if target >= (5, 2)
+            else "this kernel has neither pin_user_pages() nor FOLL_LONGTERM: do not keep the pages "
+            "past the syscall, or use an MMU notifier"
+        )
     store_node, stored_in = fate.stored[0]
     stored_at = store_node.location or pin.call.location
     field = last_field(stored_in).rstrip("()")
@@ -144,12 +151,17 @@ def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function
 def _leak(pin: Pin, fate: Fate) -> Finding:
     path = fate.leak_path or []
     flow = [FlowStep(pin.call.location, f"pages pinned by {pin.api}()")]
-    flow += [FlowStep(node.location, node.text[:60] or node.kind.value) for node in path
-             if node.location is not None and node.text]
+    flow += [
+        FlowStep(node.location, node.text[:60] or node.kind.value)
+        for node in path
+        if node.location is not None and node.text
+    ]
     returns = [n.location for n in path if n.location is not None and n.kind == NodeKind.RETURN]
     exit_line = returns[-1] if returns else None
-    message = (f"pages '{pin.pages}' pinned by {pin.api}() leak on a path that neither releases, keeps "
-               "nor returns them")
+    message = (
+        f"pages '{pin.pages}' pinned by {pin.api}() leak on a path that neither releases, keeps "
+        "nor returns them"
+    )
     if exit_line is not None:
         message += f" (returns at line {exit_line.line})"
     return Finding(
@@ -160,10 +172,11 @@ def _leak(pin: Pin, fate: Fate) -> Finding:
         function=pin.function.name,
         snippet_key=f"leak:{pin.call.callee}:{pin.pages}",
         related=[RelatedLocation(exit_line, "the function returns here with the pages still pinned")]
-        if exit_line is not None else [],
+        if exit_line is not None
+        else [],
         flow=flow,
         hint="release the pages on this path (unpin_user_pages() / put_page() on each pinned page; "
-             "a partial pin holds the pages it returned)",
+        "a partial pin holds the pages it returned)",
     )
 
 
@@ -185,6 +198,7 @@ def _fixes(analysis: PinAnalysis, pin: Pin, releases) -> list[Fix]:
         if new is not None and not release.via_macro:
             text = ", ".join(arg.text for arg in release.args)
             replacements.append(Replacement(release.location, f"{new}({text})"))
-    description = (f"pin with {name}(..., FOLL_LONGTERM)" +
-                   (" and release with unpin_user_page(s)()" if len(replacements) > 1 else ""))
+    description = f"pin with {name}(..., FOLL_LONGTERM)" + (
+        " and release with unpin_user_page(s)()" if len(replacements) > 1 else ""
+    )
     return [Fix(description, tuple(replacements))]

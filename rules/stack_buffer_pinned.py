@@ -81,18 +81,23 @@ def _finding(link: Link) -> Finding:
     return Finding(
         rule_id=DOC.id,
         level=Level.ERROR,
-        message=(f"stack buffer '{request.origin.variable}' is passed{via} to {name}, whose handler "
-                 f"{command.handler_name} keeps its pages pinned after the ioctl returns"),
+        message=(
+            f"stack buffer '{request.origin.variable}' is passed{via} to {name}, whose handler "
+            f"{command.handler_name} keeps its pages pinned after the ioctl returns"
+        ),
         location=request.call.location,
         function=request.function.name,
         snippet_key=f"{name}:{request.target}:{request.origin.variable}",
         related=[
             RelatedLocation(request.origin.location, f"'{request.origin.variable}' lives on the stack"),
             RelatedLocation(command.pin_location, f"the driver pins it with {command.api}"),
-            *([RelatedLocation(command.kept_at, f"and keeps it in '{command.kept_in}'")]
-              if command.kept_at else []),
+            *(
+                [RelatedLocation(command.kept_at, f"and keeps it in '{command.kept_in}'")]
+                if command.kept_at
+                else []
+            ),
         ],
         flow=cross_layer_flow(link),
         hint="pass a heap buffer that lives as long as the registration (posix_memalign + "
-             "madvise(MADV_DONTFORK)), or have the driver copy the data instead of keeping the pin",
+        "madvise(MADV_DONTFORK)), or have the driver copy the data instead of keeping the pin",
     )

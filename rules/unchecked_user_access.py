@@ -80,11 +80,14 @@ UNCHECKED_ACCESSORS = {
     "__clear_user": 0,
 }
 # Range checks and the position of the pointer they validate.
-RANGE_CHECKS = {"access_ok": 0, "user_access_begin": 0, "user_read_access_begin": 0,
-                "user_write_access_begin": 0}
+RANGE_CHECKS = {
+    "access_ok": 0,
+    "user_access_begin": 0,
+    "user_read_access_begin": 0,
+    "user_write_access_begin": 0,
+}
 # Checking copies: when they succeed (return 0) the range passed access_ok inside them.
-CHECKING_COPIES = {"copy_from_user": 1, "copy_to_user": 0, "get_user": 1, "put_user": 1,
-                   "clear_user": 0}
+CHECKING_COPIES = {"copy_from_user": 1, "copy_to_user": 0, "get_user": 1, "put_user": 1, "clear_user": 0}
 MUST_CHECK = frozenset(
     {"copy_from_user", "copy_to_user", "get_user", "put_user", "clear_user", "strncpy_from_user"}
 )
@@ -99,14 +102,37 @@ LENGTH_SINKS = {
 }
 # Arguments that size something: the places where a trusted length matters.
 SIZE_ARGUMENTS = {
-    "copy_from_user": (2,), "__copy_from_user": (2,), "copy_to_user": (2,), "__copy_to_user": (2,),
-    "memcpy": (2,), "memmove": (2,), "memset": (2,), "kmalloc": (0,), "kzalloc": (0,),
-    "kvmalloc": (0,), "kvzalloc": (0,), "vmalloc": (0,), "vzalloc": (0,), "kcalloc": (0, 1),
-    "kmalloc_array": (0, 1), "memdup_user": (1,), "strncpy_from_user": (2,), "clear_user": (1,),
+    "copy_from_user": (2,),
+    "__copy_from_user": (2,),
+    "copy_to_user": (2,),
+    "__copy_to_user": (2,),
+    "memcpy": (2,),
+    "memmove": (2,),
+    "memset": (2,),
+    "kmalloc": (0,),
+    "kzalloc": (0,),
+    "kvmalloc": (0,),
+    "kvzalloc": (0,),
+    "vmalloc": (0,),
+    "vzalloc": (0,),
+    "kcalloc": (0, 1),
+    "kmalloc_array": (0, 1),
+    "memdup_user": (1,),
+    "strncpy_from_user": (2,),
+    "clear_user": (1,),
 }
-_UPPER_BOUND = {("<", True): "lhs", ("<=", True): "lhs", (">", False): "lhs", (">=", False): "lhs",
-                (">", True): "rhs", (">=", True): "rhs", ("<", False): "rhs", ("<=", False): "rhs",
-                ("==", True): "both", ("!=", False): "both"}
+_UPPER_BOUND = {
+    ("<", True): "lhs",
+    ("<=", True): "lhs",
+    (">", False): "lhs",
+    (">=", False): "lhs",
+    (">", True): "rhs",
+    (">=", True): "rhs",
+    ("<", False): "rhs",
+    ("<=", False): "rhs",
+    ("==", True): "both",
+    ("!=", False): "both",
+}
 
 
 def check(program: Program) -> Iterator[Finding]:
@@ -155,10 +181,12 @@ class _PathFacts:
         for fn in program.kernel_functions():
             checked_anywhere = {
                 fact[1]
-                for node in fn.nodes if node.condition is not None
+                for node in fn.nodes
+                if node.condition is not None
                 for outcome in (True, False)
                 for atom, held in node.condition.facts(outcome)
-                for fact in _atom_facts(atom, held) if fact[0] == "checked"
+                for fact in _atom_facts(atom, held)
+                if fact[0] == "checked"
             }
             for node in fn.nodes:
                 for store in node.stores:
@@ -241,17 +269,35 @@ def _pointer_keys(value: Value) -> list[str]:
     keys = []
     if value.path:
         keys.append(value.path)
-    if value.base and (value.path is None or value.path[len(value.base):].startswith(("->", "[")) or
-                       value.path == value.base):
+    if value.base and (
+        value.path is None
+        or value.path[len(value.base) :].startswith(("->", "["))
+        or value.path == value.base
+    ):
         keys.append(value.base)
     return list(dict.fromkeys(keys))
 
 
-def _finding(fn: Function, call_or_text: CallSite | str, location, message: str, hint: str,
-             level: Level = Level.ERROR, **extra) -> Finding:
+def _finding(
+    fn: Function,
+    call_or_text: CallSite | str,
+    location,
+    message: str,
+    hint: str,
+    level: Level = Level.ERROR,
+    **extra,
+) -> Finding:
     key = call_or_text if isinstance(call_or_text, str) else _call_text(call_or_text)
-    return Finding(rule_id=DOC.id, level=level, message=message, location=location, function=fn.name,
-                   snippet_key=key, hint=hint, **extra)
+    return Finding(
+        rule_id=DOC.id,
+        level=level,
+        message=message,
+        location=location,
+        function=fn.name,
+        snippet_key=key,
+        hint=hint,
+        **extra,
+    )
 
 
 def _call_text(call: CallSite) -> str:
@@ -269,15 +315,24 @@ def _unchecked_accessors(program: Program, fn: Function, path_facts: _PathFacts)
             if _covered(program, fn, node, pointer, path_facts, depth=0, visiting=set()):
                 continue
             yield _finding(
-                fn, call, call.location,
+                fn,
+                call,
+                call.location,
                 f"'{call.callee}' on '{pointer.text}' without an access_ok() that covers it on every path",
                 f"check the range first (`if (!access_ok({pointer.text}, size)) return -EFAULT;`) "
                 f"or use the checking variant '{call.callee.lstrip('_')}'",
             )
 
 
-def _covered(program: Program, fn: Function, node: CfgNode, pointer: Value,
-             path_facts: _PathFacts, depth: int, visiting: set[str]) -> bool:
+def _covered(
+    program: Program,
+    fn: Function,
+    node: CfgNode,
+    pointer: Value,
+    path_facts: _PathFacts,
+    depth: int,
+    visiting: set[str],
+) -> bool:
     held = path_facts(fn)[node.id]
     keys = _pointer_keys(pointer)
     keys += [fact[2] for fact in held if fact[0] == "derived" and fact[1] in keys]
@@ -296,8 +351,9 @@ def _covered(program: Program, fn: Function, node: CfgNode, pointer: Value,
     for ref in callers:
         if param.index >= len(ref.call.args):
             return False
-        if not _covered(program, ref.caller, ref.node, ref.call.args[param.index], path_facts,
-                        depth + 1, visiting):
+        if not _covered(
+            program, ref.caller, ref.node, ref.call.args[param.index], path_facts, depth + 1, visiting
+        ):
             return False
     return True
 
@@ -308,7 +364,9 @@ def _ignored_results(fn: Function) -> Iterator[Finding]:
         for call in node.calls:
             if call.callee in MUST_CHECK and not call.result_used:
                 yield _finding(
-                    fn, call, call.location,
+                    fn,
+                    call,
+                    call.location,
                     f"result of '{call.callee}' is ignored: a failed copy goes unnoticed",
                     f"`if ({call.callee}(...)) return -EFAULT;` — it returns the number of bytes "
                     "not copied (or -EFAULT for get_user/put_user)",
@@ -317,8 +375,9 @@ def _ignored_results(fn: Function) -> Iterator[Finding]:
 
 
 # -- c. unbounded user-controlled lengths ----------------------------------------------
-def _unbounded_lengths(fn: Function, data: FunctionUserData,
-                       facts: dict[int, frozenset]) -> Iterator[Finding]:
+def _unbounded_lengths(
+    fn: Function, data: FunctionUserData, facts: dict[int, frozenset]
+) -> Iterator[Finding]:
     for node in fn.nodes:
         for call in node.calls:
             sink = LENGTH_SINKS.get(call.callee)
@@ -331,12 +390,20 @@ def _unbounded_lengths(fn: Function, data: FunctionUserData,
                 continue
             if any(("bounded", name) in facts[node.id] for name in length.names):
                 continue
-            target = next((call.args[i] for i in object_positions
-                           if i < len(call.args) and call.args[i].fixed_size is not None), None)
+            target = next(
+                (
+                    call.args[i]
+                    for i in object_positions
+                    if i < len(call.args) and call.args[i].fixed_size is not None
+                ),
+                None,
+            )
             if target is None:
                 continue
             yield _finding(
-                fn, call, call.location,
+                fn,
+                call,
+                call.location,
                 f"user-controlled length '{length.text}' copies into or out of '{target.text}' "
                 f"({target.fixed_size} bytes) without a bound",
                 f"reject larger values first (`if ({length.text} > sizeof({target.text.lstrip('&')})) "
@@ -356,7 +423,9 @@ def _user_pointer_derefs(fn: Function, data: FunctionUserData) -> Iterator[Findi
                 continue
             reported.add(pointer.text)
             yield _finding(
-                fn, f"*{pointer.text}", deref.location,
+                fn,
+                f"*{pointer.text}",
+                deref.location,
                 f"user pointer '{pointer.text}' is dereferenced directly",
                 "copy the data in with copy_from_user()/get_user() (or out with copy_to_user()/put_user())",
             )
@@ -395,12 +464,13 @@ def _fetches_in(program: Program, fn: Function, summaries: dict[str, set[tuple[i
                     yield node, call, call.args[dest_position], call.args[source_position]
 
 
-def _double_fetches(program: Program, fn: Function,
-                    summaries: dict[str, set[tuple[int, int]]]) -> Iterator[Finding]:
+def _double_fetches(
+    program: Program, fn: Function, summaries: dict[str, set[tuple[int, int]]]
+) -> Iterator[Finding]:
     fetches = list(_fetches_in(program, fn, summaries))
     for i, (node1, call1, dest1, source1) in enumerate(fetches):
         later = reachable_from(fn, node1.id)
-        for node2, call2, dest2, source2 in fetches[i + 1:]:
+        for node2, call2, dest2, source2 in fetches[i + 1 :]:
             if node2.id not in later or not _same_address(source1, source2):
                 continue
             if not dest1.path or not dest2.path or root_of(dest1.path) == root_of(dest2.path):
@@ -410,14 +480,19 @@ def _double_fetches(program: Program, fn: Function,
                 continue
             use_node, use_text = use
             yield _finding(
-                fn, call2, call2.location,
+                fn,
+                call2,
+                call2.location,
                 f"double fetch: '{source2.text}' is copied from user space again and "
                 f"'{use_text}' from the second copy is trusted",
                 f"use the length from the first copy (or check `{use_text}` against it): user space "
                 "can change the data between the two copies",
                 related=[RelatedLocation(call1.location, "first fetch from the same user address")],
-                flow=[FlowStep(call1.location, "first fetch"), FlowStep(call2.location, "second fetch"),
-                      FlowStep(use_node.location or call2.location, f"'{use_text}' used as a size")],
+                flow=[
+                    FlowStep(call1.location, "first fetch"),
+                    FlowStep(call2.location, "second fetch"),
+                    FlowStep(use_node.location or call2.location, f"'{use_text}' used as a size"),
+                ],
             )
             break
 
@@ -451,8 +526,9 @@ def _trusted_use(fn: Function, fetch_node: CfgNode, first: str, second: str) -> 
             for position in SIZE_ARGUMENTS.get(call.callee, ()):
                 if position < len(call.args):
                     arg = call.args[position]
-                    field = next((n for n in arg.names if n != second_root and
-                                  mentions(n, {second_root})), None)
+                    field = next(
+                        (n for n in arg.names if n != second_root and mentions(n, {second_root})), None
+                    )
                     if field is not None:
                         return node, field
         if node.condition is not None and _is_loop_test(fn, node):
@@ -470,4 +546,3 @@ def _reads(names, root: str) -> bool:
 
 def _is_loop_test(fn: Function, node: CfgNode) -> bool:
     return any(other.text == "loop" and any(e.target == node.id for e in other.succs) for other in fn.nodes)
-

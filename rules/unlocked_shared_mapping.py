@@ -134,14 +134,19 @@ def _unlocked(found: UnlockedAccess) -> Finding:
     return Finding(
         rule_id=DOC.id,
         level=Level.WARNING,
-        message=(f"{_describe(access)} '{buffer.spelling}', shared with user space through mmap, without "
-                 f"holding '{found.lock}' (a {found.lock_kind}), which the other accesses to it hold"),
+        message=(
+            f"{_describe(access)} '{buffer.spelling}', shared with user space through mmap, without "
+            f"holding '{found.lock}' (a {found.lock_kind}), which the other accesses to it hold"
+        ),
         location=access.location,
         function=access.function.name,
         snippet_key=f"{access.how}:{access.text}",
-        related=[*_exported(buffer),
-                 RelatedLocation(locked.location,
-                                 f"accessed with '{found.lock}' held in {locked.function.name}()")],
+        related=[
+            *_exported(buffer),
+            RelatedLocation(
+                locked.location, f"accessed with '{found.lock}' held in {locked.function.name}()"
+            ),
+        ],
         hint=f"take '{found.lock}' around this access, as the other accesses to '{buffer.spelling}' do",
     )
 
@@ -150,14 +155,16 @@ def _racy_counter(found: RacyCounter) -> Finding:
     return Finding(
         rule_id=DOC.id,
         level=Level.WARNING,
-        message=(f"'{found.target}' is changed with a plain '{found.op}' in code run by the {found.role} "
-                 "callback of a vm_operations_struct, without a lock: the callbacks of mappings in "
-                 "different processes run concurrently"),
+        message=(
+            f"'{found.target}' is changed with a plain '{found.op}' in code run by the {found.role} "
+            "callback of a vm_operations_struct, without a lock: the callbacks of mappings in "
+            "different processes run concurrently"
+        ),
         location=found.location,
         function=found.function.name,
         snippet_key=f"{found.target}{found.op}",
         hint="make it an atomic_t or refcount_t (atomic_inc()/atomic_dec_and_test(), refcount_inc()), "
-             "a kref, or change it under the driver's lock",
+        "a kref, or change it under the driver's lock",
     )
 
 
@@ -166,14 +173,18 @@ def _double_fetch(found: DoubleFetch) -> Finding:
     return Finding(
         rule_id=DOC.id,
         level=Level.ERROR,
-        message=(f"double fetch: '{second.text}' is read again from '{found.buffer.spelling}', which user "
-                 f"space can write through its mapping, after it was checked on line {first.location.line}"),
+        message=(
+            f"double fetch: '{second.text}' is read again from '{found.buffer.spelling}', which user "
+            f"space can write through its mapping, after it was checked on line {first.location.line}"
+        ),
         location=second.location,
         function=second.function.name,
         snippet_key=f"double-fetch:{second.text}",
         related=[RelatedLocation(first.location, f"'{first.text}' checked here"), *_exported(found.buffer)],
-        flow=[FlowStep(first.location, f"'{first.text}' fetched and checked"),
-              FlowStep(second.location, f"'{second.text}' fetched again: user space may have changed it")],
+        flow=[
+            FlowStep(first.location, f"'{first.text}' fetched and checked"),
+            FlowStep(second.location, f"'{second.text}' fetched again: user space may have changed it"),
+        ],
         hint=f"read it once into a local (`v = READ_ONCE({first.text});`), check the local and use only it",
     )
 
@@ -185,20 +196,28 @@ def _unchecked_use(found: UncheckedUse) -> Finding:
     return Finding(
         rule_id=DOC.id,
         level=Level.ERROR,
-        message=(f"'{found.value_text}'{via} is used as {use} without a check, but user space can write it "
-                 f"through its mapping of '{found.buffer.spelling}'"),
+        message=(
+            f"'{found.value_text}'{via} is used as {use} without a check, but user space can write it "
+            f"through its mapping of '{found.buffer.spelling}'"
+        ),
         location=found.use_location,
         function=fetch.function.name,
         snippet_key=f"unchecked-{found.use}:{found.value_text}",
-        related=[RelatedLocation(fetch.location, f"'{fetch.text}' fetched from the shared buffer here"),
-                 *_exported(found.buffer)],
-        flow=[FlowStep(fetch.location, f"'{fetch.text}' fetched from shared memory"),
-              FlowStep(found.use_location, f"used as {found.use} without a bound")],
-        hint=(f"bound '{found.value_text}' before using it "
-              f"(`if ({found.value_text} > LIMIT) return -EINVAL;`, or mask it with the ring size)"
-              if fetch.copied_to else
-              f"copy it once (`v = READ_ONCE({fetch.text});`) and bound the copy before using it "
-              "(or mask it with the ring size)"),
+        related=[
+            RelatedLocation(fetch.location, f"'{fetch.text}' fetched from the shared buffer here"),
+            *_exported(found.buffer),
+        ],
+        flow=[
+            FlowStep(fetch.location, f"'{fetch.text}' fetched from shared memory"),
+            FlowStep(found.use_location, f"used as {found.use} without a bound"),
+        ],
+        hint=(
+            f"bound '{found.value_text}' before using it "
+            f"(`if ({found.value_text} > LIMIT) return -EINVAL;`, or mask it with the ring size)"
+            if fetch.copied_to
+            else f"copy it once (`v = READ_ONCE({fetch.text});`) and bound the copy before using it "
+            "(or mask it with the ring size)"
+        ),
     )
 
 
@@ -208,15 +227,17 @@ def _mapped_free(found: MappedFree) -> Finding:
     return Finding(
         rule_id=DOC.id,
         level=Level.WARNING,
-        message=(f"'{buffer.spelling}' is freed by {found.call.callee}() when a file is released "
-                 f"({found.release.name}()), but it is shared with every opener of the device through mmap "
-                 "and no vm_close callback tracks its mappings: another process may still map it"),
+        message=(
+            f"'{buffer.spelling}' is freed by {found.call.callee}() when a file is released "
+            f"({found.release.name}()), but it is shared with every opener of the device through mmap "
+            "and no vm_close callback tracks its mappings: another process may still map it"
+        ),
         location=found.call.location,
         function=found.function.name,
         snippet_key=f"{found.call.callee}({arg})",
         related=_exported(buffer),
         hint="free it when the last mapping and the last opener are gone (count them, e.g. in "
-             "vm_open/vm_close and .open/.release), or give each open file its own buffer",
+        "vm_open/vm_close and .open/.release), or give each open file its own buffer",
     )
 
 
@@ -227,20 +248,24 @@ def _unbracketed(found: UnbracketedAccess) -> Finding:
     return Finding(
         rule_id=DOC.id,
         level=Level.WARNING,
-        message=(f"{_describe(access)} the device's shared mapping outside the {lock_name}...{unlock_name} "
-                 f"ioctl bracket the driver {Path(lock.handler.file).name} provides for it"),
+        message=(
+            f"{_describe(access)} the device's shared mapping outside the {lock_name}...{unlock_name} "
+            f"ioctl bracket the driver {Path(lock.handler.file).name} provides for it"
+        ),
         location=access.location,
         function=access.function.name,
         snippet_key=f"{access.how}:{access.text}",
-        related=[RelatedLocation(lock.location, f"the driver's lock command {lock_name} ({lock.how})"),
-                 RelatedLocation(unlock.location, f"the driver's unlock command {unlock_name}"),
-                 RelatedLocation(found.mapped_at, "mapped with MAP_SHARED here")],
+        related=[
+            RelatedLocation(lock.location, f"the driver's lock command {lock_name} ({lock.how})"),
+            RelatedLocation(unlock.location, f"the driver's unlock command {unlock_name}"),
+            RelatedLocation(found.mapped_at, "mapped with MAP_SHARED here"),
+        ],
         hint=f"call ioctl(fd, {lock_name}) before touching the mapping and ioctl(fd, {unlock_name}) after",
     )
 
 
 def _describe(access: Access) -> str:
-    """"memcpy() writes", "a load of 'hdr->len' reads"."""
+    """ "memcpy() writes", "a load of 'hdr->len' reads"."""
     verb = "writes" if access.write else "reads"
     if access.how.endswith("()"):
         return f"{access.how} {verb}"

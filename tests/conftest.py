@@ -32,8 +32,9 @@ def kernel_facts(tmp_path: Path) -> Callable[[str], TranslationUnitFacts]:
     def parse(source: str, name: str = "snippet.c") -> TranslationUnitFacts:
         path = tmp_path / name
         path.write_text(textwrap.dedent(source))
-        config = FileConfig(str(path), tuple(model_args(str(path))), HeaderMode.KERNEL_MODEL, Side.KERNEL,
-                            str(tmp_path))
+        config = FileConfig(
+            str(path), tuple(model_args(str(path))), HeaderMode.KERNEL_MODEL, Side.KERNEL, str(tmp_path)
+        )
         facts = extract_facts(config)
         assert not facts.errors, [d.message for d in facts.errors]
         return facts

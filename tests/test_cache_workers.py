@@ -22,8 +22,10 @@ GUP002 = TESTDATA / "gup002"
 
 
 def keys(analysis) -> list[tuple]:
-    return [(f.location.path, f.location.line, f.location.column, f.rule_id, f.level, f.message)
-            for f in analysis.findings]
+    return [
+        (f.location.path, f.location.line, f.location.column, f.rule_id, f.level, f.message)
+        for f in analysis.findings
+    ]
 
 
 def origins(analysis) -> dict[str, str]:
@@ -64,9 +66,11 @@ def test_a_changed_header_makes_the_entry_stale(tmp_path: Path) -> None:
     project = tmp_path / "app"
     project.mkdir()
     (project / "limits.h").write_text("#define BUF_WORDS 4\n")
-    (project / "main.c").write_text('#include <stdio.h>\n#include "limits.h"\n'
-                                    "int main(void) { int words[BUF_WORDS]; words[0] = 1; "
-                                    "return words[0]; }\n")
+    (project / "main.c").write_text(
+        '#include <stdio.h>\n#include "limits.h"\n'
+        "int main(void) { int words[BUF_WORDS]; words[0] = 1; "
+        "return words[0]; }\n"
+    )
     first = analyse([str(project)], ALL_RULES, cache_dir=cache)
     assert origins(first) == {"main.c": "parsed"}
     assert str(project / "limits.h") in first.units[0].headers
@@ -92,15 +96,18 @@ def test_a_corrupt_entry_is_ignored_and_rebuilt(tmp_path: Path, damage: str) -> 
     rebuilt = analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=str(cache))
     assert set(origins(rebuilt).values()) == {"parsed"}
     assert keys(rebuilt) == keys(cold)
-    assert set(origins(analyse([str(GUP002)], ALL_RULES, use_model=True,
-                               cache_dir=str(cache))).values()) == {"cache"}
+    assert set(origins(analyse([str(GUP002)], ALL_RULES, use_model=True, cache_dir=str(cache))).values()) == {
+        "cache"
+    }
 
 
 def test_two_runs_sharing_a_cache_at_once_agree(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     command = [sys.executable, "-m", "gupcheck", "--kernel-model", "--format", "json", "-j2", str(TESTDATA)]
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
-            for _ in range(2)]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=600) for run in runs]
     assert [run.returncode for run in runs] == [1, 1], [err.decode()[-2000:] for _, err in outputs]
     assert outputs[0][0] == outputs[1][0]
@@ -113,9 +120,26 @@ def test_sarif_is_byte_identical_with_one_and_two_workers(tmp_path: Path) -> Non
     reports = []
     for jobs in ("1", "2", "2"):
         out = tmp_path / f"j{jobs}-{len(reports)}.sarif"
-        run = subprocess.run([sys.executable, "-m", "gupcheck", "--kernel-model", "--no-cache", "-j", jobs,
-                              "--format", "sarif", "-o", str(out), str(TESTDATA)],
-                             capture_output=True, text=True, cwd=REPO, timeout=600)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gupcheck",
+                "--kernel-model",
+                "--no-cache",
+                "-j",
+                jobs,
+                "--format",
+                "sarif",
+                "-o",
+                str(out),
+                str(TESTDATA),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=600,
+        )
         assert run.returncode == 1, run.stderr
         reports.append(out.read_bytes())
     assert reports[0] == reports[1] == reports[2]
@@ -140,7 +164,8 @@ def test_a_crashing_worker_costs_only_its_file(monkeypatch) -> None:
     assert len(problems) == 1
     assert problems[0][0] == "ringreg.c" and "crashed" in problems[0][1] and "SIGSEGV" in problems[0][1]
     assert sorted(Path(u.path).name for u in analysis.units) == sorted(
-        p.name for p in GUP002.rglob("*.c") if p.name != "ringreg.c" and p.parent.name != "repro")
+        p.name for p in GUP002.rglob("*.c") if p.name != "ringreg.c" and p.parent.name != "repro"
+    )
     assert any(Path(f.location.path).name == "pagepoke_app.c" for f in analysis.findings)
 
 
@@ -161,8 +186,11 @@ def test_an_analyser_bug_in_a_worker_is_reported_for_that_file(monkeypatch) -> N
     _sabotage(monkeypatch, "xdev_keep.c", broken)
     analysis = analyse([str(GUP002)], ALL_RULES, use_model=True, jobs=2)
     assert [(Path(p.path).name, p.message) for p in analysis.problems] == [
-        ("xdev_keep.c",
-         "internal error while extracting facts: ValueError: walker met a cursor it did not expect")]
+        (
+            "xdev_keep.c",
+            "internal error while extracting facts: ValueError: walker met a cursor it did not expect",
+        )
+    ]
     assert len(analysis.units) == 7
 
 
@@ -213,7 +241,8 @@ def test_a_header_shared_by_several_files_is_checked_once_a_run(tmp_path: Path, 
 
 
 def test_facts_are_built_with_the_cycle_collector_paused_and_it_runs_again_after(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import gc
 
     import gupcheck.frontend.parse
@@ -243,7 +272,8 @@ def test_facts_are_built_with_the_cycle_collector_paused_and_it_runs_again_after
 
 
 def test_the_rules_run_with_the_facts_out_of_the_collectors_sight_and_get_them_back_after(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import gc
     import shutil
 

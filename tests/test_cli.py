@@ -21,8 +21,14 @@ EXAMPLE = TESTDATA / "example"
 def gupcheck(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, **(env or {})}
     environment.pop("GUPCHECK_KERNEL_DIR", None)
-    return subprocess.run([sys.executable, "-m", "gupcheck", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env=environment)
+    return subprocess.run(
+        [sys.executable, "-m", "gupcheck", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
 
 
 def tree_digest(root: Path) -> str:
@@ -80,8 +86,9 @@ def test_rules_and_explain() -> None:
     assert unknown.returncode == 2 and "unknown rule 'GUP999'" in unknown.stderr
 
 
-def test_sarif_of_all_testdata_passes_schema_and_multitool(tmp_path: Path, sarif_validator,
-                                                           multitool_package: Path) -> None:
+def test_sarif_of_all_testdata_passes_schema_and_multitool(
+    tmp_path: Path, sarif_validator, multitool_package: Path
+) -> None:
     out = tmp_path / "gupcheck.sarif"
     result = gupcheck("--kernel-model", "--format", "sarif", "-o", str(out), "testdata")
     assert result.returncode == 1, result.stderr
@@ -91,8 +98,9 @@ def test_sarif_of_all_testdata_passes_schema_and_multitool(tmp_path: Path, sarif
     results = log["runs"][0]["results"]
     expected = sum(len(re.findall(r"expect:\s*GUP\d{3}", p.read_text())) for p in TESTDATA.rglob("*.c"))
     assert len(results) == expected
-    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
-               for r in results)
+    assert all(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%" for r in results
+    )
     assert any(r.get("codeFlows") for r in results)  # double fetches and pins carry their path
     assert any(r.get("fixes") for r in results)  # FOLL_GET -> FOLL_PIN | FOLL_LONGTERM
     report = run_multitool_validate(multitool_package, out, tmp_path / "validation.sarif")
@@ -104,17 +112,28 @@ def test_sarif_of_all_testdata_passes_schema_and_multitool(tmp_path: Path, sarif
 
 # What a warm run must not import: the rule modules and the analyses behind them, the SARIF library,
 # importlib.metadata, libclang, networkx.
-HEAVY = ("gupcheck.rules.", "gupcheck.model.program", "gupcheck.analyses.", "sarif_om", "jschema_to_python",
-         "importlib.metadata", "clang", "networkx")
+HEAVY = (
+    "gupcheck.rules.",
+    "gupcheck.model.program",
+    "gupcheck.analyses.",
+    "sarif_om",
+    "jschema_to_python",
+    "importlib.metadata",
+    "clang",
+    "networkx",
+)
 
 
 def run_listing_imports(*args: str, cwd: Path = REPO) -> tuple[int, set[str]]:
     """Run the command line in a fresh interpreter: (exit status, the heavy modules it imported)."""
-    script = ("import sys\nfrom gupcheck.cli import main\n"
-              "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    code = done.code\n"
-              f"print(code, *(name for name in sys.modules if name.startswith({HEAVY!r})))\n")
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    script = (
+        "import sys\nfrom gupcheck.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    code = done.code\n"
+        f"print(code, *(name for name in sys.modules if name.startswith({HEAVY!r})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
     assert done.stdout, done.stderr
     code, *modules = done.stdout.split()
     return int(code), set(modules)
@@ -162,8 +181,11 @@ def test_json_format() -> None:
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["filesAnalysed"] == 1
-    assert {(f["ruleId"], f["line"]) for f in report["findings"]} == {("GUP005", 35), ("GUP005", 66),
-                                                                     ("GUP005", 82)}
+    assert {(f["ruleId"], f["line"]) for f in report["findings"]} == {
+        ("GUP005", 35),
+        ("GUP005", 66),
+        ("GUP005", 82),
+    }
 
 
 @pytest.mark.parametrize(
@@ -174,8 +196,10 @@ def test_json_format() -> None:
         (lambda d: (d / "notes.txt").write_text("hello\n") and d / "notes.txt", "not a C source file"),
         (lambda d: (d / "blob.c").write_bytes(b"\x7fELF\x00\x01\x02") and d / "blob.c", "binary file"),
         (lambda d: (d / "mem.c").symlink_to("/proc/self/mem") or d / "mem.c", "cannot read"),
-        (lambda d: (d / "broken.c").write_text("int f(void { return 0 }\n") and d / "broken.c",
-         "parsed with"),
+        (
+            lambda d: (d / "broken.c").write_text("int f(void { return 0 }\n") and d / "broken.c",
+            "parsed with",
+        ),
     ],
     ids=["missing", "empty-folder", "not-c", "binary", "unreadable", "syntax-error"],
 )
@@ -222,7 +246,8 @@ def test_analysis_modifies_nothing() -> None:
 
 
 def test_the_command_ends_without_tearing_the_analysis_down_but_with_its_output_and_exit_handlers(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """`gupcheck` (cli.run) leaves the process as soon as the output is out: the whole SARIF log
     reaches a pipe, the exit status is kept, and the exit handlers still run."""
     marker = tmp_path / "exit-handler-ran"
@@ -234,12 +259,24 @@ def test_the_command_ends_without_tearing_the_analysis_down_but_with_its_output_
         "run()\n"
         "raise SystemExit('run() returned')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={k: v for k, v in os.environ.items() if k != "GUPCHECK_KERNEL_DIR"})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "GUPCHECK_KERNEL_DIR"},
+    )
     assert done.returncode == 1, done.stderr
     assert len(json.loads(done.stdout)["runs"][0]["results"]) == 3
     assert marker.exists()
-    usage = subprocess.run([sys.executable, "-c", "import sys\nfrom gupcheck.cli import run\n"
-                            "sys.argv = ['gupcheck', '--no-such-option']\nrun()\n"],
-                           capture_output=True, text=True, timeout=60)
+    usage = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom gupcheck.cli import run\nsys.argv = ['gupcheck', '--no-such-option']\nrun()\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert usage.returncode == 2 and "No such option" in usage.stderr

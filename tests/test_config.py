@@ -49,8 +49,14 @@ MODULE_LICENSE("GPL");
 def gupcheck(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("GUPCHECK_KERNEL_DIR", None)
-    return subprocess.run([sys.executable, "-m", "gupcheck", "--kernel-model", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "gupcheck", "--kernel-model", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 @pytest.fixture
@@ -80,8 +86,9 @@ def test_paths_come_from_gupcheck_toml_found_in_a_parent(project: Path) -> None:
 
 
 def test_pyproject_tool_table_is_read(project: Path) -> None:
-    (project / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.gupcheck]\npaths = ["drivers"]\n'
-                                            'disable = ["GUP005"]\n')
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.gupcheck]\npaths = ["drivers"]\ndisable = ["GUP005"]\n'
+    )
     assert find_config(project) == project / "pyproject.toml"
     run = gupcheck(project)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -108,19 +115,22 @@ def test_enable_and_level_overrides(project: Path) -> None:
     assert {result["level"] for result in log["runs"][0]["results"]} == {"note"}
 
 
-@pytest.mark.parametrize("content, key", [
-    ('kernal-dir = "/usr/src"\n', "kernal-dir"),
-    ('jobs = 0\n', "jobs"),
-    ('jobs = "four"\n', "jobs"),
-    ('paths = "drivers"\n', "paths"),
-    ('disable = ["GUP999"]\n', "disable"),
-    ('[levels]\nGUP001 = "fatal"\n', "levels.GUP001"),
-    ('[api]\npins = [{ name = "p", kind = "FOLL_GET" }]\n', "api.pins[0].pages"),
-    ('[api]\npins = [{ name = "p", pages = 2, kind = "FOLL_MAYBE" }]\n', "api.pins[0].kind"),
-    ('[api]\nlocks = "my_lock"\n', "api.locks"),
-    ('[api]\nmutexes = ["m"]\n', "api.mutexes"),
-    ('timeout = -1\n', "timeout"),
-])
+@pytest.mark.parametrize(
+    "content, key",
+    [
+        ('kernal-dir = "/usr/src"\n', "kernal-dir"),
+        ("jobs = 0\n", "jobs"),
+        ('jobs = "four"\n', "jobs"),
+        ('paths = "drivers"\n', "paths"),
+        ('disable = ["GUP999"]\n', "disable"),
+        ('[levels]\nGUP001 = "fatal"\n', "levels.GUP001"),
+        ('[api]\npins = [{ name = "p", kind = "FOLL_GET" }]\n', "api.pins[0].pages"),
+        ('[api]\npins = [{ name = "p", pages = 2, kind = "FOLL_MAYBE" }]\n', "api.pins[0].kind"),
+        ('[api]\nlocks = "my_lock"\n', "api.locks"),
+        ('[api]\nmutexes = ["m"]\n', "api.mutexes"),
+        ("timeout = -1\n", "timeout"),
+    ],
+)
 def test_bad_configuration_is_a_one_line_error_naming_the_key(project: Path, content: str, key: str) -> None:
     (project / ".gupcheck.toml").write_text(content)
     run = gupcheck(project, "drivers")
@@ -154,13 +164,17 @@ def test_declared_pin_wrapper_makes_an_unseen_pin_visible(tmp_path: Path) -> Non
     without = gupcheck(tmp_path, "vp.c")
     assert without.returncode == 0, without.stdout + without.stderr
     (tmp_path / ".gupcheck.toml").write_text(
-        '[api]\npins = [{ name = "vendor_pin", kind = "FOLL_GET", start = 0, nr = 1, pages = 2 }]\n')
+        '[api]\npins = [{ name = "vendor_pin", kind = "FOLL_GET", start = 0, nr = 1, pages = 2 }]\n'
+    )
     declared = gupcheck(tmp_path, "vp.c")
     assert declared.returncode == 1, declared.stderr
-    assert any("vp.c:16:" in line and "[GUP001]" in line and ": error:" in line
-               for line in finding_lines(declared.stdout)), declared.stdout
+    assert any(
+        "vp.c:16:" in line and "[GUP001]" in line and ": error:" in line
+        for line in finding_lines(declared.stdout)
+    ), declared.stdout
     (tmp_path / ".gupcheck.toml").write_text(
-        '[api]\npins = [{ name = "vendor_pin", kind = "FOLL_PIN", pages = 2, longterm = true }]\n')
+        '[api]\npins = [{ name = "vendor_pin", kind = "FOLL_PIN", pages = 2, longterm = true }]\n'
+    )
     longterm = gupcheck(tmp_path, "vp.c")
     assert longterm.returncode == 0, longterm.stdout
 
@@ -223,8 +237,12 @@ def test_baseline_reports_only_new_findings_even_when_lines_move(project: Path) 
     # new code at the top shifts every old finding down, and brings one new unchecked copy
     marker = "static long demo_ioctl"
     assert marker in text
-    text = text.replace(marker, "static void demo_peek(char *dst, const char __user *src)\n{\n"
-                        "\tcopy_from_user(dst, src, 4);\n}\n\n" + marker, 1)
+    text = text.replace(
+        marker,
+        "static void demo_peek(char *dst, const char __user *src)\n{\n"
+        "\tcopy_from_user(dst, src, 4);\n}\n\n" + marker,
+        1,
+    )
     source.write_text(text)
     changed = gupcheck(project, "drivers", "--baseline", str(baseline))
     assert changed.returncode == 1
@@ -246,7 +264,8 @@ def test_declared_pinning_ioctl_links_a_program_whose_driver_is_absent(tmp_path:
     assert alone.returncode == 0, alone.stdout
     assert "PP_IOC_ATTACH" in alone.stderr and "not handled by any analysed driver" in alone.stderr
     (tmp_path / ".gupcheck.toml").write_text(
-        '[api]\npinning-ioctls = [\n  { request = "PP_IOC_ATTACH", kind = "FOLL_GET" },\n]\n')
+        '[api]\npinning-ioctls = [\n  { request = "PP_IOC_ATTACH", kind = "FOLL_GET" },\n]\n'
+    )
     declared = gupcheck(tmp_path, "-v", "pagepoke_app.c", "--format", "json")
     assert declared.returncode == 1, declared.stderr
     findings = json.loads(declared.stdout)["findings"]
@@ -260,16 +279,17 @@ def test_declared_lock_wrappers_count_as_locks(tmp_path: Path) -> None:
     source = (REPO / "testdata" / "gup004" / "fault-export-unlocked-write" / "notepage.c").read_text()
     wrapped = source.replace("mutex_lock_interruptible(", "vendor_lock_interruptible(")
     wrapped = wrapped.replace("mutex_lock(", "vendor_lock(").replace("mutex_unlock(", "vendor_unlock(")
-    declarations = ("struct mutex;\nextern void vendor_lock(struct mutex *m);\n"
-                    "extern int vendor_lock_interruptible(struct mutex *m);\n"
-                    "extern void vendor_unlock(struct mutex *m);")
+    declarations = (
+        "struct mutex;\nextern void vendor_lock(struct mutex *m);\n"
+        "extern int vendor_lock_interruptible(struct mutex *m);\n"
+        "extern void vendor_unlock(struct mutex *m);"
+    )
     wrapped = wrapped.replace("#include <linux/module.h>", "#include <linux/module.h>\n" + declarations, 1)
     assert wrapped.count("vendor_") > 4
     (tmp_path / "notepage.c").write_text(wrapped)
     without = gupcheck(tmp_path, "notepage.c", "--format", "json")
     assert [f for f in json.loads(without.stdout)["findings"] if f["ruleId"] == "GUP004"] == []
-    (tmp_path / ".gupcheck.toml").write_text(
-        '[api]\nlocks = ["vendor_lock"]\nunlocks = ["vendor_unlock"]\n')
+    (tmp_path / ".gupcheck.toml").write_text('[api]\nlocks = ["vendor_lock"]\nunlocks = ["vendor_unlock"]\n')
     declared = gupcheck(tmp_path, "notepage.c", "--format", "json")
     flagged = [f for f in json.loads(declared.stdout)["findings"] if f["ruleId"] == "GUP004"]
     assert flagged and all("lock" in f["message"] for f in flagged), declared.stdout

@@ -35,8 +35,19 @@ def test_progress_bar_stays_silent_for_a_few_files() -> None:
 
 def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
     """Over many files, stderr on a pty shows the bar; redirected stderr never does."""
-    command = [sys.executable, "-m", "gupcheck", "--kernel-model", "--no-cache", "-j2", "--format", "json",
-               "-o", str(tmp_path / "out.json"), "testdata"]
+    command = [
+        sys.executable,
+        "-m",
+        "gupcheck",
+        "--kernel-model",
+        "--no-cache",
+        "-j2",
+        "--format",
+        "json",
+        "-o",
+        str(tmp_path / "out.json"),
+        "testdata",
+    ]
     piped = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert "files/s" not in piped.stderr
     leader, follower = pty.openpty()
@@ -57,14 +68,23 @@ def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
 
 
 def test_stats_and_quiet(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "gupcheck", "--kernel-model", "--cache-dir", str(tmp_path), "--stats",
-               "testdata/example"]
+    command = [
+        sys.executable,
+        "-m",
+        "gupcheck",
+        "--kernel-model",
+        "--cache-dir",
+        str(tmp_path),
+        "--stats",
+        "testdata/example",
+    ]
     cold = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert "gupcheck: stats: 1 file: 1 parsed" in cold.stderr
     assert "demo_dev.c: kernel-model," in cold.stderr and "link and rules:" in cold.stderr
     warm = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert "1 from the cache" in warm.stderr and "demo_dev.c: kernel-model, cached" in warm.stderr
-    quiet = subprocess.run([*command[:-2], "-q", "testdata/example"], cwd=REPO, capture_output=True,
-                           text=True, timeout=300)
+    quiet = subprocess.run(
+        [*command[:-2], "-q", "testdata/example"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert quiet.returncode == 1 and quiet.stderr == ""
     assert "[GUP005]" in quiet.stdout

@@ -39,7 +39,9 @@ def ioctl_args(program: Program, function: str):
 
 
 def test_buffer_origins_through_locals_out_params_and_helpers(tmp_path: Path) -> None:
-    program = program_of(tmp_path, """
+    program = program_of(
+        tmp_path,
+        """
         static int submit(int fd, void *buf) { return ioctl(fd, 1, buf); }
         int main(void)
         {
@@ -60,7 +62,8 @@ def test_buffer_origins_through_locals_out_params_and_helpers(tmp_path: Path) ->
             ioctl(3, 1, aligned);
             return submit(3, frame);
         }
-    """)
+    """,
+    )
     fn, args = ioctl_args(program, "main")
     origins = [buffer_origin(program, fn, arg, depth=0) for arg in args]
     assert [(o.kind, o.variable, o.dontfork) for o in origins] == [
@@ -76,15 +79,21 @@ def test_buffer_origins_through_locals_out_params_and_helpers(tmp_path: Path) ->
 
 
 def test_fork_hazards_deep_in_helpers_but_not_spawns(tmp_path: Path) -> None:
-    forking = program_of(tmp_path, """
+    forking = program_of(
+        tmp_path,
+        """
         static void worker(void) { if (fork() == 0) _exit(0); }
         static void start(void) { worker(); }
         int main(void) { start(); return ioctl(3, 1, 0); }
-    """, "forking.c")
+    """,
+        "forking.c",
+    )
     hazard, library = fork_hazard(forking, next(f for f in forking.functions.values() if f.name == "main"))
     assert not library and hazard.call.callee == "fork" and hazard.function.name == "worker"
 
-    spawning = program_of(tmp_path, """
+    spawning = program_of(
+        tmp_path,
+        """
         extern char **environ;
         static int clone_fn(void *arg) { return 0; }
         int main(void)
@@ -99,21 +108,27 @@ def test_fork_hazards_deep_in_helpers_but_not_spawns(tmp_path: Path) -> None:
             clone(clone_fn, stack + sizeof(stack), CLONE_VM | CLONE_VFORK, NULL);
             return ioctl(3, 1, 0);
         }
-    """, "spawning.c")
+    """,
+        "spawning.c",
+    )
     main = next(f for f in spawning.functions.values() if f.name == "main")
     assert fork_hazard(spawning, main) == (None, False)
 
-    library = program_of(tmp_path, "int lib_register(int fd, void *buf) { return ioctl(fd, 1, buf); }\n",
-                         "lib.c")
+    library = program_of(
+        tmp_path, "int lib_register(int fd, void *buf) { return ioctl(fd, 1, buf); }\n", "lib.c"
+    )
     fn = next(iter(library.functions.values()))
     assert fork_hazard(library, fn) == (None, True)
 
 
 def test_unresolved_request_is_a_verbose_note_and_a_sarif_notification(tmp_path: Path) -> None:
-    (tmp_path / "lonely.c").write_text(HEADERS + textwrap.dedent("""
+    (tmp_path / "lonely.c").write_text(
+        HEADERS
+        + textwrap.dedent("""
         #define LONELY_IOC_REG _IOW('L', 1, struct reg)
         int main(void) { struct reg r = { 0 }; return ioctl(3, LONELY_IOC_REG, &r); }
-    """))
+    """)
+    )
     run = [sys.executable, "-m", "gupcheck", str(tmp_path / "lonely.c")]
     quiet = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert quiet.returncode == 0 and "LONELY_IOC_REG" not in quiet.stderr
@@ -149,8 +164,11 @@ def test_fork_safe_foll_pin_becomes_a_warning_before_5_9() -> None:
 
     folder = TESTDATA / "gup003" / "foll-pin-is-fork-safe"
     current = [f for f in analyse([str(folder)], ALL_RULES, use_model=True).findings if f.rule_id == "GUP003"]
-    old = [f for f in analyse([str(folder)], ALL_RULES, use_model=True, target_kernel="5.4").findings
-           if f.rule_id == "GUP003"]
+    old = [
+        f
+        for f in analyse([str(folder)], ALL_RULES, use_model=True, target_kernel="5.4").findings
+        if f.rule_id == "GUP003"
+    ]
     assert [f.level.value for f in current] == ["error"]  # the FOLL_GET command only
     assert sorted(f.level.value for f in old) == ["error", "warning"]  # the FOLL_PIN one too
 

@@ -24,8 +24,11 @@ long f(void __user *p, int mode)
 def access_ok_facts(node, edge):
     if node.condition is None or edge.label not in ("true", "false"):
         return []
-    return [atom.call.callee for atom, held in node.condition.facts(edge.label == "true")
-            if held and atom.call is not None]
+    return [
+        atom.call.callee
+        for atom, held in node.condition.facts(edge.label == "true")
+        if held and atom.call is not None
+    ]
 
 
 def test_fact_from_a_branch_holds_only_where_every_path_has_it(kernel_facts):
@@ -39,8 +42,9 @@ def test_fact_from_a_branch_holds_only_where_every_path_has_it(kernel_facts):
 
 def test_reachability_follows_edges_forward_only(kernel_facts):
     fn = kernel_facts(SOURCE).functions[0]
-    copies = sorted((c.location.line, node.id) for node, c in fn.call_sites()
-                    if c.callee == "__copy_from_user")
+    copies = sorted(
+        (c.location.line, node.id) for node, c in fn.call_sites() if c.callee == "__copy_from_user"
+    )
     first, second = copies[0][1], copies[1][1]
     assert second in reachable_from(fn, first)
     assert first not in reachable_from(fn, second)

@@ -23,8 +23,14 @@ TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as local_cluster:
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=40,
+    ) as local_cluster:
         yield local_cluster
 
 
@@ -36,10 +42,14 @@ def client(cluster):
 
 def sarif_of(analysis) -> str:
     docs = [rule.doc for rule in ALL_RULES]
-    return render_sarif(analysis.findings, docs, source_root=str(TESTDATA),
-                        files_analysed=analysis.files_analysed,
-                        notifications=[*analysis.problems, *analysis.notes],
-                        execution_successful=bool(analysis.units))
+    return render_sarif(
+        analysis.findings,
+        docs,
+        source_root=str(TESTDATA),
+        files_analysed=analysis.files_analysed,
+        notifications=[*analysis.problems, *analysis.notes],
+        execution_successful=bool(analysis.units),
+    )
 
 
 def test_a_dask_run_gives_the_sarif_of_a_local_run(client) -> None:
@@ -58,16 +68,20 @@ def test_a_worker_killed_mid_run_loses_no_file(client) -> None:
     def kill_a_busy_worker(done: int, total: int) -> None:
         if killed or done < 2:
             return
-        busy = [worker for worker, keys in client.processing().items()
-                if any(str(key).startswith("gupcheck-facts-") for key in keys)]
+        busy = [
+            worker
+            for worker, keys in client.processing().items()
+            if any(str(key).startswith("gupcheck-facts-") for key in keys)
+        ]
         assert busy, "the run ended before a worker could be killed"
         pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
 
     executor = DaskExecutor(client)
-    remote = analyse([str(TESTDATA)], ALL_RULES, use_model=True, executor=executor,
-                     progress=kill_a_busy_worker)
+    remote = analyse(
+        [str(TESTDATA)], ALL_RULES, use_model=True, executor=executor, progress=kill_a_busy_worker
+    )
     assert killed
     assert not [problem for problem in remote.problems if problem.fatal]
     assert remote.files_analysed == local.files_analysed
@@ -76,11 +90,28 @@ def test_a_worker_killed_mid_run_loses_no_file(client) -> None:
 
 def test_cli_executor_dask_reports_what_a_local_run_reports(cluster, tmp_path: Path) -> None:
     runner = CliRunner()
-    common = [str(TESTDATA / "gup001"), "--kernel-model", "--format", "sarif", "--no-cache",
-              "--source-root", str(TESTDATA)]
+    common = [
+        str(TESTDATA / "gup001"),
+        "--kernel-model",
+        "--format",
+        "sarif",
+        "--no-cache",
+        "--source-root",
+        str(TESTDATA),
+    ]
     local = runner.invoke(main, [*common, "-o", str(tmp_path / "local.sarif")])
-    remote = runner.invoke(main, [*common, "-o", str(tmp_path / "dask.sarif"), "--executor", "dask",
-                                  "--scheduler", cluster.scheduler_address])
+    remote = runner.invoke(
+        main,
+        [
+            *common,
+            "-o",
+            str(tmp_path / "dask.sarif"),
+            "--executor",
+            "dask",
+            "--scheduler",
+            cluster.scheduler_address,
+        ],
+    )
     assert local.exit_code == remote.exit_code == 1, remote.output
     assert (tmp_path / "dask.sarif").read_text() == (tmp_path / "local.sarif").read_text()
     assert "files/s" in remote.stderr
@@ -92,7 +123,16 @@ def test_cli_executor_dask_without_a_reachable_scheduler_is_a_usage_error(monkey
     missing = runner.invoke(main, [str(TESTDATA / "gup001"), "--kernel-model", "--executor", "dask"])
     assert missing.exit_code == 2
     assert "--scheduler" in missing.stderr
-    unreachable = runner.invoke(main, [str(TESTDATA / "gup001"), "--kernel-model", "--executor", "dask",
-                                       "--scheduler", "tcp://127.0.0.1:9"])
+    unreachable = runner.invoke(
+        main,
+        [
+            str(TESTDATA / "gup001"),
+            "--kernel-model",
+            "--executor",
+            "dask",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ],
+    )
     assert unreachable.exit_code == 2
     assert "cannot reach the Dask scheduler" in unreachable.stderr

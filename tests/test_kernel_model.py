@@ -25,20 +25,52 @@ TESTDATA = REPO / "testdata"
 
 # Headers that users' drivers commonly include; each must exist in the model.
 REQUIRED_HEADERS = [
-    "linux/module.h", "linux/kernel.h", "linux/init.h", "linux/fs.h", "linux/mm.h",
-    "linux/mm_types.h", "linux/uaccess.h", "linux/slab.h", "linux/vmalloc.h",
-    "linux/miscdevice.h", "linux/cdev.h", "linux/mutex.h", "linux/spinlock.h", "linux/rwsem.h",
-    "linux/atomic.h", "linux/refcount.h", "linux/kref.h", "linux/list.h", "linux/types.h",
-    "linux/compiler.h", "linux/compiler_types.h", "linux/errno.h", "linux/printk.h",
-    "linux/string.h", "linux/minmax.h", "linux/ioctl.h", "uapi/asm-generic/ioctl.h",
-    "asm/ioctl.h", "linux/highmem.h", "linux/pagemap.h", "linux/sched.h", "linux/device.h",
-    "linux/workqueue.h", "linux/xarray.h", "linux/idr.h", "linux/dma-mapping.h", "linux/poll.h",
-    "linux/wait.h", "linux/page-flags.h", "linux/gfp.h", "asm/page.h",
+    "linux/module.h",
+    "linux/kernel.h",
+    "linux/init.h",
+    "linux/fs.h",
+    "linux/mm.h",
+    "linux/mm_types.h",
+    "linux/uaccess.h",
+    "linux/slab.h",
+    "linux/vmalloc.h",
+    "linux/miscdevice.h",
+    "linux/cdev.h",
+    "linux/mutex.h",
+    "linux/spinlock.h",
+    "linux/rwsem.h",
+    "linux/atomic.h",
+    "linux/refcount.h",
+    "linux/kref.h",
+    "linux/list.h",
+    "linux/types.h",
+    "linux/compiler.h",
+    "linux/compiler_types.h",
+    "linux/errno.h",
+    "linux/printk.h",
+    "linux/string.h",
+    "linux/minmax.h",
+    "linux/ioctl.h",
+    "uapi/asm-generic/ioctl.h",
+    "asm/ioctl.h",
+    "linux/highmem.h",
+    "linux/pagemap.h",
+    "linux/sched.h",
+    "linux/device.h",
+    "linux/workqueue.h",
+    "linux/xarray.h",
+    "linux/idr.h",
+    "linux/dma-mapping.h",
+    "linux/poll.h",
+    "linux/wait.h",
+    "linux/page-flags.h",
+    "linux/gfp.h",
+    "asm/page.h",
 ]
 
 # Angle includes that only userland code uses (libc headers).
-_USERLAND_INCLUDE = re.compile(r'^\s*#\s*include\s*<(?:[^/>]+|sys/[^>]+)>', re.M)
-_LINUX_INCLUDE = re.compile(r'^\s*#\s*include\s*<linux/', re.M)
+_USERLAND_INCLUDE = re.compile(r"^\s*#\s*include\s*<(?:[^/>]+|sys/[^>]+)>", re.M)
+_LINUX_INCLUDE = re.compile(r"^\s*#\s*include\s*<linux/", re.M)
 
 
 @lru_cache(maxsize=1)
@@ -50,11 +82,21 @@ def _gcc_include() -> str:
 def model_flags() -> list[str]:
     """The exact flags gupcheck uses in model mode."""
     return [
-        "-x", "c", "-std=gnu11", "--target=x86_64-linux-gnu", "-nostdinc",
-        "-isystem", _gcc_include(),
-        "-I", str(MODEL),
-        "-include", str(MODEL / "linux" / "compiler_types.h"),
-        "-D__KERNEL__", "-DMODULE", '-DKBUILD_MODNAME="x"', '-DKBUILD_BASENAME="x"',
+        "-x",
+        "c",
+        "-std=gnu11",
+        "--target=x86_64-linux-gnu",
+        "-nostdinc",
+        "-isystem",
+        _gcc_include(),
+        "-I",
+        str(MODEL),
+        "-include",
+        str(MODEL / "linux" / "compiler_types.h"),
+        "-D__KERNEL__",
+        "-DMODULE",
+        '-DKBUILD_MODNAME="x"',
+        '-DKBUILD_BASENAME="x"',
     ]
 
 
@@ -165,18 +207,47 @@ IOCTL_CASES = {
 
 CONSTANT_CASES = {
     # gup_flags, 6.1 values
-    "FOLL_WRITE": 0x01, "FOLL_TOUCH": 0x02, "FOLL_GET": 0x04, "FOLL_DUMP": 0x08,
-    "FOLL_FORCE": 0x10, "FOLL_NOWAIT": 0x20, "FOLL_NOFAULT": 0x80, "FOLL_HWPOISON": 0x100,
-    "FOLL_MIGRATION": 0x400, "FOLL_TRIED": 0x800, "FOLL_REMOTE": 0x2000, "FOLL_ANON": 0x8000,
-    "FOLL_LONGTERM": 0x10000, "FOLL_SPLIT_PMD": 0x20000, "FOLL_PIN": 0x40000,
+    "FOLL_WRITE": 0x01,
+    "FOLL_TOUCH": 0x02,
+    "FOLL_GET": 0x04,
+    "FOLL_DUMP": 0x08,
+    "FOLL_FORCE": 0x10,
+    "FOLL_NOWAIT": 0x20,
+    "FOLL_NOFAULT": 0x80,
+    "FOLL_HWPOISON": 0x100,
+    "FOLL_MIGRATION": 0x400,
+    "FOLL_TRIED": 0x800,
+    "FOLL_REMOTE": 0x2000,
+    "FOLL_ANON": 0x8000,
+    "FOLL_LONGTERM": 0x10000,
+    "FOLL_SPLIT_PMD": 0x20000,
+    "FOLL_PIN": 0x40000,
     "FOLL_FAST_ONLY": 0x80000,
     # pages, gfp, vma flags, faults, errno
-    "PAGE_SHIFT": 12, "PAGE_SIZE": 4096, "GFP_KERNEL": 0xCC0, "GFP_ATOMIC": 0xA20,
-    "VM_SHARED": 0x8, "VM_IO": 0x4000, "VM_DONTCOPY": 0x20000, "VM_DONTEXPAND": 0x40000,
-    "VM_PFNMAP": 0x400, "VM_DONTDUMP": 0x4000000, "VM_MIXEDMAP": 0x10000000,
-    "VM_FAULT_SIGBUS": 0x2, "VM_FAULT_NOPAGE": 0x100, "VM_FAULT_LOCKED": 0x200,
-    "EFAULT": 14, "EINVAL": 22, "ENOMEM": 12, "ENOTTY": 25, "EBUSY": 16, "EPERM": 1,
-    "E2BIG": 7, "ENAMETOOLONG": 36, "EOPNOTSUPP": 95, "ERESTARTSYS": 512,
+    "PAGE_SHIFT": 12,
+    "PAGE_SIZE": 4096,
+    "GFP_KERNEL": 0xCC0,
+    "GFP_ATOMIC": 0xA20,
+    "VM_SHARED": 0x8,
+    "VM_IO": 0x4000,
+    "VM_DONTCOPY": 0x20000,
+    "VM_DONTEXPAND": 0x40000,
+    "VM_PFNMAP": 0x400,
+    "VM_DONTDUMP": 0x4000000,
+    "VM_MIXEDMAP": 0x10000000,
+    "VM_FAULT_SIGBUS": 0x2,
+    "VM_FAULT_NOPAGE": 0x100,
+    "VM_FAULT_LOCKED": 0x200,
+    "EFAULT": 14,
+    "EINVAL": 22,
+    "ENOMEM": 12,
+    "ENOTTY": 25,
+    "EBUSY": 16,
+    "EPERM": 1,
+    "E2BIG": 7,
+    "ENAMETOOLONG": 36,
+    "EOPNOTSUPP": 95,
+    "ERESTARTSYS": 512,
     "MISC_DYNAMIC_MINOR": 255,
 }
 
@@ -212,9 +283,14 @@ def test_ioctl_encoding_matches_asm_generic(tmp_path: Path):
 def test_ioctl_decoding(tmp_path: Path):
     cmd = "_IOWR('r', 7, struct gc_blob)"
     checks = {
-        f"_IOC_DIR({cmd})": _READ | _WRITE, f"_IOC_TYPE({cmd})": ord("r"),
-        f"_IOC_NR({cmd})": 7, f"_IOC_SIZE({cmd})": 100,
-        "_IOC_NRSHIFT": 0, "_IOC_TYPESHIFT": 8, "_IOC_SIZESHIFT": 16, "_IOC_DIRSHIFT": 30,
+        f"_IOC_DIR({cmd})": _READ | _WRITE,
+        f"_IOC_TYPE({cmd})": ord("r"),
+        f"_IOC_NR({cmd})": 7,
+        f"_IOC_SIZE({cmd})": 100,
+        "_IOC_NRSHIFT": 0,
+        "_IOC_TYPESHIFT": 8,
+        "_IOC_SIZESHIFT": 16,
+        "_IOC_DIRSHIFT": 30,
     }
     assert _failed_cases(tmp_path, checks) == []
 
@@ -240,33 +316,124 @@ def test_ioctl_values_known_from_the_kernel():
 
 
 MUST_BE_MACROS = [
-    "get_user", "put_user", "__get_user", "__put_user", "access_ok", "likely", "unlikely",
-    "READ_ONCE", "WRITE_ONCE", "min", "max", "min_t", "max_t", "clamp", "container_of",
-    "ARRAY_SIZE", "BUILD_BUG_ON", "WARN_ON", "BUG_ON", "array_index_nospec", "module_init",
-    "module_exit", "MODULE_LICENSE", "THIS_MODULE", "current", "pr_info", "pr_err", "pr_warn",
-    "pr_debug", "spin_lock_irqsave", "DEFINE_MUTEX", "DEFINE_SPINLOCK", "LIST_HEAD",
-    "list_for_each_entry", "list_for_each_entry_safe", "INIT_WORK", "offset_in_page",
-    "PAGE_SIZE", "PAGE_MASK", "GFP_KERNEL", "FOLL_LONGTERM", "FOLL_PIN", "FOLL_GET", "FOLL_WRITE",
-    "FOLL_FORCE", "_IO", "_IOR", "_IOW", "_IOWR", "__user", "__must_check", "dma_mmap_coherent",
+    "get_user",
+    "put_user",
+    "__get_user",
+    "__put_user",
+    "access_ok",
+    "likely",
+    "unlikely",
+    "READ_ONCE",
+    "WRITE_ONCE",
+    "min",
+    "max",
+    "min_t",
+    "max_t",
+    "clamp",
+    "container_of",
+    "ARRAY_SIZE",
+    "BUILD_BUG_ON",
+    "WARN_ON",
+    "BUG_ON",
+    "array_index_nospec",
+    "module_init",
+    "module_exit",
+    "MODULE_LICENSE",
+    "THIS_MODULE",
+    "current",
+    "pr_info",
+    "pr_err",
+    "pr_warn",
+    "pr_debug",
+    "spin_lock_irqsave",
+    "DEFINE_MUTEX",
+    "DEFINE_SPINLOCK",
+    "LIST_HEAD",
+    "list_for_each_entry",
+    "list_for_each_entry_safe",
+    "INIT_WORK",
+    "offset_in_page",
+    "PAGE_SIZE",
+    "PAGE_MASK",
+    "GFP_KERNEL",
+    "FOLL_LONGTERM",
+    "FOLL_PIN",
+    "FOLL_GET",
+    "FOLL_WRITE",
+    "FOLL_FORCE",
+    "_IO",
+    "_IOR",
+    "_IOW",
+    "_IOWR",
+    "__user",
+    "__must_check",
+    "dma_mmap_coherent",
 ]
 
 MUST_CHECK_FUNCTIONS = [
-    "copy_from_user", "copy_to_user", "__copy_from_user", "__copy_to_user", "clear_user",
-    "__clear_user", "strncpy_from_user",
+    "copy_from_user",
+    "copy_to_user",
+    "__copy_from_user",
+    "__copy_to_user",
+    "clear_user",
+    "__clear_user",
+    "strncpy_from_user",
 ]
 
 FUNCTIONS = MUST_CHECK_FUNCTIONS + [
-    "get_user_pages", "get_user_pages_fast", "get_user_pages_unlocked", "get_user_pages_remote",
-    "get_user_pages_fast_only", "pin_user_pages", "pin_user_pages_fast", "pin_user_pages_unlocked",
-    "pin_user_pages_remote", "pin_user_pages_fast_only", "unpin_user_page", "unpin_user_pages",
-    "unpin_user_pages_dirty_lock", "unpin_user_page_range_dirty_lock", "put_page", "get_page",
-    "release_pages", "set_page_dirty_lock", "page_address", "kmap", "kunmap", "kmap_local_page",
-    "virt_to_page", "vmalloc_to_page", "remap_pfn_range", "vm_insert_page", "remap_vmalloc_range",
-    "vmalloc_user", "kmalloc", "kzalloc", "kfree", "vfree", "mutex_lock", "mutex_unlock",
-    "spin_lock", "spin_unlock", "spin_unlock_irqrestore", "mmap_read_lock", "mmap_read_unlock",
-    "misc_register", "misc_deregister", "cdev_init", "cdev_add", "alloc_chrdev_region",
-    "register_chrdev", "xa_store", "xa_load", "idr_alloc", "schedule_work", "kref_put",
-    "refcount_dec_and_test", "atomic_dec_and_test", "memcpy",
+    "get_user_pages",
+    "get_user_pages_fast",
+    "get_user_pages_unlocked",
+    "get_user_pages_remote",
+    "get_user_pages_fast_only",
+    "pin_user_pages",
+    "pin_user_pages_fast",
+    "pin_user_pages_unlocked",
+    "pin_user_pages_remote",
+    "pin_user_pages_fast_only",
+    "unpin_user_page",
+    "unpin_user_pages",
+    "unpin_user_pages_dirty_lock",
+    "unpin_user_page_range_dirty_lock",
+    "put_page",
+    "get_page",
+    "release_pages",
+    "set_page_dirty_lock",
+    "page_address",
+    "kmap",
+    "kunmap",
+    "kmap_local_page",
+    "virt_to_page",
+    "vmalloc_to_page",
+    "remap_pfn_range",
+    "vm_insert_page",
+    "remap_vmalloc_range",
+    "vmalloc_user",
+    "kmalloc",
+    "kzalloc",
+    "kfree",
+    "vfree",
+    "mutex_lock",
+    "mutex_unlock",
+    "spin_lock",
+    "spin_unlock",
+    "spin_unlock_irqrestore",
+    "mmap_read_lock",
+    "mmap_read_unlock",
+    "misc_register",
+    "misc_deregister",
+    "cdev_init",
+    "cdev_add",
+    "alloc_chrdev_region",
+    "register_chrdev",
+    "xa_store",
+    "xa_load",
+    "idr_alloc",
+    "schedule_work",
+    "kref_put",
+    "refcount_dec_and_test",
+    "atomic_dec_and_test",
+    "memcpy",
 ]
 
 _ALL_HEADERS = """\
@@ -292,10 +459,10 @@ _ALL_HEADERS = """\
 def _model_symbols() -> tuple[frozenset[str], dict[str, cindex.Cursor]]:
     tu = parse("symbols.c", _ALL_HEADERS, detailed=True)
     assert errors(tu) == []
-    macros = frozenset(c.spelling for c in tu.cursor.get_children()
-                       if c.kind == cindex.CursorKind.MACRO_DEFINITION)
-    functions = {c.spelling: c for c in tu.cursor.get_children()
-                 if c.kind == cindex.CursorKind.FUNCTION_DECL}
+    macros = frozenset(
+        c.spelling for c in tu.cursor.get_children() if c.kind == cindex.CursorKind.MACRO_DEFINITION
+    )
+    functions = {c.spelling: c for c in tu.cursor.get_children() if c.kind == cindex.CursorKind.FUNCTION_DECL}
     return macros, functions
 
 
@@ -322,15 +489,32 @@ def test_uaccess_copies_are_must_check(name: str):
 
 SIGNATURES = {
     # 6.1 parameter lists (types as clang spells them)
-    "get_user_pages": ["unsigned long", "unsigned long", "unsigned int", "struct page **",
-                       "struct vm_area_struct **"],
-    "pin_user_pages": ["unsigned long", "unsigned long", "unsigned int", "struct page **",
-                       "struct vm_area_struct **"],
+    "get_user_pages": [
+        "unsigned long",
+        "unsigned long",
+        "unsigned int",
+        "struct page **",
+        "struct vm_area_struct **",
+    ],
+    "pin_user_pages": [
+        "unsigned long",
+        "unsigned long",
+        "unsigned int",
+        "struct page **",
+        "struct vm_area_struct **",
+    ],
     "get_user_pages_fast": ["unsigned long", "int", "unsigned int", "struct page **"],
     "pin_user_pages_fast": ["unsigned long", "int", "unsigned int", "struct page **"],
     "get_user_pages_unlocked": ["unsigned long", "unsigned long", "struct page **", "unsigned int"],
-    "get_user_pages_remote": ["struct mm_struct *", "unsigned long", "unsigned long", "unsigned int",
-                              "struct page **", "struct vm_area_struct **", "int *"],
+    "get_user_pages_remote": [
+        "struct mm_struct *",
+        "unsigned long",
+        "unsigned long",
+        "unsigned int",
+        "struct page **",
+        "struct vm_area_struct **",
+        "int *",
+    ],
     "unpin_user_pages_dirty_lock": ["struct page **", "unsigned long", "bool"],
     "copy_from_user": ["void *", "const void *", "unsigned long"],
     "copy_to_user": ["void *", "const void *", "unsigned long"],
@@ -351,7 +535,7 @@ def test_get_user_yields_int_and_assigns(tmp_path: Path):
         "#include <linux/uaccess.h>\n"
         "int f(const unsigned int __user *p, unsigned int *out)\n"
         "{ int err = get_user(*out, p); int e2 = __put_user(*out, (unsigned int __user *)p);\n"
-        "  _Static_assert(__builtin_types_compatible_p(__typeof__(get_user(*out, p)), int), \"int\");\n"
+        '  _Static_assert(__builtin_types_compatible_p(__typeof__(get_user(*out, p)), int), "int");\n'
         "  return err | e2 | (access_ok(p, 4) ? 0 : -EFAULT); }\n"
     )
     assert errors(parse(src)) == []
@@ -363,7 +547,7 @@ def test_module_init_references_the_function(tmp_path: Path):
         "#include <linux/module.h>\n"
         "static int __init gc_start(void) { return 0; }\n"
         "static void __exit gc_stop(void) { }\n"
-        "module_init(gc_start);\nmodule_exit(gc_stop);\nMODULE_LICENSE(\"GPL\");\n"
+        'module_init(gc_start);\nmodule_exit(gc_stop);\nMODULE_LICENSE("GPL");\n'
     )
     tu = parse(src)
     assert errors(tu) == []

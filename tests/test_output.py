@@ -326,10 +326,12 @@ def test_sarif_structure(source_root: Path) -> None:
     assert fix["description"]["text"] == "use the checking copy."
     (change,) = fix["artifactChanges"]
     assert change["artifactLocation"]["uri"] == "drivers/foo/foo.c"
-    assert change["replacements"] == [{
-        "deletedRegion": {"startLine": 6, "startColumn": 6, "endLine": 6, "endColumn": 22},
-        "insertedContent": {"text": "copy_from_user"},
-    }]
+    assert change["replacements"] == [
+        {
+            "deletedRegion": {"startLine": 6, "startColumn": 6, "endLine": 6, "endColumn": 22},
+            "insertedContent": {"text": "copy_from_user"},
+        }
+    ]
     assert "fixes" not in fork
     assert copy["partialFingerprints"] == {
         FINGERPRINT_KEY: findings_for(source_root)[1].fingerprint("drivers/foo/foo.c")

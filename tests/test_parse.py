@@ -25,7 +25,9 @@ def calls(fn, callee):
 
 
 def test_arguments_are_classified(kernel_facts):
-    facts = kernel_facts(HEADERS + """
+    facts = kernel_facts(
+        HEADERS
+        + """
     static char table[16];
     struct req { u32 len; char __user *data; };
     long f(struct req *param, unsigned long arg)
@@ -38,7 +40,8 @@ def test_arguments_are_classified(kernel_facts):
         memcpy(heap, param->data, local.len);
         return 0;
     }
-    """)
+    """
+    )
     fn = function(facts, "f")
     first, second, third = calls(fn, "memcpy")
     assert first.args[0].kind == ValueKind.STACK and first.args[0].fixed_size == 8
@@ -57,11 +60,14 @@ def test_arguments_are_classified(kernel_facts):
 
 
 def test_constant_arguments_keep_value_and_macro_spelling(kernel_facts):
-    facts = kernel_facts(HEADERS + """
+    facts = kernel_facts(
+        HEADERS
+        + """
     #define DEMO_CMD _IOWR('d', 7, struct page *)
     void g(unsigned long x, unsigned int y);
     void f(void) { g(DEMO_CMD, FOLL_WRITE | FOLL_LONGTERM); g(PAGE_SIZE, 3); }
-    """)
+    """
+    )
     fn = function(facts, "f")
     first, second = calls(fn, "g")
     assert first.args[0].macro == "DEMO_CMD"
@@ -74,7 +80,9 @@ def test_constant_arguments_keep_value_and_macro_spelling(kernel_facts):
 
 
 def test_macro_calls_are_call_sites_with_text_arguments(kernel_facts):
-    facts = kernel_facts(HEADERS + """
+    facts = kernel_facts(
+        HEADERS
+        + """
     long f(int __user *uptr)
     {
         int v;
@@ -83,7 +91,8 @@ def test_macro_calls_are_call_sites_with_text_arguments(kernel_facts):
             return -EFAULT;
         return 0;
     }
-    """)
+    """
+    )
     fn = function(facts, "f")
     (get,) = calls(fn, "get_user")
     assert get.via_macro and not get.result_used
@@ -95,7 +104,9 @@ def test_macro_calls_are_call_sites_with_text_arguments(kernel_facts):
 
 
 def test_control_flow_of_if_switch_loop_goto(kernel_facts):
-    facts = kernel_facts(HEADERS + """
+    facts = kernel_facts(
+        HEADERS
+        + """
     #define CMD_A 1
     int f(unsigned int cmd, int n)
     {
@@ -121,7 +132,8 @@ def test_control_flow_of_if_switch_loop_goto(kernel_facts):
     out:
         return -1;
     }
-    """)
+    """
+    )
     fn = function(facts, "f")
     switch = next(node for node in fn.nodes if node.kind == NodeKind.SWITCH)
     cases = sorted((e.case_value, e.case_macro) for e in switch.succs if e.label == "case")
@@ -136,7 +148,9 @@ def test_control_flow_of_if_switch_loop_goto(kernel_facts):
 
 
 def test_ops_tables_module_init_and_nested_fops(kernel_facts):
-    facts = kernel_facts(HEADERS + """
+    facts = kernel_facts(
+        HEADERS
+        + """
     #include <linux/miscdevice.h>
     static long my_ioctl(struct file *f, unsigned int cmd, unsigned long arg) { return 0; }
     static int my_release(struct inode *i, struct file *f) { return 0; }
@@ -146,18 +160,23 @@ def test_ops_tables_module_init_and_nested_fops(kernel_facts):
     static struct miscdevice my_misc = { .minor = MISC_DYNAMIC_MINOR, .name = "m", .fops = &my_fops };
     static int __init my_init(void) { return misc_register(&my_misc); }
     module_init(my_init);
-    """)
+    """
+    )
     fops = next(t for t in facts.ops_tables if t.variable == "my_fops")
     assert fops.struct == "file_operations"
-    assert {(f.field, f.function) for f in fops.fields} == {("unlocked_ioctl", "my_ioctl"),
-                                                              ("release", "my_release")}
+    assert {(f.field, f.function) for f in fops.fields} == {
+        ("unlocked_ioctl", "my_ioctl"),
+        ("release", "my_release"),
+    }
     misc = next(t for t in facts.ops_tables if t.variable == "my_misc")
     assert misc.nested == (("fops", "my_fops"),)
     assert facts.module_init == ["my_init"]
 
 
 def test_derefs_skip_sizeof_and_address_of(kernel_facts):
-    facts = kernel_facts(HEADERS + """
+    facts = kernel_facts(
+        HEADERS
+        + """
     struct req { int len; };
     int f(struct req __user *u, int *k)
     {
@@ -167,14 +186,17 @@ def test_derefs_skip_sizeof_and_address_of(kernel_facts):
         v += sizeof(*u) + sizeof(u->len);
         return v + *k + u->len;
     }
-    """)
+    """
+    )
     fn = function(facts, "f")
     derefs = [d.pointer.text for node in fn.nodes for d in node.derefs]
     assert derefs == ["k", "u"]
 
 
 def test_ignored_results_and_void_casts(kernel_facts):
-    facts = kernel_facts(HEADERS + """
+    facts = kernel_facts(
+        HEADERS
+        + """
     int f(void __user *u, char *k)
     {
         unsigned long left;
@@ -183,7 +205,8 @@ def test_ignored_results_and_void_casts(kernel_facts):
         left = copy_from_user(k, u, 8);
         return left ? -EFAULT : 0;
     }
-    """)
+    """
+    )
     fn = function(facts, "f")
     used = [(c.callee, c.result_used) for c in calls(fn, "copy_from_user") + calls(fn, "copy_to_user")]
     assert used == [("copy_from_user", False), ("copy_from_user", True), ("copy_to_user", False)]

@@ -53,8 +53,10 @@ def comparable(unit: TranslationUnitFacts) -> str:
 
 
 def finding_keys(analysis) -> list[tuple]:
-    return [(f.location.path, f.location.line, f.location.column, f.rule_id, f.level.value, f.message)
-            for f in analysis.findings]
+    return [
+        (f.location.path, f.location.line, f.location.column, f.rule_id, f.level.value, f.message)
+        for f in analysis.findings
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -76,13 +78,18 @@ def tree(tmp_path: Path) -> Path:
     write(root / "include" / "generated" / "utsrelease.h", '#define UTS_RELEASE "6.1.0-test"\n')
     write(root / "include" / "linux" / "kconfig.h", "#include <generated/autoconf.h>\n")
     write(root / "include" / "linux" / "compiler_types.h", "#define __user\n")
-    write(root / "include" / "linux" / "types.h", """\
+    write(
+        root / "include" / "linux" / "types.h",
+        """\
         #ifndef _LINUX_TYPES_H
         #define _LINUX_TYPES_H
         typedef unsigned long size_t;
         #endif
-        """)
-    write(root / "include" / "linux" / "fs.h", """\
+        """,
+    )
+    write(
+        root / "include" / "linux" / "fs.h",
+        """\
         #ifndef _LINUX_FS_H
         #define _LINUX_FS_H
         #include <linux/types.h>
@@ -94,15 +101,19 @@ def tree(tmp_path: Path) -> Path:
         struct file { void *private_data; };
         unsigned long copy_from_user(void *to, const void __user *from, unsigned long n);
         #endif
-        """)
-    write(root / "include" / "linux" / "module.h", """\
+        """,
+    )
+    write(
+        root / "include" / "linux" / "module.h",
+        """\
         #ifndef _LINUX_MODULE_H
         #define _LINUX_MODULE_H
         #include <linux/types.h>
         #define THIS_MODULE ((void *)0)
         #define MODULE_ONLY_FLAG 4
         #endif
-        """)
+        """,
+    )
     return root
 
 
@@ -147,8 +158,9 @@ def test_the_pch_is_built_once_under_the_cache_dir_and_reused(tree: Path, tmp_pa
     assert [call.callee for node in facts[0].functions[0].nodes for call in node.calls] == ["copy_from_user"]
 
 
-def test_facts_with_the_pch_are_those_without_it(tree: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_facts_with_the_pch_are_those_without_it(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = driver(tmp_path, USES_BOTH)
     with_pch = facts_of(source, tree, tmp_path / "cache")
     monkeypatch.setenv(pch.ENV_DISABLE, "1")
@@ -159,8 +171,9 @@ def test_facts_with_the_pch_are_those_without_it(tree: Path, tmp_path: Path,
     assert any(header.endswith("linux/module.h") for header in with_pch.headers)
 
 
-def test_the_headers_listed_are_those_the_file_includes_not_all_of_the_pch(tree: Path,
-                                                                           tmp_path: Path) -> None:
+def test_the_headers_listed_are_those_the_file_includes_not_all_of_the_pch(
+    tree: Path, tmp_path: Path
+) -> None:
     source = driver(tmp_path, "#include <linux/fs.h>\nint x = PIN_BATCH;\n" + KERNEL_MARKER)
     before = pch.outcomes["stood in"]
     facts = facts_of(source, tree, tmp_path / "cache")
@@ -170,8 +183,9 @@ def test_the_headers_listed_are_those_the_file_includes_not_all_of_the_pch(tree:
     assert "include/linux/module.h" not in names
 
 
-def test_the_pch_is_rebuilt_when_a_header_changes(tree: Path, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_pch_is_rebuilt_when_a_header_changes(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pch, "_REVALIDATE_SECONDS", 0.0)
     source = driver(tmp_path, USES_BOTH)
     cache = tmp_path / "cache"
@@ -187,8 +201,9 @@ def test_the_pch_is_rebuilt_when_a_header_changes(tree: Path, tmp_path: Path,
     assert facts.functions[0].locals["buf"].size == 32
 
 
-def test_a_file_defining_a_macro_its_headers_test_is_parsed_without_the_pch(tree: Path,
-                                                                            tmp_path: Path) -> None:
+def test_a_file_defining_a_macro_its_headers_test_is_parsed_without_the_pch(
+    tree: Path, tmp_path: Path
+) -> None:
     source = driver(tmp_path, "#define MYDRV_OLD_API\n" + USES_BOTH)
     before = dict(pch.outcomes)
     facts = facts_of(source, tree, tmp_path / "cache")
@@ -198,7 +213,8 @@ def test_a_file_defining_a_macro_its_headers_test_is_parsed_without_the_pch(tree
 
 
 def test_a_file_using_a_macro_of_a_header_it_does_not_include_is_parsed_without_the_pch(
-        tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     body = "#include <linux/fs.h>\n#ifdef MODULE_ONLY_FLAG\nint flag = MODULE_ONLY_FLAG;\n#endif\nint y;\n"
     body += KERNEL_MARKER
     source = driver(tmp_path, body)
@@ -233,12 +249,14 @@ def debian_headers() -> str:
 
 
 def kernel_cases() -> list[str]:
-    return sorted({str(p.parent) for p in TESTDATA.rglob("*.c")
-                   if "#include <linux/module.h>" in p.read_text()})
+    return sorted(
+        {str(p.parent) for p in TESTDATA.rglob("*.c") if "#include <linux/module.h>" in p.read_text()}
+    )
 
 
-def compare_with_and_without_pch(paths: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                 **options) -> tuple[int, int]:
+def compare_with_and_without_pch(
+    paths: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **options
+) -> tuple[int, int]:
     before = pch.outcomes["stood in"]
     with_pch = analyse(paths, ALL_RULES, cache_dir=str(tmp_path / "with"), **options)
     used = pch.outcomes["stood in"] - before
@@ -253,17 +271,23 @@ def compare_with_and_without_pch(paths: list[str], monkeypatch: pytest.MonkeyPat
     return used, len(with_pch.units)
 
 
-def test_testdata_findings_are_the_same_with_and_without_the_pch(monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: Path) -> None:
+def test_testdata_findings_are_the_same_with_and_without_the_pch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     tree = debian_headers()
     used, units = compare_with_and_without_pch(kernel_cases(), monkeypatch, tmp_path, kernel_dir=tree)
-    kernel_units = sum(1 for case in kernel_cases() for p in Path(case).glob("*.c")
-                       if "#include <linux/" in p.read_text() and "int main" not in p.read_text())
+    kernel_units = sum(
+        1
+        for case in kernel_cases()
+        for p in Path(case).glob("*.c")
+        if "#include <linux/" in p.read_text() and "int main" not in p.read_text()
+    )
     assert used >= kernel_units > 10  # the PCH stood in for every driver
 
 
-def test_real_6_1_drivers_findings_are_the_same_with_and_without_the_pch(monkeypatch: pytest.MonkeyPatch,
-                                                                        tmp_path: Path) -> None:
+def test_real_6_1_drivers_findings_are_the_same_with_and_without_the_pch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     tree = debian_headers()
     missing = [d for d in REAL_DRIVERS if not (LINUX_SOURCE / d).exists()]
     if missing:
@@ -274,12 +298,18 @@ def test_real_6_1_drivers_findings_are_the_same_with_and_without_the_pch(monkeyp
     for name in REAL_DRIVERS:
         path = str(LINUX_SOURCE / name)
         args = [*config.config_for(path).args, *OWN_FLAGS.get(name, [])]
-        entries.append({"directory": os.path.dirname(path), "file": path,
-                        "arguments": ["clang", *args, "-c", path, "-o", "/dev/null"]})
+        entries.append(
+            {
+                "directory": os.path.dirname(path),
+                "file": path,
+                "arguments": ["clang", *args, "-c", path, "-o", "/dev/null"],
+            }
+        )
     database = tmp_path / "compile_commands.json"
     database.write_text(json.dumps(entries))
-    used, units = compare_with_and_without_pch([str(LINUX_SOURCE / d) for d in REAL_DRIVERS], monkeypatch,
-                                               tmp_path, compile_commands=str(database))
+    used, units = compare_with_and_without_pch(
+        [str(LINUX_SOURCE / d) for d in REAL_DRIVERS], monkeypatch, tmp_path, compile_commands=str(database)
+    )
     assert units == len(REAL_DRIVERS)
     assert used == len(REAL_DRIVERS)  # every one, i915 with its own -I too
 
@@ -312,5 +342,13 @@ def test_building_a_pch_removes_those_no_run_can_use_again(tree: Path, tmp_path:
     pch._loaded.clear()
     facts_of(driver(tmp_path, USES_BOTH), tree, cache)
     kept = sorted(path.name for path in directory.iterdir() if path.suffix != ".lock")
-    assert kept == sorted([current.name, f"{current.stem}.h", f"{current.stem}.meta",
-                           "other0tree.h", "other0tree.meta", "other0tree.pch"])
+    assert kept == sorted(
+        [
+            current.name,
+            f"{current.stem}.h",
+            f"{current.stem}.meta",
+            "other0tree.h",
+            "other0tree.meta",
+            "other0tree.pch",
+        ]
+    )

@@ -85,7 +85,8 @@ def test_pin_api_signatures(name: str, argc: int, expected) -> None:
 
 
 def test_flags_from_literals_and_old_int_write_signature(tmp_path: Path) -> None:
-    (tmp_path / "lit.c").write_text(textwrap.dedent("""
+    (tmp_path / "lit.c").write_text(
+        textwrap.dedent("""
         #include <linux/fs.h>
         #include <linux/miscdevice.h>
         #include <linux/mm.h>
@@ -104,7 +105,8 @@ def test_flags_from_literals_and_old_int_write_signature(tmp_path: Path) -> None
         static struct miscdevice lit_misc = { .minor = MISC_DYNAMIC_MINOR, .name = "lit", .fops = &lit_fops };
         module_misc_device(lit_misc);
         MODULE_LICENSE("GPL");
-    """))
+    """)
+    )
     findings = gup001(tmp_path)
     assert [(f.location.line, f.level) for f in findings] == [(13, Level.WARNING)]
     # with 6.2's enum values, 0x10001 no longer carries FOLL_LONGTERM

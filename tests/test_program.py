@@ -72,8 +72,10 @@ def test_call_graph_links_files_and_respects_static(kernel_facts):
 def test_entry_points_have_their_syscall_roles(kernel_facts):
     driver = kernel_facts(DRIVER, "driver.c")
     program = Program([driver])
-    roles = {program.functions[key].name: sorted(e.role for e in entries)
-             for key, entries in program.entry_points.items()}
+    roles = {
+        program.functions[key].name: sorted(e.role for e in entries)
+        for key, entries in program.entry_points.items()
+    }
     assert roles == {
         "my_ioctl": ["compat_ioctl", "ioctl"],
         "my_mmap": ["mmap"],
@@ -93,8 +95,10 @@ def test_ioctl_commands_and_switch_dispatch(kernel_facts):
     driver = kernel_facts(DRIVER, "driver.c")
     program = Program([driver])
     commands = {c.name: (c.direction, c.value) for c in driver.ioctl_commands}
-    assert commands == {"MY_IOC_RESET": ("_IO", (ord("m") << 8) | 1),
-                        "MY_IOC_SET": ("_IOW", (1 << 30) | (4 << 16) | (ord("m") << 8) | 2)}
+    assert commands == {
+        "MY_IOC_RESET": ("_IO", (ord("m") << 8) | 1),
+        "MY_IOC_SET": ("_IOW", (1 << 30) | (4 << 16) | (ord("m") << 8) | 2),
+    }
     ioctl = program.resolve("my_ioctl", driver.path)
     cases = {(macro, value) for macro, value, _node in program.ioctl_dispatch(ioctl)}
     assert cases == {("MY_IOC_RESET", commands["MY_IOC_RESET"][1]), ("MY_IOC_SET", commands["MY_IOC_SET"][1])}

@@ -52,24 +52,36 @@ def held_at(program: Program, function: str, text: str) -> frozenset:
     return LockSets(program, program.side_of(fn), kernel_lock_events).held(fn, node.id)
 
 
-@pytest.mark.parametrize("take, drop", [
-    ("mutex_lock(&d->lock);", "mutex_unlock(&d->lock);"),
-    ("spin_lock(&d->lock);", "spin_unlock(&d->lock);"),
-    ("spin_lock_bh(&d->lock);", "spin_unlock_bh(&d->lock);"),
-    ("spin_lock_irq(&d->lock);", "spin_unlock_irq(&d->lock);"),
-    ("spin_lock_irqsave(&d->lock, flags);", "spin_unlock_irqrestore(&d->lock, flags);"),
-    ("read_lock(&d->lock);", "read_unlock(&d->lock);"),
-    ("write_lock_irqsave(&d->lock, flags);", "write_unlock_irqrestore(&d->lock, flags);"),
-    ("down_read(&d->lock);", "up_read(&d->lock);"),
-    ("down_write(&d->lock);", "up_write(&d->lock);"),
-    ("down(&d->lock);", "up(&d->lock);"),
-])
-def test_every_lock_kind_is_held_between_its_acquire_and_release(kernel_facts: Parse, take: str,
-                                                                   drop: str) -> None:
-    kinds = {"mutex": "struct mutex", "spin": "spinlock_t", "read": "rwlock_t", "write": "rwlock_t",
-             "down_": "struct rw_semaphore", "down(": "struct semaphore"}
+@pytest.mark.parametrize(
+    "take, drop",
+    [
+        ("mutex_lock(&d->lock);", "mutex_unlock(&d->lock);"),
+        ("spin_lock(&d->lock);", "spin_unlock(&d->lock);"),
+        ("spin_lock_bh(&d->lock);", "spin_unlock_bh(&d->lock);"),
+        ("spin_lock_irq(&d->lock);", "spin_unlock_irq(&d->lock);"),
+        ("spin_lock_irqsave(&d->lock, flags);", "spin_unlock_irqrestore(&d->lock, flags);"),
+        ("read_lock(&d->lock);", "read_unlock(&d->lock);"),
+        ("write_lock_irqsave(&d->lock, flags);", "write_unlock_irqrestore(&d->lock, flags);"),
+        ("down_read(&d->lock);", "up_read(&d->lock);"),
+        ("down_write(&d->lock);", "up_write(&d->lock);"),
+        ("down(&d->lock);", "up(&d->lock);"),
+    ],
+)
+def test_every_lock_kind_is_held_between_its_acquire_and_release(
+    kernel_facts: Parse, take: str, drop: str
+) -> None:
+    kinds = {
+        "mutex": "struct mutex",
+        "spin": "spinlock_t",
+        "read": "rwlock_t",
+        "write": "rwlock_t",
+        "down_": "struct rw_semaphore",
+        "down(": "struct semaphore",
+    }
     lock_type = next(t for prefix, t in kinds.items() if take.startswith(prefix))
-    program = program_of(kernel_facts, f"""
+    program = program_of(
+        kernel_facts,
+        f"""
         struct holder {{ {lock_type} lock; int value; }};
         void touch(struct holder *d)
         {{
@@ -80,13 +92,16 @@ def test_every_lock_kind_is_held_between_its_acquire_and_release(kernel_facts: P
             d->value = 2;
             (void)flags;
         }}
-    """)
+    """,
+    )
     assert held_at(program, "touch", "d->value = 1") == {"lock"}
     assert held_at(program, "touch", "d->value = 2") == frozenset()
 
 
 def test_conditional_acquisitions_hold_on_the_success_branch_only(kernel_facts: Parse) -> None:
-    program = program_of(kernel_facts, """
+    program = program_of(
+        kernel_facts,
+        """
         int interruptible(struct dev *d)
         {
             if (mutex_lock_interruptible(&d->lock))
@@ -123,7 +138,8 @@ def test_conditional_acquisitions_hold_on_the_success_branch_only(kernel_facts: 
             up(&d->sem);
             return 0;
         }
-    """)
+    """,
+    )
     assert held_at(program, "interruptible", "d->count = 1") == {"lock"}
     assert held_at(program, "trylock", "d->count = 2") == {"slock"}
     assert held_at(program, "trylock", "d->count = 3") == frozenset()
@@ -132,7 +148,9 @@ def test_conditional_acquisitions_hold_on_the_success_branch_only(kernel_facts: 
 
 
 def test_a_lock_released_on_one_path_is_not_held_after_the_join(kernel_facts: Parse) -> None:
-    program = program_of(kernel_facts, """
+    program = program_of(
+        kernel_facts,
+        """
         void maybe(struct dev *d, int drop)
         {
             mutex_lock(&d->lock);
@@ -140,12 +158,15 @@ def test_a_lock_released_on_one_path_is_not_held_after_the_join(kernel_facts: Pa
                 mutex_unlock(&d->lock);
             d->count = 1;
         }
-    """)
+    """,
+    )
     assert held_at(program, "maybe", "d->count = 1") == frozenset()
 
 
 def test_helper_summaries_and_callers_context(kernel_facts: Parse) -> None:
-    program = program_of(kernel_facts, """
+    program = program_of(
+        kernel_facts,
+        """
         static int grab(struct dev *d) { return mutex_lock_interruptible(&d->lock); }
         static void drop(struct dev *d) { mutex_unlock(&d->lock); }
         static void under_lock(struct dev *d) { d->count++; }
@@ -167,7 +188,8 @@ def test_helper_summaries_and_callers_context(kernel_facts: Parse) -> None:
             return 0;
         }
         static const struct file_operations fops = { .unlocked_ioctl = entry };
-    """)
+    """,
+    )
     locks = LockSets(program, program.side_of(program.functions["entry"]), kernel_lock_events)
     by_name = {fn.name: fn for fn in program.functions.values()}
     assert locks.summaries[by_name["grab"].key].acquires == {"lock"}
@@ -182,7 +204,9 @@ def test_helper_summaries_and_callers_context(kernel_facts: Parse) -> None:
 
 
 def test_exports_name_their_buffers(kernel_facts: Parse) -> None:
-    program = program_of(kernel_facts, """
+    program = program_of(
+        kernel_facts,
+        """
         struct ring { u32 len; u32 head; u8 data[64]; };
         struct exp {
             void *vbuf; void *pbuf; char *page_buf; void *dbuf; struct ring *ring;
@@ -225,7 +249,8 @@ def test_exports_name_their_buffers(kernel_facts: Parse) -> None:
             return 0;
         }
         module_init(ex_init);
-    """)
+    """,
+    )
     shared = SharedMemory(program)
     keys = {key for _file, key in shared.buffers}
     # the physical address is an integer, never treated as memory: not a buffer
@@ -238,7 +263,9 @@ def test_exports_name_their_buffers(kernel_facts: Parse) -> None:
 
 
 def test_places_through_aliases_fields_and_helpers(kernel_facts: Parse) -> None:
-    program = program_of(kernel_facts, """
+    program = program_of(
+        kernel_facts,
+        """
         struct hdr { u32 len; struct { u32 seq; } slots[4]; };
         struct ctx { struct hdr *ring; int other; };
         static void fill(struct hdr *h) { h->len = 0; }
@@ -259,7 +286,8 @@ def test_places_through_aliases_fields_and_helpers(kernel_facts: Parse) -> None:
             return c->other + n;
         }
         static const struct file_operations rx_fops = { .mmap = rx_mmap, .unlocked_ioctl = rx_ioctl };
-    """)
+    """,
+    )
     shared = SharedMemory(program)
     by_name = {fn.name: fn for fn in program.functions.values()}
     ioctl, fill = by_name["rx_ioctl"], by_name["fill"]
@@ -301,14 +329,23 @@ def test_unlocked_reads_matter_only_against_locked_writes(kernel_facts: Parse) -
     """
     reads_only = SharedMemory(program_of(kernel_facts, source))
     assert reads_only.unlocked_accesses() == []
-    with_write = SharedMemory(program_of(kernel_facts, source.replace(
-        "if (copy_to_user(u, s.buf, 16)) {", "s.buf[0] = 1;\n            if (copy_to_user(u, s.buf, 16)) {")))
+    with_write = SharedMemory(
+        program_of(
+            kernel_facts,
+            source.replace(
+                "if (copy_to_user(u, s.buf, 16)) {",
+                "s.buf[0] = 1;\n            if (copy_to_user(u, s.buf, 16)) {",
+            ),
+        )
+    )
     (unlocked,) = with_write.unlocked_accesses()
     assert unlocked.access.function.name == "sd_peek" and unlocked.lock == "s.lock"
 
 
 def test_plain_counters_only_on_shared_state_in_vm_callbacks(kernel_facts: Parse) -> None:
-    program = program_of(kernel_facts, """
+    program = program_of(
+        kernel_facts,
+        """
         struct region { spinlock_t lock; int maps; atomic_t live; };
         static unsigned long faults;
         static void bump(struct region *r, int by_value) { by_value++; r->maps += by_value; }
@@ -329,13 +366,16 @@ def test_plain_counters_only_on_shared_state_in_vm_callbacks(kernel_facts: Parse
             faults++;
         }
         static const struct vm_operations_struct rg_ops = { .open = rg_open };
-    """)
+    """,
+    )
     found = sorted((c.function.name, c.target, c.op, c.role) for c in SharedMemory(program).racy_counters())
     assert found == [("bump", "r->maps", "+=", "vm_open"), ("rg_open", "faults", "++", "vm_open")]
 
 
 def test_lock_commands_pair_a_lock_left_held_with_its_release(kernel_facts: Parse) -> None:
-    program = program_of(kernel_facts, """
+    program = program_of(
+        kernel_facts,
+        """
         #define LK _IO('k', 1)
         #define UNLK _IO('k', 2)
         #define WORK _IO('k', 3)
@@ -363,13 +403,16 @@ def test_lock_commands_pair_a_lock_left_held_with_its_release(kernel_facts: Pars
         static const struct file_operations lk_fops = { .unlocked_ioctl = lk_ioctl, .mmap = lk_mmap };
         static int __init lk_init(void) { d.buf = vmalloc_user(PAGE_SIZE); return 0; }
         module_init(lk_init);
-    """)
+    """,
+    )
     commands = {(c.macro, c.action, c.key) for c in SharedMemory(program).lock_commands()}
     assert commands == {("LK", "acquire", "sem"), ("UNLK", "release", "sem")}
 
 
 def test_marked_accesses_are_one_fetch_each_and_not_plain_accesses(kernel_facts: Parse) -> None:
-    program = program_of(kernel_facts, """
+    program = program_of(
+        kernel_facts,
+        """
         struct ring { u32 head; u32 tail; u32 slots[16]; };
         struct rdev { struct mutex lock; struct ring *ring; u32 out[16]; };
         static struct rdev r;
@@ -391,7 +434,8 @@ def test_marked_accesses_are_one_fetch_each_and_not_plain_accesses(kernel_facts:
         static const struct file_operations rg_fops = { .mmap = rg_mmap, .unlocked_ioctl = rg_ioctl };
         static int __init rg_init(void) { r.ring = vmalloc_user(PAGE_SIZE); return 0; }
         module_init(rg_init);
-    """)
+    """,
+    )
     shared = SharedMemory(program)
     ioctl = next(fn for fn in program.functions.values() if fn.name == "rg_ioctl")
     marked = {(a.place.suffix, a.write) for a in shared.accesses(ioctl) if a.marked}

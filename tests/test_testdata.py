@@ -51,9 +51,8 @@ def test_case_findings_match_expectations(folder: Path) -> None:
     expected = expectations(folder)
     missing = sorted(expected - found)
     extra = sorted(found - expected)
-    messages = {(Path(f.location.path).name, f.location.line, f.rule_id): f.message
-                for f in analysis.findings}
-    assert not missing and not extra, (
-        f"missing: {missing}\nextra: {[(e, messages[e]) for e in extra]}"
-    )
+    messages = {
+        (Path(f.location.path).name, f.location.line, f.rule_id): f.message for f in analysis.findings
+    }
+    assert not missing and not extra, f"missing: {missing}\nextra: {[(e, messages[e]) for e in extra]}"
     assert expected, "a case folder must expect at least one finding"

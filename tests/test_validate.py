@@ -29,8 +29,9 @@ VALIDATED_GROUPS = ("example", "gup001", "gup002", "gup003", "gup004", "gup005")
 
 
 def gupcheck(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gupcheck", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "gupcheck", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def write_case(root: Path, manifest: str, program: str = "int main(void) { return 0; }\n") -> Path:
@@ -55,8 +56,7 @@ def test_escape_codes_before_the_first_line_do_not_hide_it() -> None:
 
 
 def test_carriage_returns_are_not_part_of_lines() -> None:
-    text = ("@@GUPCHECK BEGIN c01 leak\r\nRESULT leak BUG 2 pins held\r\r\n"
-            "@@GUPCHECK END c01 leak EXIT 0\r\n")
+    text = "@@GUPCHECK BEGIN c01 leak\r\nRESULT leak BUG 2 pins held\r\r\n@@GUPCHECK END c01 leak EXIT 0\r\n"
     run = parse_console(text).runs[("c01", "leak")]
     assert [(r.verdict, r.evidence) for r in run.reports] == [("BUG", "2 pins held")]
     assert run.ended == "EXIT 0"
@@ -85,17 +85,21 @@ def test_kernel_messages_interleaved_between_and_inside_lines() -> None:
 
 
 def test_a_result_of_another_scenario_and_program_output_are_kept_apart() -> None:
-    text = ("@@GUPCHECK BEGIN c01 first\nsome output\nRESULT second BUG not mine\n"
-            "RESULT first OK fine\n@@GUPCHECK END c01 first EXIT 0\n")
+    text = (
+        "@@GUPCHECK BEGIN c01 first\nsome output\nRESULT second BUG not mine\n"
+        "RESULT first OK fine\n@@GUPCHECK END c01 first EXIT 0\n"
+    )
     run = parse_console(text).runs[("c01", "first")]
     assert [r.evidence for r in run.reports] == ["fine"]
     assert run.output == ["some output", "RESULT second BUG not mine"]
 
 
 def test_loads_and_a_guest_that_stopped_mid_result() -> None:
-    text = ("@@GUPCHECK READY 6.1\n@@GUPCHECK LOAD c01 drv.ko OK\n"
-            "@@GUPCHECK LOAD c02 other.ko FAIL File exists\n@@GUPCHECK BEGIN c01 hang\n"
-            "[   9.000000] Kernel panic - not syncing: Fatal exception\n")
+    text = (
+        "@@GUPCHECK READY 6.1\n@@GUPCHECK LOAD c01 drv.ko OK\n"
+        "@@GUPCHECK LOAD c02 other.ko FAIL File exists\n@@GUPCHECK BEGIN c01 hang\n"
+        "[   9.000000] Kernel panic - not syncing: Fatal exception\n"
+    )
     log = parse_console(text)
     assert log.loads == {("c01", "drv.ko"): "OK", ("c02", "other.ko"): "FAIL File exists"}
     assert not log.done and log.runs[("c01", "hang")].ended is None
@@ -119,12 +123,16 @@ def test_an_oops_confirms_only_a_result_that_may_oops() -> None:
 
 
 def test_ok_with_a_kernel_warning_keeps_the_warning_and_ok_with_an_oops_is_undecided() -> None:
-    warned = run_of("RESULT deref OK fine\n@@GUPCHECK END c01 deref EXIT 0\n"
-                    "@@GUPCHECK KMSG c01 deref <4>[ 1.000000] WARNING: CPU: 0 PID: 95 at mm/gup.c:2367\n")
+    warned = run_of(
+        "RESULT deref OK fine\n@@GUPCHECK END c01 deref EXIT 0\n"
+        "@@GUPCHECK KMSG c01 deref <4>[ 1.000000] WARNING: CPU: 0 PID: 95 at mm/gup.c:2367\n"
+    )
     state, evidence = result_state(SPEC, warned, None, None, "powered off")
     assert state == NO_BUG and evidence.endswith("kernel warning: WARNING: CPU: 0 PID: 95 at mm/gup.c:2367")
-    oopsed = run_of("RESULT deref OK fine\n@@GUPCHECK END c01 deref EXIT 0\n"
-                    "@@GUPCHECK KMSG c01 deref <1>[ 1.000000] BUG: kernel NULL pointer dereference\n")
+    oopsed = run_of(
+        "RESULT deref OK fine\n@@GUPCHECK END c01 deref EXIT 0\n"
+        "@@GUPCHECK KMSG c01 deref <1>[ 1.000000] BUG: kernel NULL pointer dereference\n"
+    )
     assert result_state(SPEC, oopsed, None, None, "powered off")[0] == UNDECIDED
 
 
@@ -132,7 +140,9 @@ def test_timeouts_setup_errors_and_results_never_run() -> None:
     timed_out = run_of("@@GUPCHECK END c01 deref TIMEOUT\n")
     assert result_state(SPEC, timed_out, None, None, "powered off") == (UNDECIDED, "timed out after 20 s")
     assert result_state(SPEC, None, "module does not build: x.c:3: error: y", None, "x") == (
-        UNDECIDED, "module does not build: x.c:3: error: y")
+        UNDECIDED,
+        "module does not build: x.c:3: error: y",
+    )
     state, evidence = result_state(SPEC, None, None, parse_console(""), "timed out after 900 s")
     assert state == UNDECIDED and "timed out after 900 s" in evidence
     assert result_state(SPEC, run_of("RESULT deref ERROR no device\n"), None, None, "")[0] == UNDECIDED
@@ -161,22 +171,28 @@ def test_a_manifest_is_read_into_expectations_and_results(tmp_path: Path) -> Non
     (loaded,) = load_cases([str(case / "repro" / "repro.toml")])
     assert loaded.path == case and loaded.modules == ("drv",) and loaded.program_name == "drv_repro"
     assert [(e.site, e.rule, e.result) for e in loaded.expectations] == [
-        ("drv.c:3", "GUP005", "shows-it"), ("drv.c:5", None, "stays-clean")]
+        ("drv.c:3", "GUP005", "shows-it"),
+        ("drv.c:5", None, "stays-clean"),
+    ]
     assert loaded.results == (ResultSpec("shows-it", 5, True), ResultSpec("stays-clean", 20, False))
     assert load_cases([str(tmp_path)]) == [loaded]  # found below a folder too
 
 
-@pytest.mark.parametrize(("manifest", "message"), [
-    ("[[finding]]\nat = \"drv.c:99\"\nrule = \"GUP005\"\nresult = \"a\"\n", "drv.c has no line 99"),
-    ("[[finding]]\nat = \"drv.c:3\"\nrule = \"GUP005\"\n", "give either 'result' or 'reasoning'"),
-    ("[[finding]]\nat = \"drv.c:3\"\nrule = \"GUP5\"\nresult = \"a\"\n", "'rule' must be a rule id"),
-    ("[[look-alike]]\nat = \"drv.c:3\"\nresult = \"a\"\n", "no [[finding]]"),
-    ("colour = 1\n", "unknown key 'colour'"),
-    ("[[finding]\n", "not valid TOML"),
-    (MANIFEST + "[results.unused]\noops = true\n", "no finding or look-alike uses this result"),
-])
-def test_bad_manifests_are_one_line_errors_naming_the_file(tmp_path: Path, manifest: str,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ('[[finding]]\nat = "drv.c:99"\nrule = "GUP005"\nresult = "a"\n', "drv.c has no line 99"),
+        ('[[finding]]\nat = "drv.c:3"\nrule = "GUP005"\n', "give either 'result' or 'reasoning'"),
+        ('[[finding]]\nat = "drv.c:3"\nrule = "GUP5"\nresult = "a"\n', "'rule' must be a rule id"),
+        ('[[look-alike]]\nat = "drv.c:3"\nresult = "a"\n', "no [[finding]]"),
+        ("colour = 1\n", "unknown key 'colour'"),
+        ("[[finding]\n", "not valid TOML"),
+        (MANIFEST + "[results.unused]\noops = true\n", "no finding or look-alike uses this result"),
+    ],
+)
+def test_bad_manifests_are_one_line_errors_naming_the_file(
+    tmp_path: Path, manifest: str, message: str
+) -> None:
     case = write_case(tmp_path, manifest)
     with pytest.raises(CaseError) as error:
         load_cases([str(case)])
@@ -229,6 +245,7 @@ def test_the_analysis_skips_repro_folders_unless_named(tmp_path: Path) -> None:
 
 # ---- the plan, reports, SARIF, the initramfs ------------------------------------------------------
 
+
 def test_the_plan_runs_results_that_may_oops_last_and_reloads_after_each(tmp_path: Path) -> None:
     from gupcheck.validate.build import Built
 
@@ -248,10 +265,28 @@ def test_the_plan_runs_results_that_may_oops_last_and_reloads_after_each(tmp_pat
 def sample_run() -> ValidationRun:
     kernel = Kernel("6.1.0-56-amd64", Path("/boot/vmlinuz-6.1.0-56-amd64"), Path("/usr/src/x"))
     verdicts = [
-        Verdict("testdata/gup005/double-fetch", str(TESTDATA / "gup005" / "double-fetch"), kernel.version,
-                "msgrelay.c", 144, "GUP005", "echo", "confirmed", "ECHO wrote 8 bytes back"),
-        Verdict("testdata/gup005/double-fetch", str(TESTDATA / "gup005" / "double-fetch"), kernel.version,
-                "msgrelay.c", 120, None, "checked", "clean", "-EINVAL"),
+        Verdict(
+            "testdata/gup005/double-fetch",
+            str(TESTDATA / "gup005" / "double-fetch"),
+            kernel.version,
+            "msgrelay.c",
+            144,
+            "GUP005",
+            "echo",
+            "confirmed",
+            "ECHO wrote 8 bytes back",
+        ),
+        Verdict(
+            "testdata/gup005/double-fetch",
+            str(TESTDATA / "gup005" / "double-fetch"),
+            kernel.version,
+            "msgrelay.c",
+            120,
+            None,
+            "checked",
+            "clean",
+            "-EINVAL",
+        ),
     ]
     return ValidationRun([], [KernelRun(kernel, "tcg", 11.6, "powered off")], verdicts)
 
@@ -261,14 +296,22 @@ def test_table_and_json_reports() -> None:
     assert table[0].split() == ["CASE", "FINDING", "KERNEL", "VERDICT", "EVIDENCE"]
     assert "msgrelay.c:144 GUP005" in table[1] and "confirmed" in table[1] and table[1].endswith("back")
     assert "msgrelay.c:120 look-alike" in table[2]
-    assert table[-1] == ("6.1.0-56-amd64: 1 findings: 1 confirmed; 1 look-alikes: 1 clean; "
-                         "QEMU 11.6 s (tcg, powered off)")
+    assert table[-1] == (
+        "6.1.0-56-amd64: 1 findings: 1 confirmed; 1 look-alikes: 1 clean; QEMU 11.6 s (tcg, powered off)"
+    )
     report = json.loads(render_json(sample_run()))
     assert report["ok"] is True and report["kernels"][0]["qemu_seconds"] == 11.6
     assert report["verdicts"][1] == {
-        "case": "testdata/gup005/double-fetch", "kind": "look-alike", "file": "msgrelay.c", "line": 120,
-        "rule": None, "kernel": "6.1.0-56-amd64", "result": "checked", "verdict": "clean",
-        "evidence": "-EINVAL"}
+        "case": "testdata/gup005/double-fetch",
+        "kind": "look-alike",
+        "file": "msgrelay.c",
+        "line": 120,
+        "rule": None,
+        "kernel": "6.1.0-56-amd64",
+        "result": "checked",
+        "verdict": "clean",
+        "evidence": "-EINVAL",
+    }
 
 
 def test_verdicts_are_recorded_in_the_matching_sarif_results(tmp_path: Path, sarif_validator) -> None:
@@ -282,20 +325,32 @@ def test_verdicts_are_recorded_in_the_matching_sarif_results(tmp_path: Path, sar
     annotated = [r for r in results if "validation" in r.get("properties", {})]
     (result,) = annotated
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 144
-    assert result["properties"]["validation"] == [{"kernel": "6.1.0-56-amd64", "verdict": "confirmed",
-                                                   "evidence": "ECHO wrote 8 bytes back",
-                                                   "case": "testdata/gup005/double-fetch"}]
+    assert result["properties"]["validation"] == [
+        {
+            "kernel": "6.1.0-56-amd64",
+            "verdict": "confirmed",
+            "evidence": "ECHO wrote 8 bytes back",
+            "case": "testdata/gup005/double-fetch",
+        }
+    ]
 
 
 def test_the_initramfs_is_a_cpio_the_cpio_tool_reads(tmp_path: Path) -> None:
     payload = tmp_path / "payload"
     payload.write_bytes(b"abc")
     archive = tmp_path / "initrd.cpio"
-    write_cpio([Entry("bin", 0o040755), Entry("bin/prog", 0o100755, source=payload),
-                Entry("bin/sh", 0o120777, data=b"busybox"), Entry("init", 0o100755, data=b"#!/bin/sh\n")],
-               archive)
-    listing = subprocess.run(["cpio", "-it", "--quiet"], stdin=archive.open("rb"), capture_output=True,
-                             text=True, check=True)
+    write_cpio(
+        [
+            Entry("bin", 0o040755),
+            Entry("bin/prog", 0o100755, source=payload),
+            Entry("bin/sh", 0o120777, data=b"busybox"),
+            Entry("init", 0o100755, data=b"#!/bin/sh\n"),
+        ],
+        archive,
+    )
+    listing = subprocess.run(
+        ["cpio", "-it", "--quiet"], stdin=archive.open("rb"), capture_output=True, text=True, check=True
+    )
     assert listing.stdout.split() == ["bin", "bin/prog", "bin/sh", "init"]
     extracted = tmp_path / "out"
     extracted.mkdir()
@@ -306,9 +361,16 @@ def test_the_initramfs_is_a_cpio_the_cpio_tool_reads(tmp_path: Path) -> None:
 
 # ---- coverage: every testdata case carries a repro that accounts for each expected finding -----
 
+
 def validated_case_folders() -> list[Path]:
-    return sorted({p.parent for group in VALIDATED_GROUPS for p in (TESTDATA / group).rglob("*.c")
-                   if p.parent.name != "repro"})
+    return sorted(
+        {
+            p.parent
+            for group in VALIDATED_GROUPS
+            for p in (TESTDATA / group).rglob("*.c")
+            if p.parent.name != "repro"
+        }
+    )
 
 
 @pytest.mark.parametrize("folder", validated_case_folders(), ids=lambda p: str(p.relative_to(TESTDATA)))
@@ -327,22 +389,29 @@ def test_every_expected_finding_of_a_case_has_a_result_or_a_reasoning(folder: Pa
 
 
 def test_the_validate_package_never_imports_clang() -> None:
-    code = ("import sys, gupcheck.validate, gupcheck.validate.report; "
-            "assert not [m for m in sys.modules if m.startswith('clang')]")
+    code = (
+        "import sys, gupcheck.validate, gupcheck.validate.report; "
+        "assert not [m for m in sys.modules if m.startswith('clang')]"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-@pytest.mark.parametrize("writes", [
-    ["@@GUPCHECK READY 6.1.0-test\n" + "@@GUPCHECK RUN c01 case\n" * 200],  # one read, READY first
-    ["boot noise @@GUPCH", "ECK READY 6.1.0-test\n", "more\n"],  # READY split over reads
-])
+@pytest.mark.parametrize(
+    "writes",
+    [
+        ["@@GUPCHECK READY 6.1.0-test\n" + "@@GUPCHECK RUN c01 case\n" * 200],  # one read, READY first
+        ["boot noise @@GUPCH", "ECK READY 6.1.0-test\n", "more\n"],  # READY split over reads
+    ],
+)
 def test_the_runner_s_ready_line_is_seen_wherever_the_reads_cut_the_console(writes: list[str]) -> None:
     """A busy host hands the console over in large chunks: READY followed by much more output in one
     read must count, as must a READY cut in two."""
     from gupcheck.validate.qemu import run_qemu
 
-    script = ("import sys, time\n"
-              f"for part in {writes!r}:\n"
-              "    sys.stdout.write(part); sys.stdout.flush(); time.sleep(0.3)\n")
+    script = (
+        "import sys, time\n"
+        f"for part in {writes!r}:\n"
+        "    sys.stdout.write(part); sys.stdout.flush(); time.sleep(0.3)\n"
+    )
     console, _, outcome, ready = run_qemu([sys.executable, "-c", script], timeout=30, idle_timeout=30)
     assert outcome == "powered off" and ready, console[:200]

@@ -41,7 +41,8 @@ def write_case(root: Path, name: str, driver: str) -> Path:
     (case / f"{name}.c").write_text(driver)
     (case / "Kbuild").write_text(f"obj-m += {name}.o\n")
     (case / "repro" / "repro.toml").write_text(
-        f'[[finding]]\nat = "{name}.c:1"\nrule = "GUP005"\nresult = "r"\n')
+        f'[[finding]]\nat = "{name}.c:1"\nrule = "GUP005"\nresult = "r"\n'
+    )
     (case / "repro" / f"{name}_repro.c").write_text("int main(void) { return 0; }\n")
     return case
 
@@ -92,8 +93,9 @@ def small_initramfs(tmp_path: Path, plan: str) -> Path:
     return initramfs
 
 
-def test_a_boot_that_outlives_its_timeout_is_killed_with_nothing_left_behind(tmp_path: Path,
-                                                                            kernel: Kernel) -> None:
+def test_a_boot_that_outlives_its_timeout_is_killed_with_nothing_left_behind(
+    tmp_path: Path, kernel: Kernel
+) -> None:
     initramfs = small_initramfs(tmp_path, "run c01 sleeper 60 /bin/busybox sleep 60\n")
     start = time.monotonic()
     argv = qemu_command(kernel, initramfs, "tcg")
@@ -104,9 +106,12 @@ def test_a_boot_that_outlives_its_timeout_is_killed_with_nothing_left_behind(tmp
 
 
 def test_a_result_that_outlives_its_timeout_in_the_guest_is_killed_and_the_plan_goes_on(
-        tmp_path: Path, kernel: Kernel) -> None:
-    plan = ("run c01 sleeper 1 /bin/busybox sleep 60\n"
-            "run c01 echo 10 /bin/busybox echo RESULT echo OK still running\n")
+    tmp_path: Path, kernel: Kernel
+) -> None:
+    plan = (
+        "run c01 sleeper 1 /bin/busybox sleep 60\n"
+        "run c01 echo 10 /bin/busybox echo RESULT echo OK still running\n"
+    )
     initramfs = small_initramfs(tmp_path, plan)
     argv = qemu_command(kernel, initramfs, "tcg")
     console, _, outcome, ready = run_qemu(argv, timeout=120, idle_timeout=60)
@@ -118,25 +123,62 @@ def test_a_result_that_outlives_its_timeout_in_the_guest_is_killed_and_the_plan_
 
 
 def tree_digest(root: Path) -> list[tuple[str, int, float]]:
-    return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime)
-                  for p in root.rglob("*") if p.is_file())
+    return sorted(
+        (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime)
+        for p in root.rglob("*")
+        if p.is_file()
+    )
 
 
 def test_the_whole_validation_confirms_every_finding_and_keeps_every_look_alike_clean(
-        tmp_path: Path, kernel: Kernel, sarif_validator) -> None:
+    tmp_path: Path, kernel: Kernel, sarif_validator
+) -> None:
     sarif_in, sarif_out, report = tmp_path / "in.sarif", tmp_path / "out.sarif", tmp_path / "report.json"
     groups = [f"testdata/{group}" for group in VALIDATED_GROUPS]
-    analysed = subprocess.run([sys.executable, "-m", "gupcheck", "--kernel-model", "--format", "sarif",
-                               "-o", str(sarif_in), *groups], cwd=REPO, capture_output=True, text=True,
-                              timeout=600)
+    analysed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gupcheck",
+            "--kernel-model",
+            "--format",
+            "sarif",
+            "-o",
+            str(sarif_in),
+            *groups,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert analysed.returncode == 1, analysed.stderr
     before = tree_digest(TESTDATA)
     scratch_before = set(Path(tempfile.gettempdir()).glob("gupcheck-validate-*"))
 
     validated = subprocess.run(
-        [sys.executable, "-m", "gupcheck", "validate", "--kernel", "all", "--format", "json",
-         "-o", str(report), "--sarif-in", str(sarif_in), "--sarif-out", str(sarif_out), *groups],
-        cwd=REPO, capture_output=True, text=True, timeout=1800)
+        [
+            sys.executable,
+            "-m",
+            "gupcheck",
+            "validate",
+            "--kernel",
+            "all",
+            "--format",
+            "json",
+            "-o",
+            str(report),
+            "--sarif-in",
+            str(sarif_in),
+            "--sarif-out",
+            str(sarif_out),
+            *groups,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert validated.returncode in (0, 1), validated.stderr
     result = json.loads(report.read_text())
 
@@ -150,8 +192,12 @@ def test_the_whole_validation_confirms_every_finding_and_keeps_every_look_alike_
     cases = load_cases(groups)
     on_6_1 = [v for v in result["verdicts"] if v["kernel"].startswith("6.1.")]
     assert on_6_1, "no 6.1 kernel installed"
-    bad = [v for v in on_6_1 if v["verdict"] not in
-           (("confirmed", "by reasoning") if v["kind"] == "finding" else ("clean", "by reasoning"))]
+    bad = [
+        v
+        for v in on_6_1
+        if v["verdict"]
+        not in (("confirmed", "by reasoning") if v["kind"] == "finding" else ("clean", "by reasoning"))
+    ]
     assert not bad, json.dumps(bad, indent=1)
     expected = {(c.name, e.file, e.line, e.rule) for c in cases for e in c.expectations}
     for version in {v["kernel"] for v in on_6_1}:
@@ -173,6 +219,9 @@ def test_the_whole_validation_confirms_every_finding_and_keeps_every_look_alike_
     # Nothing the user gave was modified, no scratch folder and no QEMU are left behind.
     assert tree_digest(TESTDATA) == before
     assert set(Path(tempfile.gettempdir()).glob("gupcheck-validate-*")) == scratch_before
-    leftovers = {pid: cmdline for pid, cmdline in processes_mentioning("gupcheck-validate-").items()
-                 if not any(str(old) in cmdline for old in scratch_before)}
+    leftovers = {
+        pid: cmdline
+        for pid, cmdline in processes_mentioning("gupcheck-validate-").items()
+        if not any(str(old) in cmdline for old in scratch_before)
+    }
     assert leftovers == {}

@@ -40,8 +40,13 @@ MODULE_LICENSE("GPL");
 
 
 def _git(repo: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
 
 
@@ -49,8 +54,14 @@ def _try_repo(repo: Path, pre_commit_home: Path) -> subprocess.CompletedProcess:
     """`pre-commit try-repo <this repository> gupcheck` on what is staged in `repo`."""
     env = {**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home)}
     env.pop("GUPCHECK_KERNEL_DIR", None)
-    return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "gupcheck"],
-                          cwd=repo, capture_output=True, text=True, timeout=900, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "gupcheck"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed for pre-commit")
@@ -87,10 +98,12 @@ def test_hook_reports_only_the_given_files_but_links_across_the_project(tmp_path
     run = subprocess.run([str(GUPCHECK), "hook", app], cwd=case, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "[GUP002]" in run.stdout
-    assert all(line.startswith(app) for line in run.stdout.splitlines() if ": error:" in line
-               or ": warning:" in line)
-    driver_only = subprocess.run([str(GUPCHECK), "hook", "README.md"], cwd=case, capture_output=True,
-                                 text=True, timeout=300)
+    assert all(
+        line.startswith(app) for line in run.stdout.splitlines() if ": error:" in line or ": warning:" in line
+    )
+    driver_only = subprocess.run(
+        [str(GUPCHECK), "hook", "README.md"], cwd=case, capture_output=True, text=True, timeout=300
+    )
     assert driver_only.returncode == 0 and driver_only.stdout == ""
 
 
@@ -106,8 +119,12 @@ def test_kbuild_check_runs_gupcheck_with_the_exact_flags(tmp_path: Path) -> None
     driver = tmp_path / "demo"
     shutil.copytree(TESTDATA / "example", driver)
     before = (driver / "demo_dev.c").read_bytes()
-    run = subprocess.run(["make", "-C", tree, f"M={driver}", "C=2", f"CHECK={GUPCHECK} kbuild"],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        ["make", "-C", tree, f"M={driver}", "C=2", f"CHECK={GUPCHECK} kbuild"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "CHECK   " in run.stdout and "demo_dev.c" in run.stdout
     # findings reach the terminal like compiler warnings, once, with the Kbuild flags (real headers:
@@ -118,14 +135,19 @@ def test_kbuild_check_runs_gupcheck_with_the_exact_flags(tmp_path: Path) -> None
     assert (driver / "demo_dev.ko").exists()
     assert (driver / "demo_dev.c").read_bytes() == before
 
-    strict = subprocess.run(["make", "-C", tree, f"M={driver}", "C=2", f"CHECK={GUPCHECK} kbuild --werror"],
-                            capture_output=True, text=True, timeout=600)
+    strict = subprocess.run(
+        ["make", "-C", tree, f"M={driver}", "C=2", f"CHECK={GUPCHECK} kbuild --werror"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert strict.returncode != 0
     assert "[GUP005]" in strict.stderr
 
 
 def test_kbuild_without_a_source_file_is_a_one_line_error() -> None:
-    run = subprocess.run([str(GUPCHECK), "kbuild", "-D__KERNEL__"], capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run(
+        [str(GUPCHECK), "kbuild", "-D__KERNEL__"], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "no .c file" in run.stderr

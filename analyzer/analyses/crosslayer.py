@@ -28,8 +28,9 @@ FORKS = frozenset({"fork", "daemon", "forkpty", "clone", "clone3", "__clone"})
 # Current glibc and musl start system()/popen() children with clone(CLONE_VM|CLONE_VFORK); older C
 # libraries used fork(). --spawn-copies-memory counts them as fork for those.
 OLD_LIBC_FORKS = frozenset({"system", "popen"})
-HEAP_ALLOCATORS = frozenset({"malloc", "calloc", "realloc", "aligned_alloc", "memalign", "valloc",
-                             "pvalloc", "reallocarray"})
+HEAP_ALLOCATORS = frozenset(
+    {"malloc", "calloc", "realloc", "aligned_alloc", "memalign", "valloc", "pvalloc", "reallocarray"}
+)
 OUT_PARAM_ALLOCATORS = {"posix_memalign": 0}  # posix_memalign(&p, align, size)
 MADV_DONTFORK = 10
 
@@ -106,8 +107,11 @@ def link_program(program: Program, pins: PinAnalysis) -> CrossLayer:
     result.commands = driver_commands(program, pins) + declared_commands(program)
     ioctls = _userland_ioctls(program)
     result.requests = [request for request in ioctls if request.origin.kind != "unknown"]
-    dispatched = [(macro, value) for fn in program.kernel_functions()
-                  for macro, value, _node in program.ioctl_dispatch(fn)]
+    dispatched = [
+        (macro, value)
+        for fn in program.kernel_functions()
+        for macro, value, _node in program.ioctl_dispatch(fn)
+    ]
     dispatched += [(declared.macro, declared.value) for declared in program.api.pinning_ioctls]
     for _fn, _node, call in _all_ioctl_calls(program):
         request = call.args[1]
@@ -115,8 +119,10 @@ def link_program(program: Program, pins: PinAnalysis) -> CrossLayer:
             result.unresolved.append(call)
     for request in result.requests:
         for command in result.commands:
-            if same_request(request.macro, request.value, command.macro, command.value) \
-                    and request.target == command.target:
+            if (
+                same_request(request.macro, request.value, command.macro, command.value)
+                and request.target == command.target
+            ):
                 result.links.append(Link(request, command))
     return result
 
@@ -138,24 +144,46 @@ def driver_commands(program: Program, pins: PinAnalysis) -> list[CommandPin]:
         arg = handler.params[2].name if len(handler.params) > 2 else None
         for macro, value, case_node in cases:
             env = {arg: ARG} if arg else {}
-            for pin, target in _pins_from(program, pins, handler, {case_node.id} | _after(handler, case_node),
-                                          env, depth=0):
+            for pin, target in _pins_from(
+                program, pins, handler, {case_node.id} | _after(handler, case_node), env, depth=0
+            ):
                 fate = pins.fate(pin)
                 kept = pins.outlives_syscall(pin, fate)
                 kept_in, kept_at = ("", None)
                 if kept and fate.stored:
                     node, place = fate.stored[0]
                     kept_in, kept_at = place, node.location
-                found.append(CommandPin(handler, macro, value, case_node.location or handler.location,
-                                        target, pin, kept, kept_in, kept_at))
+                found.append(
+                    CommandPin(
+                        handler,
+                        macro,
+                        value,
+                        case_node.location or handler.location,
+                        target,
+                        pin,
+                        kept,
+                        kept_in,
+                        kept_at,
+                    )
+                )
     return found
 
 
 def declared_commands(program: Program) -> list[CommandPin]:
     """Pinning ioctl requests the configuration declares for drivers whose source is not analysed."""
-    return [CommandPin(None, declared.macro, declared.value, declared.declared_at, declared.field or ARG,
-                       None, True, declared_kind=declared.kind)
-            for declared in program.api.pinning_ioctls]
+    return [
+        CommandPin(
+            None,
+            declared.macro,
+            declared.value,
+            declared.declared_at,
+            declared.field or ARG,
+            None,
+            True,
+            declared_kind=declared.kind,
+        )
+        for declared in program.api.pinning_ioctls
+    ]
 
 
 def _after(fn: Function, node: CfgNode) -> set[int]:
@@ -205,8 +233,9 @@ def _propagate(program: Program, fn: Function, env: dict[str, str], depth: int) 
     return env
 
 
-def _filled_from_user(program: Program, fn: Function, call: CallSite, env: dict[str, str],
-                      depth: int) -> list[int]:
+def _filled_from_user(
+    program: Program, fn: Function, call: CallSite, env: dict[str, str], depth: int
+) -> list[int]:
     """Arguments a call fills with a struct copied from the ioctl argument."""
     if call.callee in USER_COPIES:
         dest, source = USER_COPIES[call.callee]
@@ -216,16 +245,20 @@ def _filled_from_user(program: Program, fn: Function, call: CallSite, env: dict[
     callee = program.callee(fn, call)
     if callee is None or depth > 4 or program.side_of(callee) != Side.KERNEL:
         return []
-    callee_env = {callee.params[i].name: origin for i, arg in enumerate(call.args)
-                  if i < len(callee.params) and (origin := _origin(arg, env)) is not None}
+    callee_env = {
+        callee.params[i].name: origin
+        for i, arg in enumerate(call.args)
+        if i < len(callee.params) and (origin := _origin(arg, env)) is not None
+    }
     if ARG not in callee_env.values():
         return []
     inner = _propagate(program, callee, callee_env, depth + 1)
     return [p.index for p in callee.params if inner.get(p.name) == "struct" and p.index < len(call.args)]
 
 
-def _pins_from(program: Program, pins: PinAnalysis, fn: Function, region: set[int],
-               env: dict[str, str], depth: int) -> list[tuple[Pin, str]]:
+def _pins_from(
+    program: Program, pins: PinAnalysis, fn: Function, region: set[int], env: dict[str, str], depth: int
+) -> list[tuple[Pin, str]]:
     """Pins reached from `region` of `fn` whose user address comes from the ioctl argument."""
     env = _propagate(program, fn, env, depth)
     found: list[tuple[Pin, str]] = []
@@ -250,8 +283,9 @@ def _pins_from(program: Program, pins: PinAnalysis, fn: Function, region: set[in
                     if origin is not None:
                         callee_env[callee.params[index].name] = origin
             if callee_env:
-                found.extend(_pins_from(program, pins, callee, {n.id for n in callee.nodes}, callee_env,
-                                        depth + 1))
+                found.extend(
+                    _pins_from(program, pins, callee, {n.id for n in callee.nodes}, callee_env, depth + 1)
+                )
     return found
 
 
@@ -277,8 +311,9 @@ def _userland_ioctls(program: Program) -> list[UserIoctl]:
             for field_name, value in _struct_fields(fn, arg.path):
                 origin = buffer_origin(program, fn, value, depth=0)
                 if origin is not None:
-                    found.append(UserIoctl(fn, node, call, request.macro, request.const_value, field_name,
-                                           origin))
+                    found.append(
+                        UserIoctl(fn, node, call, request.macro, request.const_value, field_name, origin)
+                    )
     return found
 
 
@@ -312,8 +347,11 @@ def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> B
         return None  # globals live as long as the program: never a stack or fork question here
     param = next((p for p in fn.params if p.name == name), None)
     if param is not None:
-        origins = [buffer_origin(program, ref.caller, ref.call.args[param.index], depth + 1)
-                   for ref in program.callers(fn) if param.index < len(ref.call.args)]
+        origins = [
+            buffer_origin(program, ref.caller, ref.call.args[param.index], depth + 1)
+            for ref in program.callers(fn)
+            if param.index < len(ref.call.args)
+        ]
         origins = [o for o in origins if o is not None]
         return origins[0] if origins else None
     if variable is not None:
@@ -327,16 +365,19 @@ def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> B
                     origin = buffer_origin(program, fn, store.value, depth + 1)
                     if origin is not None:
                         alias = origin.kind != "stack" and origin.function is fn
-                        return BufferOrigin(origin.kind, name if alias else origin.variable,
-                                            store.location if origin.kind != "stack" else origin.location,
-                                            origin.function,
-                                            origin.dontfork or _dontfork(fn, name))
+                        return BufferOrigin(
+                            origin.kind,
+                            name if alias else origin.variable,
+                            store.location if origin.kind != "stack" else origin.location,
+                            origin.function,
+                            origin.dontfork or _dontfork(fn, name),
+                        )
     return None
 
 
 def _mmap_kind(text: str) -> str:
     """An anonymous mapping is ordinary memory; a mapping of a device is the device's."""
-    arguments = text[text.find("(") + 1:]
+    arguments = text[text.find("(") + 1 :]
     return "heap" if "MAP_ANONYMOUS" in arguments or "MAP_ANON" in arguments else "device"
 
 
@@ -347,8 +388,11 @@ def _dontfork(fn: Function, variable: str) -> bool:
                 continue
             advice = call.args[2]
             if "MADV_DONTFORK" in advice.text or advice.const_value == MADV_DONTFORK:
-                if call.args[0].path == variable or variable in call.args[0].names \
-                        or call.args[0].text == variable:
+                if (
+                    call.args[0].path == variable
+                    or variable in call.args[0].names
+                    or call.args[0].text == variable
+                ):
                     return True
     return False
 
@@ -395,8 +439,9 @@ def _fork_from(program: Program, main: Function) -> ForkHazard | None:
         current = queue.popleft()
         for _node, call in current.call_sites():
             forks = FORKS | (OLD_LIBC_FORKS if program.spawn_copies_memory else frozenset())
-            if call.callee in forks and not (call.callee.startswith("clone") and
-                                             any("CLONE_VM" in arg.text for arg in call.args)):
+            if call.callee in forks and not (
+                call.callee.startswith("clone") and any("CLONE_VM" in arg.text for arg in call.args)
+            ):
                 return ForkHazard(call, current)
             callee = program.callee(current, call)
             if callee is not None and callee.key not in seen and program.side_of(callee) == Side.USERLAND:

@@ -58,8 +58,14 @@ def reaching(fn: Function, target: int, preds: dict[int, list[int]] | None = Non
     return seen
 
 
-def must_facts(fn: Function, edge_gen: EdgeGen | None = None, transfer: Transfer | None = None,
-               *, start: int | None = None, initial: frozenset = frozenset()) -> dict[int, frozenset]:
+def must_facts(
+    fn: Function,
+    edge_gen: EdgeGen | None = None,
+    transfer: Transfer | None = None,
+    *,
+    start: int | None = None,
+    initial: frozenset = frozenset(),
+) -> dict[int, frozenset]:
     """For each node, the facts that hold on entry to it along every path from the entry (or from
     `start`, where `initial` holds).
 

@@ -41,36 +41,64 @@ def _table() -> dict[str, LockApi]:
         for name in names:
             table[name] = api
 
-    add(("mutex_lock", "mutex_lock_nested", "mutex_lock_io", "mutex_lock_io_nested"),
-        LockApi("mutex", ACQUIRE))
-    add(("mutex_lock_interruptible", "mutex_lock_killable", "mutex_lock_interruptible_nested",
-         "mutex_lock_killable_nested"), LockApi("mutex", ACQUIRE, IF_ZERO))
+    add(
+        ("mutex_lock", "mutex_lock_nested", "mutex_lock_io", "mutex_lock_io_nested"),
+        LockApi("mutex", ACQUIRE),
+    )
+    add(
+        (
+            "mutex_lock_interruptible",
+            "mutex_lock_killable",
+            "mutex_lock_interruptible_nested",
+            "mutex_lock_killable_nested",
+        ),
+        LockApi("mutex", ACQUIRE, IF_ZERO),
+    )
     add(("mutex_trylock",), LockApi("mutex", ACQUIRE, IF_NONZERO))
     add(("mutex_unlock",), LockApi("mutex", RELEASE))
     for prefix in ("spin", "raw_spin", "_raw_spin"):
-        add((f"{prefix}_lock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave", "_nested",
-                                                      "_irqsave_nested")), LockApi("spinlock", ACQUIRE))
-        add((f"{prefix}_trylock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave")),
-            LockApi("spinlock", ACQUIRE, IF_NONZERO))
-        add((f"{prefix}_unlock{suffix}" for suffix in ("", "_bh", "_irq", "_irqrestore")),
-            LockApi("spinlock", RELEASE))
+        add(
+            (
+                f"{prefix}_lock{suffix}"
+                for suffix in ("", "_bh", "_irq", "_irqsave", "_nested", "_irqsave_nested")
+            ),
+            LockApi("spinlock", ACQUIRE),
+        )
+        add(
+            (f"{prefix}_trylock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave")),
+            LockApi("spinlock", ACQUIRE, IF_NONZERO),
+        )
+        add(
+            (f"{prefix}_unlock{suffix}" for suffix in ("", "_bh", "_irq", "_irqrestore")),
+            LockApi("spinlock", RELEASE),
+        )
     for mode in ("read", "write"):
         for prefix in ("", "_raw_"):
-            add((f"{prefix}{mode}_lock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave", "_nested")),
-                LockApi("rwlock", ACQUIRE, mode=mode))
-            add((f"{prefix}{mode}_trylock{suffix}" for suffix in ("", "_irqsave")),
-                LockApi("rwlock", ACQUIRE, IF_NONZERO, mode))
-            add((f"{prefix}{mode}_unlock{suffix}" for suffix in ("", "_bh", "_irq", "_irqrestore")),
-                LockApi("rwlock", RELEASE, mode=mode))
+            add(
+                (f"{prefix}{mode}_lock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave", "_nested")),
+                LockApi("rwlock", ACQUIRE, mode=mode),
+            )
+            add(
+                (f"{prefix}{mode}_trylock{suffix}" for suffix in ("", "_irqsave")),
+                LockApi("rwlock", ACQUIRE, IF_NONZERO, mode),
+            )
+            add(
+                (f"{prefix}{mode}_unlock{suffix}" for suffix in ("", "_bh", "_irq", "_irqrestore")),
+                LockApi("rwlock", RELEASE, mode=mode),
+            )
         add((f"down_{mode}", f"down_{mode}_nested"), LockApi("rwsem", ACQUIRE, mode=mode))
-        add((f"down_{mode}_interruptible", f"down_{mode}_killable", f"down_{mode}_killable_nested"),
-            LockApi("rwsem", ACQUIRE, IF_ZERO, mode))
+        add(
+            (f"down_{mode}_interruptible", f"down_{mode}_killable", f"down_{mode}_killable_nested"),
+            LockApi("rwsem", ACQUIRE, IF_ZERO, mode),
+        )
         add((f"down_{mode}_trylock",), LockApi("rwsem", ACQUIRE, IF_NONZERO, mode))
         add((f"up_{mode}",), LockApi("rwsem", RELEASE, mode=mode))
     add(("down",), LockApi("semaphore", ACQUIRE))
     # down_trylock() returns 0 when it got the semaphore, unlike the other trylocks
-    add(("down_interruptible", "down_killable", "down_timeout", "down_trylock"),
-        LockApi("semaphore", ACQUIRE, IF_ZERO))
+    add(
+        ("down_interruptible", "down_killable", "down_timeout", "down_trylock"),
+        LockApi("semaphore", ACQUIRE, IF_ZERO),
+    )
     add(("up",), LockApi("semaphore", RELEASE))
     return table
 
@@ -158,8 +186,9 @@ class LockSets:
         summary = self.summaries.get(callee.key) if callee is not None else None
         if summary is None:
             return []
-        return ([LockEvent(RELEASE, key) for key in sorted(summary.releases)]
-                + [LockEvent(ACQUIRE, key) for key in sorted(summary.acquires)])
+        return [LockEvent(RELEASE, key) for key in sorted(summary.releases)] + [
+            LockEvent(ACQUIRE, key) for key in sorted(summary.acquires)
+        ]
 
     def transfer(self, fn: Function) -> Callable[[CfgNode, frozenset], frozenset]:
         def apply(node: CfgNode, held: frozenset) -> frozenset:
@@ -173,6 +202,7 @@ class LockSets:
                     else:
                         held = held - {event.key}
             return held
+
         return apply
 
     def edge_facts(self, fn: Function) -> Callable[[CfgNode, Edge], list[str]]:
@@ -189,17 +219,21 @@ class LockSets:
                         continue
                     for event in self.events(fn, call):
                         if event.action == ACQUIRE and (
-                                (event.condition == IF_ZERO and nonzero is False)
-                                or (event.condition == IF_NONZERO and nonzero is True)):
+                            (event.condition == IF_ZERO and nonzero is False)
+                            or (event.condition == IF_NONZERO and nonzero is True)
+                        ):
                             gained.append(event.key)
             return gained
+
         return gen
 
-    def analyse(self, fn: Function, *, start: int | None = None,
-                initial: frozenset = frozenset()) -> dict[int, frozenset]:
+    def analyse(
+        self, fn: Function, *, start: int | None = None, initial: frozenset = frozenset()
+    ) -> dict[int, frozenset]:
         """Locks held on entry to each node, on every path from the entry (or `start`)."""
-        return must_facts(fn, edge_gen=self.edge_facts(fn), transfer=self.transfer(fn), start=start,
-                          initial=initial)
+        return must_facts(
+            fn, edge_gen=self.edge_facts(fn), transfer=self.transfer(fn), start=start, initial=initial
+        )
 
     # -- summaries ------------------------------------------------------------------------
     def _summarise(self) -> None:
@@ -226,8 +260,9 @@ class LockSets:
             return LockSummary()
         events = [event for node in fn.nodes for call in node.calls for event in self.events(fn, call)]
         # a helper that takes and drops a lock itself leaves its caller's lockset alone
-        released = frozenset(event.key for event in events if event.action == RELEASE) \
-            - {event.key for event in events if event.action == ACQUIRE}
+        released = frozenset(event.key for event in events if event.action == RELEASE) - {
+            event.key for event in events if event.action == ACQUIRE
+        }
         acquired = self.analyse(fn)[fn.exit.id]
         if released:
             released = released - self.analyse(fn, initial=released)[fn.exit.id]
@@ -322,4 +357,3 @@ def _call_outcome(atom, outcome: bool) -> tuple[str | None, bool | None]:
     if atom.op == "<" and outcome:
         return callee, True
     return None, None
-

@@ -32,8 +32,20 @@ FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
 RETURNED = -1  # summary position: the helper returns the pinned pages
 ERROR_POINTER_TESTS = frozenset({"IS_ERR", "IS_ERR_OR_NULL"})
 # Calls that take `&page` without keeping it (the pin APIs themselves, the releases).
-KNOWN_NON_KEEPING = frozenset({"put_page", "unpin_user_page", "get_page", "set_page_dirty_lock",
-                               "kmap", "kunmap", "kmap_local_page", "memcpy", "memset"})
+KNOWN_NON_KEEPING = frozenset(
+    {
+        "put_page",
+        "unpin_user_page",
+        "get_page",
+        "set_page_dirty_lock",
+        "kmap",
+        "kunmap",
+        "kmap_local_page",
+        "memcpy",
+        "memset",
+    }
+)
+
 
 @dataclass(frozen=True)
 class PinApi:
@@ -51,8 +63,9 @@ def pin_api(name: str, argc: int, knowledge: ApiKnowledge | None = None) -> PinA
     if knowledge is not None:
         wrapper = knowledge.pin_wrapper(name)
         if wrapper is not None:
-            return PinApi(wrapper.kind, wrapper.pages, wrapper.flags, wrapper.nr, wrapper.start,
-                          wrapper.longterm)
+            return PinApi(
+                wrapper.kind, wrapper.pages, wrapper.flags, wrapper.nr, wrapper.start, wrapper.longterm
+            )
     if name == "get_user_pages":
         if argc == 8:  # (tsk, mm, start, nr, write, force, pages, vmas), before 4.6
             return PinApi(FOLL_GET, 6, None, 3, 2)
@@ -93,12 +106,38 @@ RELEASES = {
 }
 # Calls that link an object into a longer-lived container: position of the object.
 LINKERS = {
-    "list_add": 0, "list_add_tail": 0, "list_add_rcu": 0, "list_add_tail_rcu": 0, "hlist_add_head": 0,
-    "xa_store": 2, "xa_insert": 2, "__xa_store": 2, "idr_alloc": 1, "idr_alloc_cyclic": 1,
-    "idr_replace": 1, "radix_tree_insert": 2, "rb_link_node": 0, "rb_insert_color": 0,
+    "list_add": 0,
+    "list_add_tail": 0,
+    "list_add_rcu": 0,
+    "list_add_tail_rcu": 0,
+    "hlist_add_head": 0,
+    "xa_store": 2,
+    "xa_insert": 2,
+    "__xa_store": 2,
+    "idr_alloc": 1,
+    "idr_alloc_cyclic": 1,
+    "idr_replace": 1,
+    "radix_tree_insert": 2,
+    "rb_link_node": 0,
+    "rb_insert_color": 0,
 }
-ALLOCATORS = frozenset({"kmalloc", "kzalloc", "kcalloc", "kmalloc_array", "kvmalloc", "kvzalloc",
-                        "kvcalloc", "kvmalloc_array", "vmalloc", "vzalloc", "vmalloc_array", "vcalloc"})
+ALLOCATORS = frozenset(
+    {
+        "kmalloc",
+        "kzalloc",
+        "kcalloc",
+        "kmalloc_array",
+        "kvmalloc",
+        "kvzalloc",
+        "kvcalloc",
+        "kvmalloc_array",
+        "vmalloc",
+        "vzalloc",
+        "vmalloc_array",
+        "vcalloc",
+    }
+)
+
 
 def pages_key(value: Value) -> str | None:
     """The object a pages argument denotes: `pages`, `pages + i` and `pages[i]` -> "pages",
@@ -251,10 +290,14 @@ class PinAnalysis:
                 if api is not None and api.pages < len(call.args):
                     key = pages_key(call.args[api.pages])
                     if key:
-                        flags = call.args[api.flags] if api.flags is not None and api.flags < len(call.args) \
+                        flags = (
+                            call.args[api.flags]
+                            if api.flags is not None and api.flags < len(call.args)
                             else None
-                        longterm = api.longterm or _longterm(fn, node, flags,
-                                                             foll_longterm_value(self.program.target_kernel))
+                        )
+                        longterm = api.longterm or _longterm(
+                            fn, node, flags, foll_longterm_value(self.program.target_kernel)
+                        )
                         pins.append(Pin(fn, node, call, api.kind, longterm, key, call.callee))
                     continue
                 callee = self.program.callee(fn, call)
@@ -298,7 +341,7 @@ class PinAnalysis:
         holder = self._param_holder(fn, root) if root not in params else root
         if holder in params and (pin.pages == root or self._owner(fn, holder) is None):
             # pinned into the caller's object (`mapped = &bitmap->mapped; ... mapped->pages`)
-            output = (params[holder], pin.pages[len(root):] if holder == root else "")
+            output = (params[holder], pin.pages[len(root) :] if holder == root else "")
         else:
             owner = self._owner(fn, root) and pin.pages
         tracked = {pin.pages, root}
@@ -317,8 +360,11 @@ class PinAnalysis:
             for edge in node.succs:
                 if live and self._pin_failed(node, edge, result, pin.call, zero_on_success):
                     continue
-                if node is not pin.node and node.condition is not None \
-                        and known.get(node.text, edge.label) != edge.label:
+                if (
+                    node is not pin.node
+                    and node.condition is not None
+                    and known.get(node.text, edge.label) != edge.label
+                ):
                     continue
                 state = (edge.target, live)
                 if state not in parents:
@@ -408,8 +454,9 @@ class PinAnalysis:
             current = parents.get(current)
         return list(reversed(path))
 
-    def _event(self, fn: Function, node: CfgNode, tracked: set[str],
-               pin: Pin | None) -> CallSite | str | None:
+    def _event(
+        self, fn: Function, node: CfgNode, tracked: set[str], pin: Pin | None
+    ) -> CallSite | str | None:
         """What happens to the pages (or their holder) at `node`: the release call,
         "stored:<place>", "handed:<param>:<suffix>", "returned", or None."""
         if node.condition is not None and (pin is None or pin.node.id not in self._loop_body(fn, node)):
@@ -424,13 +471,17 @@ class PinAnalysis:
                 continue
             if self._releases(fn, call, tracked):
                 return call
-            if self.program.callee(fn, call) is None and call.callee not in KNOWN_NON_KEEPING and any(
-                    arg.address_of and (arg.path or arg.base or "") in tracked for arg in call.args):
+            if (
+                self.program.callee(fn, call) is None
+                and call.callee not in KNOWN_NON_KEEPING
+                and any(arg.address_of and (arg.path or arg.base or "") in tracked for arg in call.args)
+            ):
                 return "escaped"  # an out-parameter of code gupcheck cannot see
             for position in self._storing_positions(fn, call):
                 if position < len(call.args) and any(
-                        root_of(name) in tracked for name in (*call.args[position].names,
-                                                              call.args[position].base or "")):
+                    root_of(name) in tracked
+                    for name in (*call.args[position].names, call.args[position].base or "")
+                ):
                     return f"stored:{call.callee}()"
         for store in node.stores:
             target = store.target.path or ""
@@ -455,7 +506,7 @@ class PinAnalysis:
                 return f"{handle}stored:{target}"
             if target_root in {p.name for p in fn.params}:
                 # `*out = pages` fills the caller's object: the caller passes &obj
-                return f"{handle}handed:{target_root}:{target.lstrip('*')[len(target_root):]}"
+                return f"{handle}handed:{target_root}:{target.lstrip('*')[len(target_root) :]}"
             if itself:
                 tracked.add(target_root)  # a local alias of the pages
         if node.returns is not None:
@@ -484,17 +535,23 @@ class PinAnalysis:
         """`helper(..., &entry)` hands back an object the helper created or found (a broker
         entry on a list): the pages live in it, not in this call."""
         variable = fn.locals.get(local)
-        return bool(pin.via) and variable is not None and variable.is_pointer and any(
-            arg.address_of and arg.path == local for arg in pin.call.args)
+        return (
+            bool(pin.via)
+            and variable is not None
+            and variable.is_pointer
+            and any(arg.address_of and arg.path == local for arg in pin.call.args)
+        )
 
     @staticmethod
     def _from_lookup(fn: Function, local: str) -> bool:
         """A local pointer set from a call that is not an allocator (`entry = find_entry(h)`):
         it points to an object that exists beyond this call."""
         return local in fn.locals and any(
-            store.target.path == local and store.value.kind == ValueKind.CALL
+            store.target.path == local
+            and store.value.kind == ValueKind.CALL
             and not set(store.value.calls) & ALLOCATORS
-            for node in fn.nodes for store in node.stores
+            for node in fn.nodes
+            for store in node.stores
         )
 
     @staticmethod
@@ -564,6 +621,7 @@ class PinAnalysis:
     def _branch_facts(self, fn: Function) -> dict[int, frozenset]:
         """("cond", condition text, "true"/"false") known on every path to each node."""
         if fn.key not in self._conditions:
+
             def edge_gen(node: CfgNode, edge: Edge):
                 if node.condition is not None and edge.label in ("true", "false"):
                     yield ("cond", node.text, edge.label)
@@ -585,8 +643,9 @@ class PinAnalysis:
         )
 
     @staticmethod
-    def _pin_failed(node: CfgNode, edge: Edge, result: str | None, call: CallSite,
-                    zero_on_success: bool = False) -> bool:
+    def _pin_failed(
+        node: CfgNode, edge: Edge, result: str | None, call: CallSite, zero_on_success: bool = False
+    ) -> bool:
         """The branch on which the pin call is known to have pinned nothing: the API returned
         <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), or a helper that returns
         0 on success returned something else."""

@@ -48,19 +48,49 @@ from gupcheck.model.program import Program
 # Calls that map kernel memory into a user mapping: position of the memory (an address, a pfn,
 # a page or an array of pages).
 EXPORTS = {
-    "remap_pfn_range": 2, "remap_pfn_range_notrack": 2, "io_remap_pfn_range": 2,
-    "vm_insert_page": 2, "vmf_insert_page": 2, "vm_insert_pages": 2, "vm_map_pages": 1,
-    "vm_map_pages_zero": 1, "vmf_insert_pfn": 2, "vmf_insert_pfn_prot": 2, "vmf_insert_mixed": 2,
-    "remap_vmalloc_range": 1, "remap_vmalloc_range_partial": 2, "vm_iomap_memory": 1,
-    "dma_mmap_coherent": 2, "dma_mmap_attrs": 2, "dma_mmap_wc": 2,
+    "remap_pfn_range": 2,
+    "remap_pfn_range_notrack": 2,
+    "io_remap_pfn_range": 2,
+    "vm_insert_page": 2,
+    "vmf_insert_page": 2,
+    "vm_insert_pages": 2,
+    "vm_map_pages": 1,
+    "vm_map_pages_zero": 1,
+    "vmf_insert_pfn": 2,
+    "vmf_insert_pfn_prot": 2,
+    "vmf_insert_mixed": 2,
+    "remap_vmalloc_range": 1,
+    "remap_vmalloc_range_partial": 2,
+    "vm_iomap_memory": 1,
+    "dma_mmap_coherent": 2,
+    "dma_mmap_attrs": 2,
+    "dma_mmap_wc": 2,
 }
 # Conversions between a kernel address, its page and its pfn (with the helpers real headers
 # expand them to): an export computed through them still names the memory.
-ADDRESS_CONVERSIONS = frozenset({
-    "virt_to_phys", "__pa", "__phys_addr", "__phys_addr_nodebug", "__phys_addr_symbol", "virt_to_page",
-    "vmalloc_to_page", "vmalloc_to_pfn", "page_to_pfn", "pfn_to_page", "virt_to_pfn", "page_to_phys",
-    "page_address", "PFN_DOWN", "PFN_PHYS", "__va", "phys_to_virt", "offset_in_page", "PAGE_ALIGN",
-})
+ADDRESS_CONVERSIONS = frozenset(
+    {
+        "virt_to_phys",
+        "__pa",
+        "__phys_addr",
+        "__phys_addr_nodebug",
+        "__phys_addr_symbol",
+        "virt_to_page",
+        "vmalloc_to_page",
+        "vmalloc_to_pfn",
+        "page_to_pfn",
+        "pfn_to_page",
+        "virt_to_pfn",
+        "page_to_phys",
+        "page_address",
+        "PFN_DOWN",
+        "PFN_PHYS",
+        "__va",
+        "phys_to_virt",
+        "offset_in_page",
+        "PAGE_ALIGN",
+    }
+)
 # Fields that point to a context object, never to the shared memory itself.
 CONTEXT_FIELDS = frozenset({"private_data", "vm_private_data", "driver_data", "platform_data", "vm_file"})
 # Allocators whose memory is meant to be mapped into user space.
@@ -72,51 +102,146 @@ MODULE_ROLES = frozenset({"module_init", "module_exit"})
 
 # Calls that read or write the memory their pointer arguments point to: (read, written) positions.
 MEMORY_CALLS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "memcpy": ((1,), (0,)), "memmove": ((1,), (0,)), "__memcpy": ((1,), (0,)),
-    "memset": ((), (0,)), "memzero_explicit": ((), (0,)), "memcmp": ((0, 1), ()),
-    "copy_to_user": ((1,), ()), "__copy_to_user": ((1,), ()), "copy_from_user": ((), (0,)),
-    "__copy_from_user": ((), (0,)), "simple_read_from_buffer": ((3,), ()),
-    "simple_write_to_buffer": ((), (0,)), "copy_to_iter": ((0,), ()), "copy_from_iter": ((), (0,)),
-    "memcpy_toio": ((1,), ()), "memcpy_fromio": ((), (0,)), "kmemdup": ((0,), ()),
-    "strcpy": ((1,), (0,)), "strncpy": ((1,), (0,)), "strscpy": ((1,), (0,)), "strlcpy": ((1,), (0,)),
-    "strcat": ((1,), (0,)), "strlen": ((0,), ()), "strnlen": ((0,), ()), "strcmp": ((0, 1), ()),
-    "strncmp": ((0, 1), ()), "snprintf": ((), (0,)), "scnprintf": ((), (0,)), "sprintf": ((), (0,)),
+    "memcpy": ((1,), (0,)),
+    "memmove": ((1,), (0,)),
+    "__memcpy": ((1,), (0,)),
+    "memset": ((), (0,)),
+    "memzero_explicit": ((), (0,)),
+    "memcmp": ((0, 1), ()),
+    "copy_to_user": ((1,), ()),
+    "__copy_to_user": ((1,), ()),
+    "copy_from_user": ((), (0,)),
+    "__copy_from_user": ((), (0,)),
+    "simple_read_from_buffer": ((3,), ()),
+    "simple_write_to_buffer": ((), (0,)),
+    "copy_to_iter": ((0,), ()),
+    "copy_from_iter": ((), (0,)),
+    "memcpy_toio": ((1,), ()),
+    "memcpy_fromio": ((), (0,)),
+    "kmemdup": ((0,), ()),
+    "strcpy": ((1,), (0,)),
+    "strncpy": ((1,), (0,)),
+    "strscpy": ((1,), (0,)),
+    "strlcpy": ((1,), (0,)),
+    "strcat": ((1,), (0,)),
+    "strlen": ((0,), ()),
+    "strnlen": ((0,), ()),
+    "strcmp": ((0, 1), ()),
+    "strncmp": ((0, 1), ()),
+    "snprintf": ((), (0,)),
+    "scnprintf": ((), (0,)),
+    "sprintf": ((), (0,)),
     # userland
-    "read": ((), (1,)), "write": ((1,), ()), "puts": ((0,), ()), "fputs": ((0,), ()),
-    "fwrite": ((0,), ()), "fread": ((), (0,)),
+    "read": ((), (1,)),
+    "write": ((1,), ()),
+    "puts": ((0,), ()),
+    "fputs": ((0,), ()),
+    "fwrite": ((0,), ()),
+    "fread": ((), (0,)),
 }
 # One access of the memory by design (a lockless protocol): not a plain load or store.
 MARKED_READS = {"READ_ONCE": 0, "smp_load_acquire": 0}
 MARKED_WRITES = {"WRITE_ONCE": 0, "smp_store_release": 0}
-_ATOMIC = re.compile(r"^(atomic(64|_long)?_\w+|refcount_\w+|kref_\w+"
-                     r"|(test_and_)?(set|clear|change)_bit(_lock|_unlock)?)$")
+_ATOMIC = re.compile(
+    r"^(atomic(64|_long)?_\w+|refcount_\w+|kref_\w+"
+    r"|(test_and_)?(set|clear|change)_bit(_lock|_unlock)?)$"
+)
 # Arguments that size something: a length fetched from user memory must be checked first.
 SIZE_ARGUMENTS = {
-    "memcpy": (2,), "memmove": (2,), "memset": (2,), "copy_to_user": (2,), "copy_from_user": (2,),
-    "__copy_to_user": (2,), "__copy_from_user": (2,), "memcpy_toio": (2,), "memcpy_fromio": (2,),
-    "copy_to_iter": (1,), "copy_from_iter": (1,), "kmalloc": (0,), "kzalloc": (0,), "kvmalloc": (0,),
-    "kvzalloc": (0,), "vmalloc": (0,), "kcalloc": (0, 1), "kmalloc_array": (0, 1), "kmemdup": (1,),
+    "memcpy": (2,),
+    "memmove": (2,),
+    "memset": (2,),
+    "copy_to_user": (2,),
+    "copy_from_user": (2,),
+    "__copy_to_user": (2,),
+    "__copy_from_user": (2,),
+    "memcpy_toio": (2,),
+    "memcpy_fromio": (2,),
+    "copy_to_iter": (1,),
+    "copy_from_iter": (1,),
+    "kmalloc": (0,),
+    "kzalloc": (0,),
+    "kvmalloc": (0,),
+    "kvzalloc": (0,),
+    "vmalloc": (0,),
+    "kcalloc": (0, 1),
+    "kmalloc_array": (0, 1),
+    "kmemdup": (1,),
 }
-CLAMPS = frozenset({"min", "min_t", "max", "max_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec",
-                    "?:"})
+CLAMPS = frozenset(
+    {"min", "min_t", "max", "max_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec", "?:"}
+)
 _MASK = re.compile(r"[\w)\]]\s*[&%]\s*[\w(]")  # `head & RING_MASK`, `idx % NSLOTS`
 # A comparison that bounds one side from above, by (operator, outcome).
-_UPPER_BOUND = {("<", True): "lhs", ("<=", True): "lhs", (">", False): "lhs", (">=", False): "lhs",
-                (">", True): "rhs", (">=", True): "rhs", ("<", False): "rhs", ("<=", False): "rhs",
-                ("==", True): "both", ("!=", False): "both"}
-FREES = {"vfree": 0, "kvfree": 0, "kfree": 0, "vunmap": 0, "free_pages": 0, "free_page": 0,
-         "__free_pages": 0, "__free_page": 0, "free_pages_exact": 0, "dma_free_coherent": 2,
-         "dma_free_attrs": 2, "dma_free_wc": 2}
-ALLOCATORS = frozenset({"vmalloc", "vzalloc", "vmalloc_user", "vmalloc_32_user", "kmalloc", "kzalloc",
-                        "kvmalloc", "kvzalloc", "kcalloc", "__get_free_pages", "get_zeroed_page",
-                        "__get_free_page", "alloc_pages_exact", "dma_alloc_coherent", "dma_alloc_attrs",
-                        "dma_alloc_wc"})
+_UPPER_BOUND = {
+    ("<", True): "lhs",
+    ("<=", True): "lhs",
+    (">", False): "lhs",
+    (">=", False): "lhs",
+    (">", True): "rhs",
+    (">=", True): "rhs",
+    ("<", False): "rhs",
+    ("<=", False): "rhs",
+    ("==", True): "both",
+    ("!=", False): "both",
+}
+FREES = {
+    "vfree": 0,
+    "kvfree": 0,
+    "kfree": 0,
+    "vunmap": 0,
+    "free_pages": 0,
+    "free_page": 0,
+    "__free_pages": 0,
+    "__free_page": 0,
+    "free_pages_exact": 0,
+    "dma_free_coherent": 2,
+    "dma_free_attrs": 2,
+    "dma_free_wc": 2,
+}
+ALLOCATORS = frozenset(
+    {
+        "vmalloc",
+        "vzalloc",
+        "vmalloc_user",
+        "vmalloc_32_user",
+        "kmalloc",
+        "kzalloc",
+        "kvmalloc",
+        "kvzalloc",
+        "kcalloc",
+        "__get_free_pages",
+        "get_zeroed_page",
+        "__get_free_page",
+        "alloc_pages_exact",
+        "dma_alloc_coherent",
+        "dma_alloc_attrs",
+        "dma_alloc_wc",
+    }
+)
 # Counts and flags of openers, raised in .open and lowered in .release: position of the counter.
-COUNT_UPS = {"atomic_inc": 0, "atomic_inc_return": 0, "refcount_inc": 0, "kref_get": 0, "atomic_add": 1,
-             "test_and_set_bit": 1, "test_and_set_bit_lock": 1, "atomic_cmpxchg": 0, "atomic_xchg": 0}
-COUNT_DOWNS = {"atomic_dec_and_test": 0, "refcount_dec_and_test": 0, "atomic_dec_return": 0,
-               "atomic_sub_and_test": 1, "kref_put": 0, "atomic_dec": 0, "refcount_dec": 0,
-               "clear_bit": 1, "clear_bit_unlock": 1}
+COUNT_UPS = {
+    "atomic_inc": 0,
+    "atomic_inc_return": 0,
+    "refcount_inc": 0,
+    "kref_get": 0,
+    "atomic_add": 1,
+    "test_and_set_bit": 1,
+    "test_and_set_bit_lock": 1,
+    "atomic_cmpxchg": 0,
+    "atomic_xchg": 0,
+}
+COUNT_DOWNS = {
+    "atomic_dec_and_test": 0,
+    "refcount_dec_and_test": 0,
+    "atomic_dec_return": 0,
+    "atomic_sub_and_test": 1,
+    "kref_put": 0,
+    "atomic_dec": 0,
+    "refcount_dec": 0,
+    "clear_bit": 1,
+    "clear_bit_unlock": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -305,8 +430,11 @@ class SharedMemory:
             for node in fn.nodes:
                 paths += [deref.pointer.path for deref in node.derefs]
                 paths += [subscript.array.path for subscript in node.subscripts]
-                paths += [store.target.path for store in node.stores
-                          if store.value.kind == ValueKind.HEAP or set(store.value.calls) & ALLOCATORS]
+                paths += [
+                    store.target.path
+                    for store in node.stores
+                    if store.value.kind == ValueKind.HEAP or set(store.value.calls) & ALLOCATORS
+                ]
                 for call in node.calls:
                     reads, writes = MEMORY_CALLS.get(call.callee, ((), ()))
                     positions = (*reads, *writes, *([FREES[call.callee]] if call.callee in FREES else []))
@@ -350,8 +478,11 @@ class SharedMemory:
         """`vmf->page = ...` in a fault handler."""
         root = root_of(target)
         param = next((p for p in fn.params if p.name == root), None)
-        return param is not None and target == f"{root}->page" and (
-            bool(roles & FAULT_ROLES) or "vm_fault" in param.type)
+        return (
+            param is not None
+            and target == f"{root}->page"
+            and (bool(roles & FAULT_ROLES) or "vm_fault" in param.type)
+        )
 
     def _add_buffer(self, fn: Function, path: str, export: Export) -> None:
         key = self._buffer_key(fn, path)
@@ -390,9 +521,13 @@ class SharedMemory:
         vm_params = {p.name for p in fn.params if "vm_area_struct" in p.type or "vm_fault" in p.type}
         names = {*value.names, *([value.path] if value.path else [])}
         # `mem[i].addr` also names the array `mem`: only the longer path is what is mapped
-        names = {name for name in names
-                 if not any(other != name and other.startswith((f"{name}[", f"{name}.", f"{name}->"))
-                            for other in names)}
+        names = {
+            name
+            for name in names
+            if not any(
+                other != name and other.startswith((f"{name}[", f"{name}.", f"{name}->")) for other in names
+            )
+        }
         for name in names:
             path = name.lstrip("*")
             root = root_of(path)
@@ -420,17 +555,24 @@ class SharedMemory:
         """Where an allocation is kept: `dev->buf = vmalloc_user(n)`, or a local stored there."""
         if assigned != root_of(assigned) or assigned not in fn.locals:
             return [assigned]
-        return [store.target.path for node in fn.nodes for store in node.stores
-                if store.value.path == assigned and store.target.path and store.target.path != assigned]
+        return [
+            store.target.path
+            for node in fn.nodes
+            for store in node.stores
+            if store.value.path == assigned and store.target.path and store.target.path != assigned
+        ]
 
     def _refuses_write(self, file: str) -> bool:
         """Every mmap handler of the file refuses writable mappings (tests VM_WRITE and fails, or
         clears VM_MAYWRITE)."""
         handlers = [fn for fn in self.kernel if fn.file == file and "mmap" in self.program.roles(fn)]
         return bool(handlers) and all(
-            any((node.condition is not None and "VM_WRITE" in node.text) or "~VM_MAYWRITE" in node.text
-                for node in fn.nodes)
-            for fn in handlers)
+            any(
+                (node.condition is not None and "VM_WRITE" in node.text) or "~VM_MAYWRITE" in node.text
+                for node in fn.nodes
+            )
+            for fn in handlers
+        )
 
     # -- naming places ----------------------------------------------------------------------
     def _find_aliases(self) -> None:
@@ -447,8 +589,11 @@ class SharedMemory:
                     for store in node.stores:
                         target = store.target.path or ""
                         variable = fn.locals.get(target)
-                        if variable is None or not (variable.is_pointer or variable.is_array) \
-                                or target in aliases:
+                        if (
+                            variable is None
+                            or not (variable.is_pointer or variable.is_array)
+                            or target in aliases
+                        ):
                             continue
                         place = self._points_into(fn, store.value)
                         if place is not None:
@@ -486,7 +631,7 @@ class SharedMemory:
             return None
         path = path.lstrip("*")
         root = root_of(path)
-        rest = path[len(root):]
+        rest = path[len(root) :]
         alias = self._aliases.get(fn.key, {}).get(root)
         if alias is not None:
             return Place(alias.key, _normal(alias.suffix + rest))
@@ -497,7 +642,7 @@ class SharedMemory:
             return Place(root, _normal(rest))
         for match in re.finditer(r"(?:->|\.)([A-Za-z_]\w*)", rest):
             if match.group(1) in keys:
-                return Place(match.group(1), _normal(rest[match.end():]))
+                return Place(match.group(1), _normal(rest[match.end() :]))
         return None
 
     # -- accesses ---------------------------------------------------------------------------
@@ -507,30 +652,57 @@ class SharedMemory:
             return []
         found: dict[tuple, Access] = {}
 
-        def add(node: CfgNode, location: SourceLocation, place: Place | None, write: bool, marked: bool,
-                how: str, text: str) -> None:
+        def add(
+            node: CfgNode,
+            location: SourceLocation,
+            place: Place | None,
+            write: bool,
+            marked: bool,
+            how: str,
+            text: str,
+        ) -> None:
             if place is not None:
-                found.setdefault((location, place, write), Access(fn, node, location, place, write, marked,
-                                                                  how, text))
+                found.setdefault(
+                    (location, place, write), Access(fn, node, location, place, write, marked, how, text)
+                )
 
         for node in fn.nodes:
             indexed = {s.location: f"{s.array.text}[{s.index.text}]" for s in node.subscripts}
             for deref in node.derefs:
                 if self.place(fn, deref.pointer.path) is not None:
                     place = self.place(fn, deref.path) or self.place(fn, deref.pointer.path)
-                    add(node, deref.location, place, deref.is_write, False,
+                    add(
+                        node,
+                        deref.location,
+                        place,
+                        deref.is_write,
+                        False,
                         "store to" if deref.is_write else "load of",
-                        indexed.get(deref.location) or deref.path or deref.pointer.text)
+                        indexed.get(deref.location) or deref.path or deref.pointer.text,
+                    )
             for subscript in node.subscripts:
                 array = subscript.array
                 if array.address_of and array.fixed_size is not None:  # an array: no pointer deref
-                    add(node, subscript.location, self.place(fn, f"{array.path}[]" if array.path else None),
-                        subscript.is_write, False, "store to" if subscript.is_write else "load of",
-                        f"{array.text}[{subscript.index.text}]")
+                    add(
+                        node,
+                        subscript.location,
+                        self.place(fn, f"{array.path}[]" if array.path else None),
+                        subscript.is_write,
+                        False,
+                        "store to" if subscript.is_write else "load of",
+                        f"{array.text}[{subscript.index.text}]",
+                    )
             for call in node.calls:
                 for access in self._call_accesses(fn, node, call):
-                    add(node, access.location, access.place, access.write, access.marked, access.how,
-                        access.text)
+                    add(
+                        node,
+                        access.location,
+                        access.place,
+                        access.write,
+                        access.marked,
+                        access.how,
+                        access.text,
+                    )
             for store in node.stores:
                 self._store_access(fn, node, store, found)
         return list(found.values())
@@ -542,35 +714,56 @@ class SharedMemory:
         if place is None or not place.suffix or store.target.path == root_of(store.target.path or ""):
             return
         for key, access in list(found.items()):
-            if access.node is node and access.place.key == place.key and not access.write \
-                    and place.suffix.startswith(access.place.suffix) and access.place != place:
+            if (
+                access.node is node
+                and access.place.key == place.key
+                and not access.write
+                and place.suffix.startswith(access.place.suffix)
+                and access.place != place
+            ):
                 del found[key]
-                found[(access.location, place, True)] = Access(fn, node, access.location, place, True, False,
-                                                               "store to", store.target.text)
+                found[(access.location, place, True)] = Access(
+                    fn, node, access.location, place, True, False, "store to", store.target.text
+                )
                 return
-        if not any(access.node is node and access.place == place and access.write
-                   for access in found.values()):
-            found[(store.location, place, True)] = Access(fn, node, store.location, place, True, False,
-                                                          "store to", store.target.text)
+        if not any(
+            access.node is node and access.place == place and access.write for access in found.values()
+        ):
+            found[(store.location, place, True)] = Access(
+                fn, node, store.location, place, True, False, "store to", store.target.text
+            )
 
     def _call_accesses(self, fn: Function, node: CfgNode, call: CallSite) -> list[Access]:
         accesses = []
-        marked = {**{k: (v, False) for k, v in MARKED_READS.items()},
-                  **{k: (v, True) for k, v in MARKED_WRITES.items()}}
+        marked = {
+            **{k: (v, False) for k, v in MARKED_READS.items()},
+            **{k: (v, True) for k, v in MARKED_WRITES.items()},
+        }
         if call.callee in marked:
             position, write = marked[call.callee]
             if position < len(call.args):
                 place = self.place(fn, call.args[position].path)
                 if place is not None:
-                    accesses.append(Access(fn, node, call.location, place, write, True, f"{call.callee}()",
-                                           call.args[position].text))
+                    accesses.append(
+                        Access(
+                            fn,
+                            node,
+                            call.location,
+                            place,
+                            write,
+                            True,
+                            f"{call.callee}()",
+                            call.args[position].text,
+                        )
+                    )
             return accesses
         if _ATOMIC.match(call.callee):
             for arg in call.args:
                 place = self.place(fn, arg.path) if arg.address_of else None
                 if place is not None:
-                    accesses.append(Access(fn, node, call.location, place, True, True, f"{call.callee}()",
-                                           arg.text))
+                    accesses.append(
+                        Access(fn, node, call.location, place, True, True, f"{call.callee}()", arg.text)
+                    )
             return accesses
         reads, writes = MEMORY_CALLS.get(call.callee, ((), ()))
         for positions, write in ((reads, False), (writes, True)):
@@ -578,8 +771,18 @@ class SharedMemory:
                 if position < len(call.args):
                     place = self._points_into(fn, call.args[position])
                     if place is not None:
-                        accesses.append(Access(fn, node, call.location, place, write, False,
-                                               f"{call.callee}()", call.args[position].text))
+                        accesses.append(
+                            Access(
+                                fn,
+                                node,
+                                call.location,
+                                place,
+                                write,
+                                False,
+                                f"{call.callee}()",
+                                call.args[position].text,
+                            )
+                        )
         return accesses
 
     def reaching_roles(self, fn: Function) -> frozenset[str]:
@@ -604,9 +807,12 @@ class SharedMemory:
         roles = self.reaching_roles(fn)
         if roles and roles <= MODULE_ROLES:
             return True
-        return any(self.place(fn, store.target.path) == Place(place.key)
-                   and (store.value.kind == ValueKind.HEAP or set(store.value.calls) & ALLOCATORS)
-                   for node in fn.nodes for store in node.stores)
+        return any(
+            self.place(fn, store.target.path) == Place(place.key)
+            and (store.value.kind == ValueKind.HEAP or set(store.value.calls) & ALLOCATORS)
+            for node in fn.nodes
+            for store in node.stores
+        )
 
     def _spell_locks(self) -> dict[str, tuple[str, str]]:
         """How each lock is spelled where it is taken, and its kind: "lock" -> ("dev->lock", "mutex")."""
@@ -663,8 +869,11 @@ class SharedMemory:
                     bare = target.lstrip("*")
                     root = root_of(bare)
                     variable = fn.locals.get(root) or next((p for p in fn.params if p.name == root), None)
-                    if variable is not None and not variable.is_static and \
-                            (bare == root or not variable.is_pointer or "->" not in target):
+                    if (
+                        variable is not None
+                        and not variable.is_static
+                        and (bare == root or not variable.is_pointer or "->" not in target)
+                    ):
                         continue  # a local or a parameter, or a field of a struct held by value
                     if root in vma_params and target.count("->") == 1 and "." not in target:
                         continue  # the vma's own fields: mmap_lock is held for writing
@@ -679,19 +888,38 @@ class SharedMemory:
             return []
         found: dict[tuple, Fetch] = {}
         for node in fn.nodes:
-            condition_names = {name for atom in (node.condition.atoms() if node.condition else ())
-                               for name in (*atom.lhs.names, *(atom.rhs.names if atom.rhs else ()))}
+            condition_names = {
+                name
+                for atom in (node.condition.atoms() if node.condition else ())
+                for name in (*atom.lhs.names, *(atom.rhs.names if atom.rhs else ()))
+            }
             for deref in node.derefs:
                 if deref.is_write or self.place(fn, deref.pointer.path) is None:
                     continue
                 place = self.place(fn, deref.path)
                 if place is None or not place.suffix or "[" in place.suffix:
                     continue
-                copied = next((store.target.path for store in node.stores
-                               if store.value.path == deref.path and _is_local(fn, store.target.path)), None)
-                found.setdefault((deref.location, place), Fetch(
-                    fn, node, deref.location, place, False, deref.path or "", copied,
-                    deref.path in condition_names))
+                copied = next(
+                    (
+                        store.target.path
+                        for store in node.stores
+                        if store.value.path == deref.path and _is_local(fn, store.target.path)
+                    ),
+                    None,
+                )
+                found.setdefault(
+                    (deref.location, place),
+                    Fetch(
+                        fn,
+                        node,
+                        deref.location,
+                        place,
+                        False,
+                        deref.path or "",
+                        copied,
+                        deref.path in condition_names,
+                    ),
+                )
             for call in node.calls:
                 position = MARKED_READS.get(call.callee)
                 if position is None or position >= len(call.args):
@@ -703,10 +931,12 @@ class SharedMemory:
                 copied = call.assigned_to if _is_local(fn, call.assigned_to) else None
                 checked = node.condition is not None and any(
                     atom.call is not None and atom.call.callee == call.callee or call.callee in atom.lhs.calls
-                    for atom in node.condition.atoms())
+                    for atom in node.condition.atoms()
+                )
                 text = (arg.path or arg.text).lstrip("&")
-                found.setdefault((call.location, place),
-                                 Fetch(fn, node, call.location, place, True, text, copied, checked))
+                found.setdefault(
+                    (call.location, place), Fetch(fn, node, call.location, place, True, text, copied, checked)
+                )
         return list(found.values())
 
     def double_fetches(self) -> list[DoubleFetch]:
@@ -719,8 +949,14 @@ class SharedMemory:
                 if not first.checked or first.place in written or first.place in reported:
                     continue
                 later = reachable_from(fn, first.node.id)
-                second = next((f for f in fetches if f.place == first.place and f.node.id != first.node.id
-                               and f.node.id in later), None)
+                second = next(
+                    (
+                        f
+                        for f in fetches
+                        if f.place == first.place and f.node.id != first.node.id and f.node.id in later
+                    ),
+                    None,
+                )
                 if second is not None:
                     reported.add(first.place)
                     found.append(DoubleFetch(first, second, self.buffers[(fn.file, first.place.key)]))
@@ -749,8 +985,9 @@ class SharedMemory:
             for node, value, use, location in _sized_uses(fn):
                 if set(value.calls) & CLAMPS or _MASK.search(value.text):
                     continue
-                fetch = next((at_node[(node.id, name)] for name in value.names if (node.id, name) in at_node),
-                             None)
+                fetch = next(
+                    (at_node[(node.id, name)] for name in value.names if (node.id, name) in at_node), None
+                )
                 if fetch is None:
                     local = next((name for name in value.names if name in copies), None)
                     if local is None:
@@ -765,8 +1002,9 @@ class SharedMemory:
                 if fetch.place in reported:
                     continue
                 reported.add(fetch.place)
-                found.append(UncheckedUse(fetch, location, use, value.text,
-                                          self.buffers[(fn.file, fetch.place.key)]))
+                found.append(
+                    UncheckedUse(fetch, location, use, value.text, self.buffers[(fn.file, fetch.place.key)])
+                )
         return found
 
     @staticmethod
@@ -815,8 +1053,12 @@ class SharedMemory:
         return found
 
     def _has_vm_close(self, file: str) -> bool:
-        return any(table.struct == "vm_operations_struct" and any(f.field == "close" for f in table.fields)
-                   for unit in self.program.units if unit.path == file for table in unit.ops_tables)
+        return any(
+            table.struct == "vm_operations_struct" and any(f.field == "close" for f in table.fields)
+            for unit in self.program.units
+            if unit.path == file
+            for table in unit.ops_tables
+        )
 
     def _callees(self, fn: Function) -> list[Function]:
         found = [fn]
@@ -828,8 +1070,11 @@ class SharedMemory:
                 continue
             for _node, call in current.call_sites():
                 callee = self.program.callee(current, call)
-                if callee is not None and callee.key not in seen \
-                        and self.program.side_of(callee) == Side.KERNEL:
+                if (
+                    callee is not None
+                    and callee.key not in seen
+                    and self.program.side_of(callee) == Side.KERNEL
+                ):
                     seen.add(callee.key)
                     found.append(callee)
                     queue.append((callee, depth + 1))
@@ -846,17 +1091,21 @@ class SharedMemory:
         if depth > 4:
             return False
         if root in fn.locals:
-            sources = [store.value.path for node in fn.nodes for store in node.stores
-                       if store.target.path == root]
-            return bool(sources) and all(source and self._per_open(fn, source, depth + 1)
-                                         for source in sources)
+            sources = [
+                store.value.path for node in fn.nodes for store in node.stores if store.target.path == root
+            ]
+            return bool(sources) and all(
+                source and self._per_open(fn, source, depth + 1) for source in sources
+            )
         param = next((p for p in fn.params if p.name == root), None)
         if param is not None and not self.program.roles(fn):
             callers = self.program.callers(fn)
             return bool(callers) and all(
-                param.index < len(ref.call.args) and bool(ref.call.args[param.index].path)
+                param.index < len(ref.call.args)
+                and bool(ref.call.args[param.index].path)
                 and self._per_open(ref.caller, ref.call.args[param.index].path or "", depth + 1)
-                for ref in callers)
+                for ref in callers
+            )
         return False
 
     def _open_allocates_context(self, file: str) -> bool:
@@ -870,9 +1119,11 @@ class SharedMemory:
                         if value.kind == ValueKind.HEAP or set(value.calls) & ALLOCATORS:
                             return True
                         if value.path in fn.locals and any(
-                                s.target.path == value.path and (s.value.kind == ValueKind.HEAP
-                                                                 or set(s.value.calls) & ALLOCATORS)
-                                for n in fn.nodes for s in n.stores):
+                            s.target.path == value.path
+                            and (s.value.kind == ValueKind.HEAP or set(s.value.calls) & ALLOCATORS)
+                            for n in fn.nodes
+                            for s in n.stores
+                        ):
                             return True
         return False
 
@@ -884,16 +1135,22 @@ class SharedMemory:
             if opener.file == release.file and "open" in self.program.roles(opener):
                 for node in opener.nodes:
                     ups |= {last_field(s.target.path or "") for s in node.stores if _raises(s)}
-                    ups |= {last_field(c.args[p].path or "") for c in node.calls
-                            if (p := COUNT_UPS.get(c.callee)) is not None and p < len(c.args)}
+                    ups |= {
+                        last_field(c.args[p].path or "")
+                        for c in node.calls
+                        if (p := COUNT_UPS.get(c.callee)) is not None and p < len(c.args)
+                    }
         ups.discard("")
         if not ups:
             return False
         for current in {fn.key: fn, release.key: release}.values():
             for node in current.nodes:
                 downs = {last_field(s.target.path or "") for s in node.stores if _lowers(s)}
-                downs |= {last_field(c.args[p].path or "") for c in node.calls
-                          if (p := COUNT_DOWNS.get(c.callee)) is not None and p < len(c.args)}
+                downs |= {
+                    last_field(c.args[p].path or "")
+                    for c in node.calls
+                    if (p := COUNT_DOWNS.get(c.callee)) is not None and p < len(c.args)
+                }
                 if downs & ups:
                     return True
         return False
@@ -908,12 +1165,14 @@ class SharedMemory:
                 continue
             for macro, value, case in self.program.ioctl_dispatch(handler):
                 commands.extend(self._case_locks(handler, macro, value, case))
-        keys = {c.key for c in commands if c.action == ACQUIRE} \
-            & {c.key for c in commands if c.action == RELEASE}
+        keys = {c.key for c in commands if c.action == ACQUIRE} & {
+            c.key for c in commands if c.action == RELEASE
+        }
         return [c for c in commands if c.key in keys]
 
-    def _case_locks(self, handler: Function, macro: str | None, value: int | None,
-                    case: CfgNode) -> list[LockCommand]:
+    def _case_locks(
+        self, handler: Function, macro: str | None, value: int | None, case: CfgNode
+    ) -> list[LockCommand]:
         location = case.location or handler.location
         region = reachable_from(handler, case.id) | {case.id}
         before = self.locks.held(handler, case.id)
@@ -921,8 +1180,12 @@ class SharedMemory:
         for key in sorted(self.locks.returns_holding(handler, case.id, before) - before):
             spelled, kind = self.lock_spelling(key)
             commands.append(LockCommand(handler, macro, value, location, key, ACQUIRE, f"{kind} '{spelled}'"))
-        events = [event for node_id in region for call in handler.nodes[node_id].calls
-                  for event in self.locks.events(handler, call)]
+        events = [
+            event
+            for node_id in region
+            for call in handler.nodes[node_id].calls
+            for event in self.locks.events(handler, call)
+        ]
         released = {event.key for event in events if event.action == RELEASE}
         acquired = {event.key for event in events if event.action == ACQUIRE}
         # a command that takes and drops the lock itself is an ordinary locked command
@@ -932,16 +1195,20 @@ class SharedMemory:
         for node_id in sorted(region):
             for key, spelled, written in self._lock_word_writes(handler, handler.nodes[node_id]):
                 action = RELEASE if written == 0 else ACQUIRE
-                commands.append(LockCommand(handler, macro, value, location, key, action,
-                                            f"lock word '{spelled}'"))
+                commands.append(
+                    LockCommand(handler, macro, value, location, key, action, f"lock word '{spelled}'")
+                )
         return commands
 
     def _lock_word_writes(self, fn: Function, node: CfgNode) -> list[tuple[str, str, int]]:
         """Constants written to a lock word in shared memory (`hdr->lock = 1`,
         `WRITE_ONCE(hdr->lock, 0)`): (key, spelling, value)."""
         writes = [(store.target.path, store.value.const_value) for store in node.stores]
-        writes += [(call.args[0].path, call.args[1].const_value) for call in node.calls
-                   if call.callee in MARKED_WRITES and len(call.args) > 1]
+        writes += [
+            (call.args[0].path, call.args[1].const_value)
+            for call in node.calls
+            if call.callee in MARKED_WRITES and len(call.args) > 1
+        ]
         found = []
         for path, written in writes:
             place = self.place(fn, path)
@@ -971,8 +1238,9 @@ class UserMappings:
         if call.callee != "ioctl" or len(call.args) < 2:
             return []
         request = call.args[1]
-        return [c for c in self.commands
-                if same_request(request.macro, request.const_value, c.macro, c.value)]
+        return [
+            c for c in self.commands if same_request(request.macro, request.const_value, c.macro, c.value)
+        ]
 
     def _lock_events(self, fn: Function, call: CallSite) -> list[LockEvent]:
         return [LockEvent(c.action, f"{c.handler.file}:{c.key}") for c in self._command(call)]
@@ -987,9 +1255,10 @@ class UserMappings:
                     continue
                 request = call.args[1]
                 for handler in self.program.kernel_functions():
-                    if any(same_request(request.macro, request.const_value, m, v)
-                           for m, v, _case in self.program.ioctl_dispatch(handler)) \
-                            and any(c.handler.file == handler.file for c in self.commands):
+                    if any(
+                        same_request(request.macro, request.const_value, m, v)
+                        for m, v, _case in self.program.ioctl_dispatch(handler)
+                    ) and any(c.handler.file == handler.file for c in self.commands):
                         return handler.file
         return None
 
@@ -1007,8 +1276,9 @@ class UserMappings:
                     else:
                         global_maps.setdefault(fn.file, {})[target] = call.location
         for fn in self.userland:
-            mapped[fn.key].update({name: where for name, where in global_maps.get(fn.file, {}).items()
-                                   if name not in fn.locals})
+            mapped[fn.key].update(
+                {name: where for name, where in global_maps.get(fn.file, {}).items() if name not in fn.locals}
+            )
         for _round in range(6):
             changed = False
             for fn in self.userland:
@@ -1073,8 +1343,13 @@ def _is_local(fn: Function, name: str | None) -> bool:
 
 def _refetched(fn: Function, fetches: list[Fetch], fetch: Fetch) -> bool:
     """The fetch reads again a place that was checked on a path before it."""
-    return any(other.checked and other.place == fetch.place and other.node.id != fetch.node.id
-               and fetch.node.id in reachable_from(fn, other.node.id) for other in fetches)
+    return any(
+        other.checked
+        and other.place == fetch.place
+        and other.node.id != fetch.node.id
+        and fetch.node.id in reachable_from(fn, other.node.id)
+        for other in fetches
+    )
 
 
 def _sized_uses(fn: Function):
@@ -1159,8 +1434,14 @@ def _user_accesses(fn: Function, names: dict[str, SourceLocation]) -> list[Acces
         for deref in node.derefs:
             root = root_of((deref.pointer.path or "").lstrip("*"))
             if root in names:
-                add(node, deref.location, root, deref.is_write, "store to" if deref.is_write else "load of",
-                    indexed.get(deref.location) or deref.path or deref.pointer.text)
+                add(
+                    node,
+                    deref.location,
+                    root,
+                    deref.is_write,
+                    "store to" if deref.is_write else "load of",
+                    indexed.get(deref.location) or deref.path or deref.pointer.text,
+                )
         for call in node.calls:
             reads, writes = MEMORY_CALLS.get(call.callee, ((), ()))
             for positions, write in ((reads, False), (writes, True)):
@@ -1168,6 +1449,12 @@ def _user_accesses(fn: Function, names: dict[str, SourceLocation]) -> list[Acces
                     if position < len(call.args):
                         source = _mapped_source(call.args[position], names)
                         if source is not None:
-                            add(node, call.location, source, write, f"{call.callee}()",
-                                call.args[position].text)
+                            add(
+                                node,
+                                call.location,
+                                source,
+                                write,
+                                f"{call.callee}()",
+                                call.args[position].text,
+                            )
     return list(found.values())

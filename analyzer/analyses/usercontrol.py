@@ -37,12 +37,13 @@ CLAMPS = frozenset({"min", "min_t", "clamp", "clamp_t", "clamp_val", "array_inde
 # Updates that cannot raise an (unsigned) value: `avail -= len` does not make avail user-controlled.
 LOWERING = frozenset({"-=", "/=", ">>=", "&=", "%=", "--"})
 
+
 def mentions(name: str, tainted: set[str]) -> str | None:
     """The tainted path that `name` reads, if any: `req.len` reads tainted `req`."""
     if name in tainted:
         return name
     for candidate in tainted:
-        if name.startswith(candidate) and name[len(candidate):len(candidate) + 1] in (".", "-", "["):
+        if name.startswith(candidate) and name[len(candidate) : len(candidate) + 1] in (".", "-", "["):
             return candidate
     return None
 
@@ -70,8 +71,11 @@ class FunctionUserData:
         if value.user_pointer:
             return True
         base = value.base or ""
-        return bool(base) and base in self.user_pointers and (value.path in (None, base) or
-                                                               (value.path or "").startswith(base))
+        return (
+            bool(base)
+            and base in self.user_pointers
+            and (value.path in (None, base) or (value.path or "").startswith(base))
+        )
 
 
 class UserData:

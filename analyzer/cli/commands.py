@@ -73,49 +73,115 @@ def run() -> None:
 def _analysis_options(function):
     """The options `check` and `hook` share."""
     options = [
-        click.option("-p", "--compile-commands", "compile_commands", type=click.Path(),
-                     help="compile_commands.json, or the folder holding it (as clang-tidy -p)."),
-        click.option("--kernel-dir", type=click.Path(),
-                     help="Kernel build tree (default: $GUPCHECK_KERNEL_DIR, then "
-                          "/lib/modules/$(uname -r)/build, else the built-in kernel API model)."),
-        click.option("--kernel-model", "use_model", is_flag=True, default=None,
-                     help="Parse kernel code with the built-in kernel API model even when a kernel tree "
-                          "exists."),
-        click.option("--target-kernel", metavar="X.Y",
-                     help="Kernel version the advice is for (default: the kernel tree's version, else 6.1)."),
-        click.option("--spawn-copies-memory", is_flag=True, default=None,
-                     help="Treat system() and popen() as fork() (C libraries that implement them with "
-                          "fork)."),
-        click.option("--format", "output_format", type=click.Choice(["text", "sarif", "json"]),
-                     default="text", show_default=True),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-                     help="Write the report to this file instead of standard output."),
-        click.option("-v", "--verbose", is_flag=True,
-                     help="Also report what the analysis could not follow (ioctl requests no driver "
-                          "handles)."),
-        click.option("-q", "--quiet", is_flag=True,
-                     help="Only findings and errors: no notes, warnings about single files or progress."),
-        click.option("--source-root", type=click.Path(file_okay=False),
-                     help="Root that reported paths are relative to (default: the current directory)."),
-        click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                     help="Configuration file (default: the nearest .gupcheck.toml, or pyproject.toml "
-                          "with [tool.gupcheck]).",),
-        click.option("-j", "--jobs", type=click.IntRange(min=1),
-                     help="Parse in N worker processes (default: the number of CPUs)."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                     help=f"Give up on a file whose parse takes longer (default: {DEFAULT_TIMEOUT:g})."),
-        click.option("--cache-dir", type=click.Path(file_okay=False),
-                     help="Where facts are cached between runs (default: $XDG_CACHE_HOME/gupcheck)."),
+        click.option(
+            "-p",
+            "--compile-commands",
+            "compile_commands",
+            type=click.Path(),
+            help="compile_commands.json, or the folder holding it (as clang-tidy -p).",
+        ),
+        click.option(
+            "--kernel-dir",
+            type=click.Path(),
+            help="Kernel build tree (default: $GUPCHECK_KERNEL_DIR, then "
+            "/lib/modules/$(uname -r)/build, else the built-in kernel API model).",
+        ),
+        click.option(
+            "--kernel-model",
+            "use_model",
+            is_flag=True,
+            default=None,
+            help="Parse kernel code with the built-in kernel API model even when a kernel tree exists.",
+        ),
+        click.option(
+            "--target-kernel",
+            metavar="X.Y",
+            help="Kernel version the advice is for (default: the kernel tree's version, else 6.1).",
+        ),
+        click.option(
+            "--spawn-copies-memory",
+            is_flag=True,
+            default=None,
+            help="Treat system() and popen() as fork() (C libraries that implement them with fork).",
+        ),
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(["text", "sarif", "json"]),
+            default="text",
+            show_default=True,
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, writable=True),
+            help="Write the report to this file instead of standard output.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            help="Also report what the analysis could not follow (ioctl requests no driver handles).",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            help="Only findings and errors: no notes, warnings about single files or progress.",
+        ),
+        click.option(
+            "--source-root",
+            type=click.Path(file_okay=False),
+            help="Root that reported paths are relative to (default: the current directory).",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False),
+            help="Configuration file (default: the nearest .gupcheck.toml, or pyproject.toml "
+            "with [tool.gupcheck]).",
+        ),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(min=1),
+            help="Parse in N worker processes (default: the number of CPUs).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help=f"Give up on a file whose parse takes longer (default: {DEFAULT_TIMEOUT:g}).",
+        ),
+        click.option(
+            "--cache-dir",
+            type=click.Path(file_okay=False),
+            help="Where facts are cached between runs (default: $XDG_CACHE_HOME/gupcheck).",
+        ),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache."),
-        click.option("--baseline", type=click.Path(dir_okay=False),
-                     help="A SARIF report of an earlier run: report only findings it does not contain."),
-        click.option("--stats", is_flag=True,
-                     help="Print files, parse mode per file and time per stage on standard error."),
-        click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-                     help="Where facts are computed: local worker processes, or a Dask distributed cluster "
-                          "(--scheduler; needs gupcheck[dask])."),
-        click.option("--scheduler", metavar="ADDRESS",
-                     help="The Dask scheduler of --executor dask, e.g. tcp://10.0.0.5:8786."),
+        click.option(
+            "--baseline",
+            type=click.Path(dir_okay=False),
+            help="A SARIF report of an earlier run: report only findings it does not contain.",
+        ),
+        click.option(
+            "--stats",
+            is_flag=True,
+            help="Print files, parse mode per file and time per stage on standard error.",
+        ),
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "dask"]),
+            default="local",
+            show_default=True,
+            help="Where facts are computed: local worker processes, or a Dask distributed cluster "
+            "(--scheduler; needs gupcheck[dask]).",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="The Dask scheduler of --executor dask, e.g. tcp://10.0.0.5:8786.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -183,7 +249,8 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
         progress = ProgressBar(sys.stderr)
     try:
         analysis = analyse(
-            paths, rules,
+            paths,
+            rules,
             compile_commands=options["compile_commands"] or project.compile_commands,
             kernel_dir=options["kernel_dir"] or project.kernel_dir,
             use_model=bool(options["use_model"] or project.kernel_model),
@@ -227,8 +294,11 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
     modelled = [unit for unit in analysis.units if unit.mode == HeaderMode.KERNEL_MODEL]
     if modelled and not quiet:
         count = f"{len(modelled)} kernel file{'s' if len(modelled) > 1 else ''}"
-        click.echo(f"gupcheck: note: {count} parsed with the built-in kernel API model, not real kernel "
-                   "headers (use --kernel-dir DIR or -p compile_commands.json)", err=True)
+        click.echo(
+            f"gupcheck: note: {count} parsed with the built-in kernel API model, not real kernel "
+            "headers (use --kernel-dir DIR or -p compile_commands.json)",
+            err=True,
+        )
     if options["stats"]:
         click.echo(render_stats(analysis.stats, root), err=True, nl=False)
     if executor_summary and not quiet:
@@ -240,13 +310,19 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
     elif output_format == "json":
         from gupcheck.output.jsonfmt import render_json
 
-        report = render_json(findings, source_root=root, files_analysed=len(analysis.units),
-                             problems=analysis.problems)
+        report = render_json(
+            findings, source_root=root, files_analysed=len(analysis.units), problems=analysis.problems
+        )
     else:
         stream = sys.stdout if output is None else None
         color = stream is not None and should_use_color(stream)
-        report = render_text(findings, {rule.id: rule for rule in rules}, color=color, source_root=root,
-                             files_analysed=len(analysis.units))
+        report = render_text(
+            findings,
+            {rule.id: rule for rule in rules},
+            color=color,
+            source_root=root,
+            files_analysed=len(analysis.units),
+        )
     if not _write(report, output):
         return EXIT_ERROR
 
@@ -259,8 +335,9 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
 _SARIF_LIBRARIES = ("sarif_om", "jschema_to_python", "attr")
 
 
-def _sarif_report(findings: list[Finding], rules: tuple[LazyRule, ...], root: str, analysis: Analysis,
-                  cache_dir: str | None) -> str:
+def _sarif_report(
+    findings: list[Finding], rules: tuple[LazyRule, ...], root: str, analysis: Analysis, cache_dir: str | None
+) -> str:
     """The SARIF log. Rendering imports sarif-om and the rules' documentation, which takes longer than a
     warm run's analysis: with a cache, a log rendered before from the same inputs is reused."""
     notifications = [*analysis.problems, *analysis.notes]
@@ -270,17 +347,29 @@ def _sarif_report(findings: list[Finding], rules: tuple[LazyRule, ...], root: st
     if cache is not None:
         paths = {path for finding in findings for path in finding.paths()}
         paths.update(analysis.files_analysed, (problem.path for problem in analysis.problems))
-        inputs = (findings, [rule.id for rule in rules], root, analysis.files_analysed, notifications,
-                  successful, [(path, relative_path(path, root)) for path in sorted(paths)])
+        inputs = (
+            findings,
+            [rule.id for rule in rules],
+            root,
+            analysis.files_analysed,
+            notifications,
+            successful,
+            [(path, relative_path(path, root)) for path in sorted(paths)],
+        )
         key = FactCache.report_key("sarif", repr(inputs), _SARIF_LIBRARIES)
         report = cache.load_report(key)
         if report is not None:
             return report
     from gupcheck.output.sarif import render_sarif  # sarif-om is only imported when asked for
 
-    report = render_sarif(findings, [rule.doc for rule in rules], source_root=root,
-                          files_analysed=analysis.files_analysed, notifications=notifications,
-                          execution_successful=successful)
+    report = render_sarif(
+        findings,
+        [rule.doc for rule in rules],
+        source_root=root,
+        files_analysed=analysis.files_analysed,
+        notifications=notifications,
+        execution_successful=successful,
+    )
     if cache is not None:
         cache.store_report(key, report)
     return report
@@ -312,8 +401,11 @@ def _project_config(config_file: str | None) -> ProjectConfig:
 def _selected_rules(project: ProjectConfig) -> tuple:
     """The rules the configuration enables; unknown rule names are errors naming the key."""
     where = f"{project.file}" if project.file else "configuration"
-    for key, names in (("enable", project.enable or []), ("disable", project.disable),
-                       ("levels", list(project.levels))):
+    for key, names in (
+        ("enable", project.enable or []),
+        ("disable", project.disable),
+        ("levels", list(project.levels)),
+    ):
         for name in names:
             if rule_by_id(name) is None:
                 known = ", ".join(rule.id for rule in ALL_RULES)
@@ -329,14 +421,31 @@ def _rule_name(rule_id: str) -> str:
 
 
 # Flags Kbuild's CHECKFLAGS adds for sparse that no compiler understands.
-_SPARSE_ONLY = ("--arch=", "-Wbitwise", "-Wno-return-void", "-Wno-unknown-attribute", "-mlittle-endian",
-                "-mbig-endian", "-Wsparse-", "-Wno-sparse-")
+_SPARSE_ONLY = (
+    "--arch=",
+    "-Wbitwise",
+    "-Wno-return-void",
+    "-Wno-unknown-attribute",
+    "-mlittle-endian",
+    "-mbig-endian",
+    "-Wsparse-",
+    "-Wno-sparse-",
+)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
-                                "help_option_names": []})
-@click.option("--werror", is_flag=True, envvar="GUPCHECK_KBUILD_WERROR",
-              help="Exit 1 when there are findings (fails the build).")
+@main.command(
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+        "help_option_names": [],
+    }
+)
+@click.option(
+    "--werror",
+    is_flag=True,
+    envvar="GUPCHECK_KBUILD_WERROR",
+    help="Exit 1 when there are findings (fails the build).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def kbuild(werror: bool, command: tuple[str, ...]) -> None:
     """Kbuild's checker: `make C=1 CHECK="gupcheck kbuild"` (C=2: every file).
@@ -357,11 +466,13 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory(prefix="gupcheck-kbuild-") as scratch:
         database = os.path.join(scratch, "compile_commands.json")
         with open(database, "w", encoding="utf-8") as handle:
-            json.dump([{"directory": directory, "file": source, "arguments": ["cc", *flags, "-c", source]}],
-                      handle)
+            json.dump(
+                [{"directory": directory, "file": source, "arguments": ["cc", *flags, "-c", source]}], handle
+            )
         try:
-            analysis = analyse([source], ALL_RULES, compile_commands=database, jobs=0,
-                               cache_dir=str(default_cache_dir()))
+            analysis = analyse(
+                [source], ALL_RULES, compile_commands=database, jobs=0, cache_dir=str(default_cache_dir())
+            )
         except ConfigError as error:
             _error(str(error))
             sys.exit(EXIT_ERROR)
@@ -370,9 +481,13 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
             _report_problem(problem)
     reported = analysis.reported
     if reported:
-        report = render_text(reported, {rule.id: rule for rule in ALL_RULES},
-                             color=should_use_color(sys.stderr), source_root=directory,
-                             files_analysed=len(analysis.units))
+        report = render_text(
+            reported,
+            {rule.id: rule for rule in ALL_RULES},
+            color=should_use_color(sys.stderr),
+            source_root=directory,
+            files_analysed=len(analysis.units),
+        )
         click.echo(report, err=True, nl=False)
     sys.exit(EXIT_FINDINGS if reported and werror else EXIT_CLEAN)
 
@@ -421,26 +536,62 @@ def _write(report: str, output: str | None) -> bool:
 
 @main.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--kernel", "kernel_spec", metavar="VERSION|all",
-              help="Installed kernel to boot (/boot/vmlinuz-V with /lib/modules/V/build): a version, "
-                   "a prefix such as 6.1, or 'all' (default: the newest).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the report to this file instead of standard output.")
-@click.option("--sarif-in", type=click.Path(dir_okay=False),
-              help="A SARIF log from `gupcheck --format sarif` to record the verdicts in (with --sarif-out).")
-@click.option("--sarif-out", type=click.Path(dir_okay=False, writable=True),
-              help="Where to write the SARIF log with each validated result's verdicts in its properties.")
-@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True,
-              help="QEMU accelerator: auto tries KVM briefly and falls back to TCG.")
-@click.option("--timeout", type=click.IntRange(30, 7200), default=900, show_default=True,
-              help="Seconds one boot may take at most.")
-@click.option("--console-log", type=click.Path(file_okay=False),
-              help="Keep each boot's serial console in this folder (<kernel version>.log).")
-def validate_command(paths: tuple[str, ...], kernel_spec: str | None, output_format: str, output: str | None,
-                     sarif_in: str | None, sarif_out: str | None, accel: str, timeout: int,
-                     console_log: str | None) -> None:
+@click.option(
+    "--kernel",
+    "kernel_spec",
+    metavar="VERSION|all",
+    help="Installed kernel to boot (/boot/vmlinuz-V with /lib/modules/V/build): a version, "
+    "a prefix such as 6.1, or 'all' (default: the newest).",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report to this file instead of standard output.",
+)
+@click.option(
+    "--sarif-in",
+    type=click.Path(dir_okay=False),
+    help="A SARIF log from `gupcheck --format sarif` to record the verdicts in (with --sarif-out).",
+)
+@click.option(
+    "--sarif-out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the SARIF log with each validated result's verdicts in its properties.",
+)
+@click.option(
+    "--accel",
+    type=click.Choice(["auto", "kvm", "tcg"]),
+    default="auto",
+    show_default=True,
+    help="QEMU accelerator: auto tries KVM briefly and falls back to TCG.",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(30, 7200),
+    default=900,
+    show_default=True,
+    help="Seconds one boot may take at most.",
+)
+@click.option(
+    "--console-log",
+    type=click.Path(file_okay=False),
+    help="Keep each boot's serial console in this folder (<kernel version>.log).",
+)
+def validate_command(
+    paths: tuple[str, ...],
+    kernel_spec: str | None,
+    output_format: str,
+    output: str | None,
+    sarif_in: str | None,
+    sarif_out: str | None,
+    accel: str,
+    timeout: int,
+    console_log: str | None,
+) -> None:
     """Confirm findings by running the case folders' repros on a real kernel in QEMU.
 
     Each case folder carries repro/repro.toml and a repro program (see the README). Exit status:
@@ -487,8 +638,14 @@ def validate_command(paths: tuple[str, ...], kernel_spec: str | None, output_for
         progress(f"note: {display_name(folder)}: no repro/repro.toml, not validated")
 
     try:
-        run = validate(cases, kernels, accel=accel, timeout=timeout, progress=progress,
-                       console_dir=Path(console_log) if console_log else None)
+        run = validate(
+            cases,
+            kernels,
+            accel=accel,
+            timeout=timeout,
+            progress=progress,
+            console_dir=Path(console_log) if console_log else None,
+        )
     except ToolError as error:
         _error(str(error))
         sys.exit(EXIT_ERROR)

@@ -50,8 +50,9 @@ def render_stats(stats: RunStats, source_root: str) -> str:
     origins = Counter(entry.origin for entry in stats.files)
     workers = f"{stats.jobs} worker process{'es' if stats.jobs != 1 else ''}" if stats.jobs else "in process"
     count = f"{len(stats.files)} file{'s' if len(stats.files) != 1 else ''}"
-    lines.append(f"gupcheck: stats: {count}: {origins['parsed']} parsed ({workers}), "
-                 f"{origins['cache']} from the cache")
+    lines.append(
+        f"gupcheck: stats: {count}: {origins['parsed']} parsed ({workers}), {origins['cache']} from the cache"
+    )
     for entry in stats.files:
         shown = os.path.relpath(entry.path, source_root) if entry.path.startswith(source_root) else entry.path
         timing = f"{entry.seconds:.2f} s" if entry.origin == "parsed" else "cached"

@@ -95,8 +95,9 @@ def builtin_include_dir(cache_dir: str | os.PathLike[str] | None = None) -> str 
 
 
 def _find_builtin_include_dir(cache_dir: str | os.PathLike[str] | None) -> str | None:
-    compilers: tuple[_Compiler, ...] = tuple((name, exe, file_identity(exe)) for name in (*_CLANGS, *_GCCS)
-                                             if (exe := shutil.which(name)))
+    compilers: tuple[_Compiler, ...] = tuple(
+        (name, exe, file_identity(exe)) for name in (*_CLANGS, *_GCCS) if (exe := shutil.which(name))
+    )
     entry = Path(cache_dir) / _BUILTIN_ENTRY if cache_dir is not None else None
     stored = read_entry(entry, _BUILTIN_MAGIC) if entry is not None else None
     if isinstance(stored, tuple) and len(stored) == 3 and stored[0] == compilers:
@@ -768,8 +769,14 @@ class BuildConfig:
     `builtin_include_dir`), or None.
     """
 
-    def __init__(self, *, compile_commands: str | None = None, kernel_dir: str | None = None,
-                 use_model: bool = False, cache_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        compile_commands: str | None = None,
+        kernel_dir: str | None = None,
+        use_model: bool = False,
+        cache_dir: str | None = None,
+    ) -> None:
         if cache_dir is not None:
             builtin_include_dir(cache_dir)  # the flags below then get the answer remembered there
         self.database = load_compile_commands(compile_commands) if compile_commands else None

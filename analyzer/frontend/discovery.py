@@ -100,8 +100,9 @@ def _walk(directory: str) -> tuple[list[str], list[InputProblem]]:
         errors.append(InputProblem(where, f"cannot read directory: {_strerror(e)}"))
 
     for root, dirs, files in os.walk(directory, onerror=onerror, followlinks=False):
-        dirs[:] = sorted(d for d in dirs
-                         if not d.startswith(".") and not is_repro_folder(os.path.join(root, d)))
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and not is_repro_folder(os.path.join(root, d))
+        )
         for name in sorted(files):
             if name.startswith(".") or not name.endswith(".c") or _is_generated(name):
                 continue

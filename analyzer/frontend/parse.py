@@ -46,32 +46,86 @@ K = ci.CursorKind
 # call site, because the expansion hides them (get_user expands to a statement expression).
 MACRO_CALLS = frozenset(
     {
-        "get_user", "put_user", "__get_user", "__put_user", "access_ok",
-        "unsafe_get_user", "unsafe_put_user",
-        "min", "max", "min_t", "max_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec",
-        "READ_ONCE", "WRITE_ONCE", "smp_load_acquire", "smp_store_release",
-        "spin_lock_irqsave", "read_lock_irqsave", "write_lock_irqsave", "raw_spin_lock_irqsave",
-        "module_init", "module_exit", "module_misc_device", "module_platform_driver",
-        "list_add", "list_add_tail",
+        "get_user",
+        "put_user",
+        "__get_user",
+        "__put_user",
+        "access_ok",
+        "unsafe_get_user",
+        "unsafe_put_user",
+        "min",
+        "max",
+        "min_t",
+        "max_t",
+        "clamp",
+        "clamp_t",
+        "clamp_val",
+        "array_index_nospec",
+        "READ_ONCE",
+        "WRITE_ONCE",
+        "smp_load_acquire",
+        "smp_store_release",
+        "spin_lock_irqsave",
+        "read_lock_irqsave",
+        "write_lock_irqsave",
+        "raw_spin_lock_irqsave",
+        "module_init",
+        "module_exit",
+        "module_misc_device",
+        "module_platform_driver",
+        "list_add",
+        "list_add_tail",
     }
 )
 
 # Sources of heap memory (kernel and userland).
 ALLOCATORS = frozenset(
     {
-        "kmalloc", "kzalloc", "kcalloc", "kmalloc_array", "krealloc", "kvmalloc", "kvzalloc",
-        "kvcalloc", "kvmalloc_array", "vmalloc", "vzalloc", "vmalloc_user", "kmemdup",
-        "memdup_user", "vmemdup_user", "devm_kzalloc", "devm_kmalloc", "__get_free_pages",
-        "get_zeroed_page", "alloc_pages", "alloc_page", "kmem_cache_alloc", "kmem_cache_zalloc",
-        "malloc", "calloc", "realloc", "aligned_alloc", "memalign", "valloc", "pvalloc", "strdup",
+        "kmalloc",
+        "kzalloc",
+        "kcalloc",
+        "kmalloc_array",
+        "krealloc",
+        "kvmalloc",
+        "kvzalloc",
+        "kvcalloc",
+        "kvmalloc_array",
+        "vmalloc",
+        "vzalloc",
+        "vmalloc_user",
+        "kmemdup",
+        "memdup_user",
+        "vmemdup_user",
+        "devm_kzalloc",
+        "devm_kmalloc",
+        "__get_free_pages",
+        "get_zeroed_page",
+        "alloc_pages",
+        "alloc_page",
+        "kmem_cache_alloc",
+        "kmem_cache_zalloc",
+        "malloc",
+        "calloc",
+        "realloc",
+        "aligned_alloc",
+        "memalign",
+        "valloc",
+        "pvalloc",
+        "strdup",
     }
 )
 
 # Ops structures whose function-pointer fields are entry points.
 OPS_STRUCTS = frozenset(
     {
-        "file_operations", "vm_operations_struct", "miscdevice", "proc_ops",
-        "platform_driver", "pci_driver", "mmu_interval_notifier_ops", "mmu_notifier_ops",
+        "file_operations",
+        "vm_operations_struct",
+        "miscdevice",
+        "proc_ops",
+        "platform_driver",
+        "pci_driver",
+        "mmu_interval_notifier_ops",
+        "mmu_notifier_ops",
     }
 )
 
@@ -81,11 +135,58 @@ TRANSPARENT_MACROS = frozenset({"likely", "unlikely", "WARN_ON", "WARN_ON_ONCE",
 # CXBinaryOperatorKind / CXUnaryOperatorKind (clang-c/Index.h, LLVM 17+), not wrapped by the
 # Python bindings of 18.1.
 _BINARY_OPS = (
-    "", ".*", "->*", "*", "/", "%", "+", "-", "<<", ">>", "<=>", "<", ">", "<=", ">=", "==", "!=",
-    "&", "^", "|", "&&", "||", "=", "*=", "/=", "%=", "+=", "-=", "<<=", ">>=", "&=", "^=", "|=", ",",
+    "",
+    ".*",
+    "->*",
+    "*",
+    "/",
+    "%",
+    "+",
+    "-",
+    "<<",
+    ">>",
+    "<=>",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "==",
+    "!=",
+    "&",
+    "^",
+    "|",
+    "&&",
+    "||",
+    "=",
+    "*=",
+    "/=",
+    "%=",
+    "+=",
+    "-=",
+    "<<=",
+    ">>=",
+    "&=",
+    "^=",
+    "|=",
+    ",",
 )
-_UNARY_OPS = ("", "post++", "post--", "++", "--", "&", "*", "+", "-", "~", "!", "__real", "__imag",
-              "__extension__", "co_await")
+_UNARY_OPS = (
+    "",
+    "post++",
+    "post--",
+    "++",
+    "--",
+    "&",
+    "*",
+    "+",
+    "-",
+    "~",
+    "!",
+    "__real",
+    "__imag",
+    "__extension__",
+    "co_await",
+)
 _RELATIONAL = frozenset({"<", ">", "<=", ">=", "==", "!="})
 _ASSIGNMENTS = frozenset(_BINARY_OPS[22:33])
 
@@ -148,8 +249,9 @@ class _Extent(NamedTuple):
 
 _VISIT = ci.callbacks["cursor_visit"]
 _CONTINUE = 1  # CXChildVisit_Continue
-_PREPROCESSING_KINDS = frozenset({K.MACRO_DEFINITION.value, K.MACRO_INSTANTIATION.value,
-                                  K.INCLUSION_DIRECTIVE.value})
+_PREPROCESSING_KINDS = frozenset(
+    {K.MACRO_DEFINITION.value, K.MACRO_INSTANTIATION.value, K.INCLUSION_DIRECTIVE.value}
+)
 _raw: ctypes.CDLL | None = None
 _file_id = ctypes.c_void_p()
 _line, _column, _offset = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint()
@@ -173,8 +275,13 @@ def _raw_lib() -> ctypes.CDLL:
             end.argtypes = [ci.SourceRange]
             end.restype = ci.SourceLocation
         number = ctypes.POINTER(ctypes.c_uint)
-        raw.clang_getInstantiationLocation.argtypes = [ci.SourceLocation, ctypes.POINTER(ctypes.c_void_p),
-                                                       number, number, number]
+        raw.clang_getInstantiationLocation.argtypes = [
+            ci.SourceLocation,
+            ctypes.POINTER(ctypes.c_void_p),
+            number,
+            number,
+            number,
+        ]
         raw.clang_getInstantiationLocation.restype = None
         raw.clang_getCursorLocation.argtypes = [ci.Cursor]
         raw.clang_getCursorLocation.restype = ci.SourceLocation
@@ -226,22 +333,36 @@ def _extent(cursor: ci.Cursor) -> _Extent:
         name = main.name
         line, column = main.position(start)
     else:  # in a macro expansion, or in another file: libclang finds the expansion's place
-        raw.clang_getInstantiationLocation(raw.clang_getRangeStart(extent), ctypes.byref(_file_id),
-                                           ctypes.byref(_line), ctypes.byref(_column), ctypes.byref(_offset))
+        raw.clang_getInstantiationLocation(
+            raw.clang_getRangeStart(extent),
+            ctypes.byref(_file_id),
+            ctypes.byref(_line),
+            ctypes.byref(_column),
+            ctypes.byref(_offset),
+        )
         file_id, start, line, column = _file_id.value, _offset.value, _line.value, _column.value
         name = None
         if file_id:
             name = _file_names.get(file_id)
             if name is None:
                 name = _file_names[file_id] = cursor.extent.start.file.name
-        if main is not None and main.base is None and name == main.name \
-                and not extent.begin_int_data & _MACRO_BIT:
+        if (
+            main is not None
+            and main.base is None
+            and name == main.name
+            and not extent.begin_int_data & _MACRO_BIT
+        ):
             main.base = extent.begin_int_data - start
     if end >= 0:
         end_line, end_column = main.position(end)
     else:
-        raw.clang_getInstantiationLocation(raw.clang_getRangeEnd(extent), None, ctypes.byref(_line),
-                                           ctypes.byref(_column), ctypes.byref(_offset))
+        raw.clang_getInstantiationLocation(
+            raw.clang_getRangeEnd(extent),
+            None,
+            ctypes.byref(_line),
+            ctypes.byref(_column),
+            ctypes.byref(_offset),
+        )
         end, end_line, end_column = _offset.value, _line.value, _column.value
     found = _extents[key] = _Extent(name, start, end, line, column, end_line, end_column)
     return found
@@ -268,10 +389,22 @@ def _kind(cursor: ci.Cursor) -> ci.CursorKind:
     return _CURSOR_KINDS[cursor._kind_id]
 
 
-_SCALAR_KINDS = frozenset({ci.TypeKind.INT, ci.TypeKind.UINT, ci.TypeKind.LONG, ci.TypeKind.ULONG,
-                           ci.TypeKind.LONGLONG, ci.TypeKind.ULONGLONG, ci.TypeKind.SHORT,
-                           ci.TypeKind.USHORT, ci.TypeKind.CHAR_S, ci.TypeKind.UCHAR, ci.TypeKind.SCHAR,
-                           ci.TypeKind.CHAR_U})
+_SCALAR_KINDS = frozenset(
+    {
+        ci.TypeKind.INT,
+        ci.TypeKind.UINT,
+        ci.TypeKind.LONG,
+        ci.TypeKind.ULONG,
+        ci.TypeKind.LONGLONG,
+        ci.TypeKind.ULONGLONG,
+        ci.TypeKind.SHORT,
+        ci.TypeKind.USHORT,
+        ci.TypeKind.CHAR_S,
+        ci.TypeKind.UCHAR,
+        ci.TypeKind.SCHAR,
+        ci.TypeKind.CHAR_U,
+    }
+)
 _SIZED_KINDS = _SCALAR_KINDS | {ci.TypeKind.CONSTANTARRAY, ci.TypeKind.RECORD}
 
 
@@ -402,7 +535,7 @@ def split_macro_arguments(text: str) -> list[str]:
     args: list[str] = []
     depth = 0
     current: list[str] = []
-    for ch in text[open_paren + 1:]:
+    for ch in text[open_paren + 1 :]:
         if ch in "([{":
             depth += 1
         elif ch in ")]}":
@@ -571,8 +704,9 @@ class _FunctionBuilder:
         init = self.walker.initializer(decl)
         if init is not None:
             self.walker.events(init, node, self, result_used=True, assigned_to=var.name)
-            target = Value(text=var.name, kind=ValueKind.LOCAL, base=var.name, path=var.name,
-                           names=(var.name,))
+            target = Value(
+                text=var.name, kind=ValueKind.LOCAL, base=var.name, path=var.name, names=(var.name,)
+            )
             node.stores.append(Store(target, self.walker.value(init, self), node.location))
             # `struct req r = { .addr = (uintptr_t)buf };` also sets r.addr
             for field_name, value in self.walker.initialised_fields(decl, init):
@@ -735,7 +869,7 @@ class _TUWalker:
         ext = _extent(cursor)
         if ext.file != self.main_file:
             return ""
-        return normalise(self.source[ext.start:ext.end].decode("utf-8", "replace"))
+        return normalise(self.source[ext.start : ext.end].decode("utf-8", "replace"))
 
     def macro_at(self, cursor: ci.Cursor) -> _MacroUse | None:
         """The macro instantiation that `cursor` is exactly, if any. Only cursors of main-file
@@ -770,7 +904,7 @@ class _TUWalker:
                 except OSError:
                     data = b""
                 self._header_text[name] = data
-        return data[ext.start:ext.end].decode("utf-8", "replace")
+        return data[ext.start : ext.end].decode("utf-8", "replace")
 
     def variable(self, cursor: ci.Cursor, *, is_param: bool = False, index: int = -1) -> Variable:
         kind, raw = _canonical_type(cursor)
@@ -796,8 +930,16 @@ class _TUWalker:
             return None
         init = None
         for child in _children(decl):
-            if _kind(child) not in (K.TYPE_REF, K.STRUCT_DECL, K.UNION_DECL, K.ENUM_DECL, K.PARM_DECL,
-                                  K.ANNOTATE_ATTR, K.VISIBILITY_ATTR, K.UNEXPOSED_ATTR):
+            if _kind(child) not in (
+                K.TYPE_REF,
+                K.STRUCT_DECL,
+                K.UNION_DECL,
+                K.ENUM_DECL,
+                K.PARM_DECL,
+                K.ANNOTATE_ATTR,
+                K.VISIBILITY_ATTR,
+                K.UNEXPOSED_ATTR,
+            ):
                 if _kind(child).is_expression():
                     init = child
         return init
@@ -808,7 +950,7 @@ class _TUWalker:
         if start in self.macro_uses or not self.in_main_file(cursor):
             # list_for_each_entry(...) and friends: the header lives in the macro.
             return None, None, None
-        text = self.source[start:_extent(cursor).end].decode("utf-8", "replace")
+        text = self.source[start : _extent(cursor).end].decode("utf-8", "replace")
         open_paren = text.find("(")
         depth, semis = 0, []
         for i, ch in enumerate(text[open_paren:], start=open_paren):
@@ -839,9 +981,15 @@ class _TUWalker:
         text = self.text(cursor)
         macro_use = self.macro_at(cursor)
         if macro_use is not None and macro_use.name in MACRO_CALLS:
-            names = tuple(p for p in paths_in_text(text[len(macro_use.name):]) if self._known(p, fn))
-            return Value(text=text, kind=ValueKind.CALL, names=names, calls=(macro_use.name,),
-                         macro=macro_use.name, const_value=evaluate_int(cursor))
+            names = tuple(p for p in paths_in_text(text[len(macro_use.name) :]) if self._known(p, fn))
+            return Value(
+                text=text,
+                kind=ValueKind.CALL,
+                names=names,
+                calls=(macro_use.name,),
+                macro=macro_use.name,
+                const_value=evaluate_int(cursor),
+            )
         inner = cursor
         address_of = False
         while True:
@@ -859,8 +1007,16 @@ class _TUWalker:
         names, calls = self._names_and_calls(cursor, fn)
         is_sizeof = _kind(inner) == K.CXX_UNARY_EXPR
         const_value = None
-        if _kind(inner) in (K.INTEGER_LITERAL, K.CXX_UNARY_EXPR, K.BINARY_OPERATOR, K.DECL_REF_EXPR,
-                          K.UNARY_OPERATOR, K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CHARACTER_LITERAL):
+        if _kind(inner) in (
+            K.INTEGER_LITERAL,
+            K.CXX_UNARY_EXPR,
+            K.BINARY_OPERATOR,
+            K.DECL_REF_EXPR,
+            K.UNARY_OPERATOR,
+            K.UNEXPOSED_EXPR,
+            K.PAREN_EXPR,
+            K.CHARACTER_LITERAL,
+        ):
             if not names or is_sizeof:
                 const_value = evaluate_int(cursor)
         macro = self.macro_spelling(cursor)
@@ -881,8 +1037,8 @@ class _TUWalker:
             kind=vkind,
             base=base,
             path=path,
-            address_of=address_of or (fixed_size is not None and vkind != ValueKind.CONST
-                                       and self._is_array(inner)),
+            address_of=address_of
+            or (fixed_size is not None and vkind != ValueKind.CONST and self._is_array(inner)),
             const_value=const_value,
             macro=macro,
             names=names,
@@ -993,14 +1149,17 @@ class _TUWalker:
             use = self.macro_at(node)
             if use is not None and use.name in MACRO_CALLS:
                 calls.append(use.name)
-                names.extend(p for p in paths_in_text(self.text(node)[len(use.name):]) if self._known(p, fn))
+                names.extend(p for p in paths_in_text(self.text(node)[len(use.name) :]) if self._known(p, fn))
                 return
             kind = _kind(node)
             if kind == K.CXX_UNARY_EXPR:
                 return  # sizeof(x) reads nothing
             if kind in (K.DECL_REF_EXPR, K.MEMBER_REF_EXPR):
-                if kind == K.DECL_REF_EXPR and node.referenced is not None and \
-                        _kind(node.referenced) == K.FUNCTION_DECL:
+                if (
+                    kind == K.DECL_REF_EXPR
+                    and node.referenced is not None
+                    and _kind(node.referenced) == K.FUNCTION_DECL
+                ):
                     return
                 if not in_chain:  # inside `a->b->c` only the whole path is a name
                     path, *_ = self._path_of(node, fn, False)
@@ -1012,8 +1171,9 @@ class _TUWalker:
                 calls.append(self.callee_name(node))
             elif kind == K.CONDITIONAL_OPERATOR:
                 calls.append("?:")  # `n > MAX ? MAX : n` selects between values: treated as a clamp
-            chain = kind == K.MEMBER_REF_EXPR or (in_chain and kind in (K.UNEXPOSED_EXPR, K.PAREN_EXPR,
-                                                                              K.CSTYLE_CAST_EXPR))
+            chain = kind == K.MEMBER_REF_EXPR or (
+                in_chain and kind in (K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CSTYLE_CAST_EXPR)
+            )
             for child in _children(node):
                 visit(child, chain)
 
@@ -1056,11 +1216,14 @@ class _TUWalker:
             op = binary_operator(node)
             children = _children(node)
             if op in ("&&", "||"):
-                return Condition("and" if op == "&&" else "or",
-                                 (self.condition(children[0], fn), self.condition(children[1], fn)))
+                return Condition(
+                    "and" if op == "&&" else "or",
+                    (self.condition(children[0], fn), self.condition(children[1], fn)),
+                )
             if op in _RELATIONAL:
-                return Condition("atom", atom=Comparison(op, self.value(children[0], fn),
-                                                         self.value(children[1], fn)))
+                return Condition(
+                    "atom", atom=Comparison(op, self.value(children[0], fn), self.value(children[1], fn))
+                )
         call = self.call_site(node, fn, result_used=True) if self._is_call(node) else None
         if call is not None:
             return Condition("atom", atom=Comparison("call", self.value(node, fn), call=call))
@@ -1080,8 +1243,10 @@ class _TUWalker:
         for op in ("<=", ">=", "==", "!=", "<", ">"):
             parts = _split_top_level(text, op)
             if len(parts) == 2:
-                return Condition("atom", atom=Comparison(op, self._text_value(parts[0], fn),
-                                                         self._text_value(parts[1], fn)))
+                return Condition(
+                    "atom",
+                    atom=Comparison(op, self._text_value(parts[0], fn), self._text_value(parts[1], fn)),
+                )
         call = re.fullmatch(r"([A-Za-z_]\w*)\s*\((.*)\)", text, re.S)
         if call:
             args = tuple(self._text_value(a, fn) for a in split_macro_arguments(text))
@@ -1093,25 +1258,42 @@ class _TUWalker:
         use = self.macro_at(node)
         return _kind(node) == K.CALL_EXPR or (use is not None and use.name in MACRO_CALLS)
 
-    def call_site(self, node: ci.Cursor, fn: _FunctionBuilder | None, *, result_used: bool,
-                  assigned_to: str | None = None) -> CallSite:
+    def call_site(
+        self,
+        node: ci.Cursor,
+        fn: _FunctionBuilder | None,
+        *,
+        result_used: bool,
+        assigned_to: str | None = None,
+    ) -> CallSite:
         use = self.macro_at(node)
         location = self.location(node)
         if use is not None and use.name in MACRO_CALLS:
             args = tuple(self._text_value(arg, fn) for arg in split_macro_arguments(self.text(node)))
-            return CallSite(use.name, args, location, via_macro=True, result_used=result_used,
-                            assigned_to=assigned_to)
+            return CallSite(
+                use.name, args, location, via_macro=True, result_used=result_used, assigned_to=assigned_to
+            )
         callee = self.callee_name(node)
         indirect = node.referenced is None or _kind(node.referenced) != K.FUNCTION_DECL
         args = tuple(self.value(arg, fn) for arg in _arguments(node))
-        return CallSite(callee, args, location, via_macro=False, result_used=result_used,
-                        assigned_to=assigned_to, indirect=indirect)
+        return CallSite(
+            callee,
+            args,
+            location,
+            via_macro=False,
+            result_used=result_used,
+            assigned_to=assigned_to,
+            indirect=indirect,
+        )
 
     def macro_calls_within(self, outer: _MacroUse) -> list[_MacroUse]:
         """Outermost MACRO_CALLS instantiations strictly inside another macro's arguments."""
         if self._macro_call_starts is None:
-            calls = sorted((use.start, position) for position, use in enumerate(self.macro_ranges)
-                           if use.name in MACRO_CALLS)
+            calls = sorted(
+                (use.start, position)
+                for position, use in enumerate(self.macro_ranges)
+                if use.name in MACRO_CALLS
+            )
             self._macro_call_starts = [start for start, _ in calls]
             self._macro_call_positions = [position for _, position in calls]
         first = bisect.bisect_right(self._macro_call_starts, outer.start)
@@ -1125,7 +1307,7 @@ class _TUWalker:
         return found
 
     def text_call(self, use: _MacroUse, fn: _FunctionBuilder | None) -> CallSite:
-        text = self.source[use.start:use.end].decode("utf-8", "replace")
+        text = self.source[use.start : use.end].decode("utf-8", "replace")
         args = tuple(self._text_value(arg, fn) for arg in split_macro_arguments(text))
         end_line = use.line + text.count("\n")
         end_column = (len(text) - text.rfind("\n")) if "\n" in text else use.column + len(text)
@@ -1172,12 +1354,28 @@ class _TUWalker:
                         fixed_size = var.size
                 else:
                     vkind = ValueKind.GLOBAL
-        return Value(text=text, kind=vkind, base=base, path=path, address_of=address_of,
-                     const_value=const_value, macro=macro, names=names, fixed_size=fixed_size,
-                     user_pointer=user)
+        return Value(
+            text=text,
+            kind=vkind,
+            base=base,
+            path=path,
+            address_of=address_of,
+            const_value=const_value,
+            macro=macro,
+            names=names,
+            fixed_size=fixed_size,
+            user_pointer=user,
+        )
 
-    def events(self, cursor: ci.Cursor, node: CfgNode, fn: _FunctionBuilder, *, result_used: bool,
-               assigned_to: str | None = None) -> None:
+    def events(
+        self,
+        cursor: ci.Cursor,
+        node: CfgNode,
+        fn: _FunctionBuilder,
+        *,
+        result_used: bool,
+        assigned_to: str | None = None,
+    ) -> None:
         """Record the calls, stores and dereferences of an expression, in evaluation order."""
 
         macro_stack: list[_MacroUse] = []
@@ -1195,8 +1393,9 @@ class _TUWalker:
                 return
             node.subscripts.append(Subscript(array, self.value(index, fn), self.location(expr), writing))
 
-        def visit(expr: ci.Cursor, used: bool, target: str | None, under_address: bool,
-                  writing: bool) -> None:
+        def visit(
+            expr: ci.Cursor, used: bool, target: str | None, under_address: bool, writing: bool
+        ) -> None:
             use = self.macro_at(expr)
             if use is not None and use.name in MACRO_CALLS:
                 node.calls.append(self.call_site(expr, fn, result_used=used, assigned_to=target))
@@ -1214,8 +1413,9 @@ class _TUWalker:
                 return
             visit_expression(expr, used, target, under_address, writing)
 
-        def visit_expression(expr: ci.Cursor, used: bool, target: str | None, under_address: bool,
-                             writing: bool) -> None:
+        def visit_expression(
+            expr: ci.Cursor, used: bool, target: str | None, under_address: bool, writing: bool
+        ) -> None:
             kind = _kind(expr)
             if kind == K.CXX_UNARY_EXPR:
                 return  # sizeof/alignof: unevaluated
@@ -1243,8 +1443,11 @@ class _TUWalker:
                     visit(lhs, True, None, False, True)
                     rhs_value = self.value(rhs, fn)
                     if op != "=":  # x op= y reads x too
-                        rhs_value = Value(text=self.text(expr), names=lhs_value.names + rhs_value.names,
-                                          calls=rhs_value.calls)
+                        rhs_value = Value(
+                            text=self.text(expr),
+                            names=lhs_value.names + rhs_value.names,
+                            calls=rhs_value.calls,
+                        )
                     node.stores.append(Store(lhs_value, rhs_value, self.location(expr), op))
                     return
                 if op == ",":
@@ -1281,8 +1484,11 @@ class _TUWalker:
                 if children:
                     base = children[0]
                     # p->array only computes an address; p->array[i] reads (see below)
-                    if _canonical_kind(base) == ci.TypeKind.POINTER and not under_address \
-                            and not _is_array_type(expr):
+                    if (
+                        _canonical_kind(base) == ci.TypeKind.POINTER
+                        and not under_address
+                        and not _is_array_type(expr)
+                    ):
                         add_deref(base, expr, writing)
                     visit(base, True, None, under_address, False)
                 return
@@ -1405,8 +1611,14 @@ class _TUWalker:
         while len(args) < 3:
             args.append("")
         self.facts.ioctl_commands.append(
-            IoctlCommand(name=match.group(1), direction=match.group(2), type_text=args[0],
-                         nr_text=args[1], size_text=args[2], location=self.location(cursor))
+            IoctlCommand(
+                name=match.group(1),
+                direction=match.group(2),
+                type_text=args[0],
+                nr_text=args[1],
+                size_text=args[2],
+                location=self.location(cursor),
+            )
         )
 
     @staticmethod
@@ -1454,12 +1666,20 @@ class _TUWalker:
                 if _kind(target) == K.DECL_REF_EXPR:
                     nested.append((field_name, target.spelling))
                 continue
-            if _kind(target) == K.DECL_REF_EXPR and target.referenced is not None and \
-                    _kind(target.referenced) == K.FUNCTION_DECL:
+            if (
+                _kind(target) == K.DECL_REF_EXPR
+                and target.referenced is not None
+                and _kind(target.referenced) == K.FUNCTION_DECL
+            ):
                 fields.append(OpsField(field_name, target.spelling, self.location(item)))
         self.facts.ops_tables.append(
-            OpsTable(variable=cursor.spelling, struct=name, fields=tuple(fields),
-                     location=self.location(cursor), nested=tuple(nested))
+            OpsTable(
+                variable=cursor.spelling,
+                struct=name,
+                fields=tuple(fields),
+                location=self.location(cursor),
+                nested=tuple(nested),
+            )
         )
 
 
@@ -1514,15 +1734,18 @@ def _spelled_as_deref(pointer: Value, macro: _MacroUse, source: bytes) -> bool:
     base = pointer.path or pointer.base
     if not base:
         return False
-    arguments = source[macro.start:macro.end].decode("utf-8", "replace")
+    arguments = source[macro.start : macro.end].decode("utf-8", "replace")
     spelled = re.escape(base)
     return re.search(rf"(\*\s*\(?\s*{spelled}\b|\b{spelled}\s*(->|\[))", arguments) is not None
 
 
 def _is_array_type(cursor: ci.Cursor) -> bool:
     """Whether an expression's (canonical) type is an array."""
-    return _canonical_kind(cursor) in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.INCOMPLETEARRAY,
-                                       ci.TypeKind.VARIABLEARRAY)
+    return _canonical_kind(cursor) in (
+        ci.TypeKind.CONSTANTARRAY,
+        ci.TypeKind.INCOMPLETEARRAY,
+        ci.TypeKind.VARIABLEARRAY,
+    )
 
 
 def _strip(cursor: ci.Cursor) -> ci.Cursor:
@@ -1538,8 +1761,9 @@ def _strip(cursor: ci.Cursor) -> ci.Cursor:
 _SEVERITY = {ci.Diagnostic.Warning: "warning", ci.Diagnostic.Error: "error", ci.Diagnostic.Fatal: "fatal"}
 
 
-def extract_facts(config: FileConfig, source: bytes | None = None, *,
-                  cache_dir: str | None = None) -> TranslationUnitFacts:
+def extract_facts(
+    config: FileConfig, source: bytes | None = None, *, cache_dir: str | None = None
+) -> TranslationUnitFacts:
     """Parse one file with its flags and return its facts. Raises ParseError when libclang
     produces no translation unit.
 
@@ -1559,8 +1783,9 @@ def extract_facts(config: FileConfig, source: bytes | None = None, *,
         tu = _parse(_get_index(), config, list(config.args))
         main, _ = _top_level(tu, with_entities=False)
         facts = _TUWalker(tu, config, source).walk(main)
-        facts.headers = sorted({inclusion.include.name for inclusion in tu.get_includes()
-                                if inclusion.include is not None})
+        facts.headers = sorted(
+            {inclusion.include.name for inclusion in tu.get_includes() if inclusion.include is not None}
+        )
         _add_diagnostics(facts, tu)
         return facts
     finally:
@@ -1586,8 +1811,9 @@ def _parse(index: ci.Index, config: FileConfig, args: list[str]) -> ci.Translati
         raise ParseError(f"libclang could not parse the file ({error})") from error
 
 
-def _facts_with_pch(config: FileConfig, source: bytes,
-                    precompiled: PrecompiledHeader) -> TranslationUnitFacts | None:
+def _facts_with_pch(
+    config: FileConfig, source: bytes, precompiled: PrecompiledHeader
+) -> TranslationUnitFacts | None:
     """The facts from a parse with the PCH, or None when it does not stand in for the headers."""
     try:
         tu = _parse(_get_pch_index(), config, [*config.args, "-include-pch", precompiled.path])

@@ -55,15 +55,52 @@ ENV_DISABLE = "GUPCHECK_NO_PCH"
 # The headers most drivers include, directly or not. Everything they include comes along. A file that
 # does not include some of them still gets the PCH, unless it uses what only those define.
 ROOTS: tuple[str, ...] = (
-    "linux/module.h", "linux/kernel.h", "linux/init.h", "linux/fs.h", "linux/mm.h", "linux/slab.h",
-    "linux/uaccess.h", "linux/sched.h", "linux/sched/mm.h", "linux/sched/signal.h", "linux/device.h",
-    "linux/platform_device.h", "linux/miscdevice.h", "linux/cdev.h", "linux/file.h", "linux/poll.h",
-    "linux/idr.h", "linux/highmem.h", "linux/vmalloc.h", "linux/pagemap.h", "linux/mman.h",
-    "linux/scatterlist.h", "linux/dma-mapping.h", "linux/dma-buf.h", "linux/interrupt.h", "linux/io.h",
-    "linux/pci.h", "linux/uio.h", "linux/mmu_notifier.h", "linux/workqueue.h", "linux/kthread.h",
-    "linux/delay.h", "linux/wait.h", "linux/list.h", "linux/mutex.h", "linux/spinlock.h",
-    "linux/rbtree.h", "linux/xarray.h", "linux/kref.h", "linux/refcount.h", "linux/atomic.h",
-    "linux/bitops.h", "linux/err.h", "linux/types.h", "linux/anon_inodes.h", "linux/eventfd.h",
+    "linux/module.h",
+    "linux/kernel.h",
+    "linux/init.h",
+    "linux/fs.h",
+    "linux/mm.h",
+    "linux/slab.h",
+    "linux/uaccess.h",
+    "linux/sched.h",
+    "linux/sched/mm.h",
+    "linux/sched/signal.h",
+    "linux/device.h",
+    "linux/platform_device.h",
+    "linux/miscdevice.h",
+    "linux/cdev.h",
+    "linux/file.h",
+    "linux/poll.h",
+    "linux/idr.h",
+    "linux/highmem.h",
+    "linux/vmalloc.h",
+    "linux/pagemap.h",
+    "linux/mman.h",
+    "linux/scatterlist.h",
+    "linux/dma-mapping.h",
+    "linux/dma-buf.h",
+    "linux/interrupt.h",
+    "linux/io.h",
+    "linux/pci.h",
+    "linux/uio.h",
+    "linux/mmu_notifier.h",
+    "linux/workqueue.h",
+    "linux/kthread.h",
+    "linux/delay.h",
+    "linux/wait.h",
+    "linux/list.h",
+    "linux/mutex.h",
+    "linux/spinlock.h",
+    "linux/rbtree.h",
+    "linux/xarray.h",
+    "linux/kref.h",
+    "linux/refcount.h",
+    "linux/atomic.h",
+    "linux/bitops.h",
+    "linux/err.h",
+    "linux/types.h",
+    "linux/anon_inodes.h",
+    "linux/eventfd.h",
 )
 
 # Macros the kernel headers define only when the file has not (`#ifndef pr_fmt`), to be expanded later
@@ -121,13 +158,14 @@ def _is_kernel_include_dir(directory: str) -> bool:
     if "include" not in parts:
         return False
     at = len(parts) - 1 - parts[::-1].index("include")
-    if any(part not in ("generated", "uapi") for part in parts[at + 1:]):
+    if any(part not in ("generated", "uapi") for part in parts[at + 1 :]):
         return False
     root = Path(*parts[:at])
     if len(parts[:at]) >= 2 and parts[at - 2] == "arch":
-        root = Path(*parts[:at - 2])
-    return (root / "include" / "linux" / "kconfig.h").is_file() or \
-        (root / "include" / "generated" / "autoconf.h").is_file()
+        root = Path(*parts[: at - 2])
+    return (root / "include" / "linux" / "kconfig.h").is_file() or (
+        root / "include" / "generated" / "autoconf.h"
+    ).is_file()
 
 
 def _split_flags(args: tuple[str, ...]) -> _FileFlags:
@@ -232,8 +270,9 @@ class PrecompiledHeader:
 
     def is_current(self) -> bool:
         """Whether every input still has the size and modification time it was built from."""
-        return file_identity(self.path) == self.pch_identity and \
-            all(file_identity(path) == identity for path, identity in self.identities)
+        return file_identity(self.path) == self.pch_identity and all(
+            file_identity(path) == identity for path, identity in self.identities
+        )
 
     def accepts_flags(self, flags: _FileFlags) -> bool:
         """Whether the file's own flags leave the PCH's headers as they are: its own macros are not
@@ -244,14 +283,17 @@ class PrecompiledHeader:
             shadows = self._shadowing.get(directory)
             if shadows is None:
                 shadows = self._shadowing[directory] = any(
-                    os.path.exists(os.path.join(directory, name)) for name in self.spelled
-                    if not os.path.isabs(name))
+                    os.path.exists(os.path.join(directory, name))
+                    for name in self.spelled
+                    if not os.path.isabs(name)
+                )
             if shadows:
                 return False
         return True
 
-    def stands_in(self, tu: ci.TranslationUnit, entities: list[ci.Cursor], config: FileConfig,
-                  source: bytes) -> list[str] | None:
+    def stands_in(
+        self, tu: ci.TranslationUnit, entities: list[ci.Cursor], config: FileConfig, source: bytes
+    ) -> list[str] | None:
         """The headers the file includes when the PCH stands in for a parse without it, else None.
 
         `entities` are the parse's own preprocessing entities (those not read from the PCH) in the
@@ -261,8 +303,9 @@ class PrecompiledHeader:
         outcomes[refusal or "stood in"] += 1
         return headers if refusal is None else None
 
-    def _examine(self, tu: ci.TranslationUnit, entities: list[ci.Cursor], config: FileConfig,
-                 source: bytes) -> tuple[str | None, list[str]]:
+    def _examine(
+        self, tu: ci.TranslationUnit, entities: list[ci.Cursor], config: FileConfig, source: bytes
+    ) -> tuple[str | None, list[str]]:
         """(why the PCH does not stand in, or None; the headers the file includes when it does)."""
         if any(diagnostic.severity >= ci.Diagnostic.Error for diagnostic in tu.diagnostics):
             return "errors with the PCH", []
@@ -326,8 +369,10 @@ class PrecompiledHeader:
         if b"undef" not in text:
             return False
         decoded = text.decode("utf-8", "replace")
-        return any(match.group(1) in self.defined_in and match.group(1) not in LATE_BOUND_MACROS
-                   for match in _UNDEF_RE.finditer(decoded))
+        return any(
+            match.group(1) in self.defined_in and match.group(1) not in LATE_BOUND_MACROS
+            for match in _UNDEF_RE.finditer(decoded)
+        )
 
 
 def _read(path: str) -> bytes:
@@ -461,8 +506,9 @@ def _prune(directory: Path, keep: str) -> None:
             except BlockingIOError:
                 continue
             entry = read_entry(directory / f"{key}.meta", _FORMAT)
-            if isinstance(entry, (PrecompiledHeader, _Failed)) and \
-                    all(file_identity(path) is not None for path, _ in entry.identities):
+            if isinstance(entry, (PrecompiledHeader, _Failed)) and all(
+                file_identity(path) is not None for path, _ in entry.identities
+            ):
                 continue
             for suffix in (".pch", ".meta", ".h"):  # the empty lock file stays: another may hold it open
                 try:
@@ -529,14 +575,20 @@ def _build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledHeader | 
             prefix.write_text(text)
     except OSError as error:
         return _Failed(f"cannot write {prefix}: {error.strerror}", [])
-    options = (ci.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD | ci.TranslationUnit.PARSE_INCOMPLETE
-               | _FOR_SERIALIZATION | _SKIP_FUNCTION_BODIES)
+    options = (
+        ci.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD
+        | ci.TranslationUnit.PARSE_INCOMPLETE
+        | _FOR_SERIALIZATION
+        | _SKIP_FUNCTION_BODIES
+    )
     try:
         tu = ci.Index.create().parse(str(prefix), args=_header_args(flags.shared), options=options)
     except ci.TranslationUnitLoadError as error:
         return _Failed(f"libclang could not parse the headers ({error})", [])
-    headers = sorted({inclusion.include.name for inclusion in tu.get_includes()
-                      if inclusion.include is not None} - {str(prefix)})
+    headers = sorted(
+        {inclusion.include.name for inclusion in tu.get_includes() if inclusion.include is not None}
+        - {str(prefix)}
+    )
     identities = [(path, file_identity(path)) for path in [str(prefix), *headers]]
     errors = [d for d in tu.diagnostics if d.severity >= ci.Diagnostic.Error]
     if errors:

@@ -55,5 +55,6 @@ class ApiKnowledge:
         return None
 
     def __hash__(self) -> int:
-        return hash((self.pins, tuple(sorted(self.releases.items())), self.locks, self.unlocks,
-                     self.pinning_ioctls))
+        return hash(
+            (self.pins, tuple(sorted(self.releases.items())), self.locks, self.unlocks, self.pinning_ioctls)
+        )

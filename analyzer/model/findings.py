@@ -96,8 +96,12 @@ class Finding:
     def paths(self) -> set[str]:
         """Every file the finding points into: its location, related locations, flow, fixes and
         suppression."""
-        locations = [self.location, *(r.location for r in self.related), *(s.location for s in self.flow),
-                     *(r.region for fix in self.fixes for r in fix.replacements)]
+        locations = [
+            self.location,
+            *(r.location for r in self.related),
+            *(s.location for s in self.flow),
+            *(r.region for fix in self.fixes for r in fix.replacements),
+        ]
         if self.suppression is not None:
             locations.append(self.suppression.location)
         return {location.path for location in locations}

@@ -48,8 +48,24 @@ ENTRY_ROLES: dict[str, dict[str, str]] = {
 
 # Roles that run in the context of a system call made by user space.
 SYSCALL_ROLES = frozenset(
-    {"ioctl", "compat_ioctl", "read", "write", "mmap", "open", "release", "poll", "llseek", "flush",
-     "fsync", "fault", "page_mkwrite", "vm_open", "vm_close", "vm_access"}
+    {
+        "ioctl",
+        "compat_ioctl",
+        "read",
+        "write",
+        "mmap",
+        "open",
+        "release",
+        "poll",
+        "llseek",
+        "flush",
+        "fsync",
+        "fault",
+        "page_mkwrite",
+        "vm_open",
+        "vm_close",
+        "vm_access",
+    }
 )
 
 
@@ -73,8 +89,13 @@ class CallRef:
 class Program:
     """All functions of all analysed files, the call graph and the entry points."""
 
-    def __init__(self, units: list[TranslationUnitFacts], target_kernel: tuple[int, int] = (6, 1),
-                 spawn_copies_memory: bool = False, api: ApiKnowledge | None = None) -> None:
+    def __init__(
+        self,
+        units: list[TranslationUnitFacts],
+        target_kernel: tuple[int, int] = (6, 1),
+        spawn_copies_memory: bool = False,
+        api: ApiKnowledge | None = None,
+    ) -> None:
         self.units = units
         self.api = api if api is not None else ApiKnowledge()  # wrappers declared in the configuration
         self.target_kernel = target_kernel  # the kernel version advice is given for
@@ -174,8 +195,11 @@ class Program:
         cases = []
         for node in fn.nodes:
             if node.switch_on is not None and command in node.switch_on.names:
-                cases.extend((edge.case_macro, edge.case_value, fn.nodes[edge.target])
-                             for edge in node.succs if edge.label == "case")
+                cases.extend(
+                    (edge.case_macro, edge.case_value, fn.nodes[edge.target])
+                    for edge in node.succs
+                    if edge.label == "case"
+                )
         return cases
 
     def kernel_functions(self) -> list[Function]:
@@ -208,8 +232,7 @@ class Program:
             if role is not None:
                 self._register(unit.path, field.function, role, table.variable, field.location)
 
-    def _register(self, path: str, name: str, role: str, table: str,
-                  location: SourceLocation | None) -> None:
+    def _register(self, path: str, name: str, role: str, table: str, location: SourceLocation | None) -> None:
         fn = self.resolve(name, path)
         if fn is None:
             return
@@ -233,5 +256,6 @@ class Program:
                     for field in table.fields:
                         handler = self.resolve(field.function, unit.path)
                         if handler is not None:
-                            self._edges.append((fn.key, handler.key,
-                                                {"kind": "installs", "field": field.field}))
+                            self._edges.append(
+                                (fn.key, handler.key, {"kind": "installs", "field": field.field})
+                            )

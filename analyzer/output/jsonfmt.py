@@ -68,7 +68,9 @@ def _finding(finding: Finding, source_root: str) -> dict:
         "related": [{**_region(r.location, source_root), "message": r.message} for r in finding.related],
         "flow": [{**_region(s.location, source_root), "message": s.message} for s in finding.flow],
         "notes": list(finding.notes),
-        "suppressed": None if finding.suppression is None else {
+        "suppressed": None
+        if finding.suppression is None
+        else {
             **_region(finding.suppression.location, source_root),
             "justification": finding.suppression.justification,
         },

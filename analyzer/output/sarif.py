@@ -205,9 +205,11 @@ def _result(finding: Finding, rule_index: int, uris: _UriMaker) -> om.Result:
 
 
 def _suppression(suppression: Suppression, uris: _UriMaker) -> om.Suppression:
-    return om.Suppression(kind="inSource",
-                          justification=suppression.justification or None,
-                          location=_location(suppression.location, uris))
+    return om.Suppression(
+        kind="inSource",
+        justification=suppression.justification or None,
+        location=_location(suppression.location, uris),
+    )
 
 
 def _fix(fix: Fix, uris: _UriMaker) -> om.Fix:

@@ -30,8 +30,11 @@ def load_baseline(path: str) -> set[str]:
     fingerprints: set[str] = set()
     for run in log["runs"]:
         for result in (run.get("results") or []) if isinstance(run, dict) else []:
-            value = (result.get("partialFingerprints") or {}).get(FINGERPRINT_KEY) \
-                if isinstance(result, dict) else None
+            value = (
+                (result.get("partialFingerprints") or {}).get(FINGERPRINT_KEY)
+                if isinstance(result, dict)
+                else None
+            )
             if isinstance(value, str):
                 fingerprints.add(value)
     return fingerprints

@@ -141,8 +141,14 @@ class FactCache:
         """Write an entry atomically. A cache that cannot be written is skipped silently: the run
         itself does not depend on it."""
         headers = [(path, file_identity(path)) for path in unit.headers]
-        summary = TranslationUnitFacts(unit.path, unit.side, unit.mode, diagnostics=list(unit.diagnostics),
-                                       source_lines=unit.source_lines, headers=list(unit.headers))
+        summary = TranslationUnitFacts(
+            unit.path,
+            unit.side,
+            unit.mode,
+            diagnostics=list(unit.diagnostics),
+            source_lines=unit.source_lines,
+            headers=list(unit.headers),
+        )
         facts = pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL)
         write_entry(self._entry(key), (headers, summary, facts), MAGIC)
 

@@ -63,8 +63,9 @@ class DaskExecutor:
         try:
             from distributed import Client
         except ImportError as error:
-            raise DaskUnavailable("--executor dask needs Dask distributed: pip install 'gupcheck[dask]'") \
-                from error
+            raise DaskUnavailable(
+                "--executor dask needs Dask distributed: pip install 'gupcheck[dask]'"
+            ) from error
         try:
             client = Client(scheduler, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
@@ -100,32 +101,43 @@ class DaskExecutor:
     def _submit(self, job: FactJob, attempt: int, submitted: dict, completed: Any) -> None:
         # The client stores the facts in its cache; the worker only keeps the PCH under cache_dir.
         on_worker = replace(job, cache_key=None)
-        future = self.client.submit(compute_facts_on_worker, on_worker, pure=False,
-                                    key=f"gupcheck-facts-{uuid.uuid4().hex}")
+        future = self.client.submit(
+            compute_facts_on_worker, on_worker, pure=False, key=f"gupcheck-facts-{uuid.uuid4().hex}"
+        )
         submitted[future] = (job, attempt)
         completed.add(future)
 
-    def _result(self, future: Any, job: FactJob, attempt: int, submitted: dict,
-                completed: Any) -> FactResult | None:
+    def _result(
+        self, future: Any, job: FactJob, attempt: int, submitted: dict, completed: Any
+    ) -> FactResult | None:
         from distributed import KilledWorker
 
         try:
             return future.result()
         except KilledWorker:
-            return FactResult(job.path, None, "the parser process crashed on every Dask worker that tried "
-                              "this file; file skipped")
+            return FactResult(
+                job.path,
+                None,
+                "the parser process crashed on every Dask worker that tried this file; file skipped",
+            )
         except Exception as error:  # noqa: BLE001 - a lost result costs this file at most, not the run
             if attempt < MAX_ATTEMPTS:
                 self.resubmitted += 1
                 self._submit(job, attempt + 1, submitted, completed)
                 return None
-            return FactResult(job.path, None, f"no result from the Dask cluster after {attempt} attempts "
-                              f"({type(error).__name__}: {error}); file skipped")
+            return FactResult(
+                job.path,
+                None,
+                f"no result from the Dask cluster after {attempt} attempts "
+                f"({type(error).__name__}: {error}); file skipped",
+            )
 
     def summary(self) -> str:
         """One line: files, time, workers and files per second of the last run."""
         workers = len(self.client.scheduler_info().get("workers", {}))
         rate = self.files / self.seconds if self.seconds > 0 else 0.0
         again = f", {self.resubmitted} submitted again" if self.resubmitted else ""
-        return (f"{self.files} file{'s' if self.files != 1 else ''} parsed on {workers} Dask "
-                f"worker{'s' if workers != 1 else ''} in {self.seconds:.1f} s ({rate:.1f} files/s{again})")
+        return (
+            f"{self.files} file{'s' if self.files != 1 else ''} parsed on {workers} Dask "
+            f"worker{'s' if workers != 1 else ''} in {self.seconds:.1f} s ({rate:.1f} files/s{again})"
+        )

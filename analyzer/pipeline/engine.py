@@ -103,8 +103,9 @@ def analyse(
     sources, problems = discover_sources(paths)
     sources = [path for path in sources if not is_excluded(path, excludes)]
     result.problems.extend(problems)
-    config = buildconfig.BuildConfig(compile_commands=compile_commands, kernel_dir=kernel_dir,
-                                     use_model=use_model, cache_dir=cache_dir)
+    config = buildconfig.BuildConfig(
+        compile_commands=compile_commands, kernel_dir=kernel_dir, use_model=use_model, cache_dir=cache_dir
+    )
     cache = FactCache(cache_dir) if cache_dir is not None else None
     jobs_by_path: dict[str, FactJob] = {}
     entries: dict[str, CachedFacts] = {}
@@ -121,8 +122,9 @@ def analyse(
     # The same facts with the same rules and options give the same findings: a run whose every file
     # comes from the cache looks for the findings of an identical earlier run.
     if cache is not None and jobs_by_path:
-        settings = repr((tuple(rule.id for rule in rules), target, _tree_release(config),
-                         spawn_copies_memory, api))
+        settings = repr(
+            (tuple(rule.id for rule in rules), target, _tree_release(config), spawn_copies_memory, api)
+        )
         if len(entries) == len(jobs_by_path):
             clock = time.perf_counter()
             run_key = FactCache.result_key([job.cache_key or "" for job in jobs_by_path.values()], settings)
@@ -203,15 +205,25 @@ def _tree_release(config: buildconfig.BuildConfig) -> str:
     return config.kernel_tree.release if config.kernel_tree is not None else ""
 
 
-def _run_rules(result: Analysis, rules: tuple[Rule | LazyRule, ...], config: buildconfig.BuildConfig,
-               target: str | None, spawn_copies_memory: bool, api: ApiKnowledge | None) -> None:
+def _run_rules(
+    result: Analysis,
+    rules: tuple[Rule | LazyRule, ...],
+    config: buildconfig.BuildConfig,
+    target: str | None,
+    spawn_copies_memory: bool,
+    api: ApiKnowledge | None,
+) -> None:
     from gupcheck.analyses.crosslayer import link_program  # the analyses are imported when they are needed
     from gupcheck.analyses.pins import PinAnalysis
     from gupcheck.model.program import Program
 
     release = target or _tree_release(config) or "6.1"
-    program = Program(result.units, target_kernel=parse_kernel_version(release),
-                      spawn_copies_memory=spawn_copies_memory, api=api)
+    program = Program(
+        result.units,
+        target_kernel=parse_kernel_version(release),
+        spawn_copies_memory=spawn_copies_memory,
+        api=api,
+    )
     modes = {unit.path: unit for unit in result.units}
     for rule in rules:
         for finding in rule.check(program):
@@ -220,8 +232,9 @@ def _run_rules(result: Analysis, rules: tuple[Rule | LazyRule, ...], config: bui
                 if unit.mode in MODE_NOTES:
                     finding.notes.append(MODE_NOTES[unit.mode])
                 if unit.errors:
-                    finding.notes.append(f"the file parsed with {len(unit.errors)} error(s); "
-                                         "this finding may be incomplete")
+                    finding.notes.append(
+                        f"the file parsed with {len(unit.errors)} error(s); this finding may be incomplete"
+                    )
             result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
     apply_suppressions(result.findings, {rule.id: rule.name for rule in rules})
@@ -244,21 +257,25 @@ def is_excluded(path: str, patterns: tuple[str, ...]) -> bool:
     relative = os.path.relpath(path)
     parts = relative.split(os.sep)
     candidates = {relative, path, *("/".join(parts[i:]) for i in range(len(parts)))}
-    return any(fnmatch.fnmatchcase(candidate, pattern.rstrip("/")) or
-               fnmatch.fnmatchcase(candidate, pattern.rstrip("/") + "/*")
-               for pattern in patterns for candidate in candidates)
+    return any(
+        fnmatch.fnmatchcase(candidate, pattern.rstrip("/"))
+        or fnmatch.fnmatchcase(candidate, pattern.rstrip("/") + "/*")
+        for pattern in patterns
+        for candidate in candidates
+    )
 
 
 def parse_kernel_version(text: str) -> tuple[int, int]:
-    """"6.1", "6.1.0-56-amd64" -> (6, 1). Raises ConfigError for anything else."""
+    """ "6.1", "6.1.0-56-amd64" -> (6, 1). Raises ConfigError for anything else."""
     match = re.match(r"(\d+)\.(\d+)", text.strip())
     if match is None:
         raise buildconfig.ConfigError(f"target kernel '{text}': expected a version such as 6.1")
     return int(match.group(1)), int(match.group(2))
 
 
-def _job_for(path: str, config: buildconfig.BuildConfig, cache: FactCache | None,
-             problems: list[InputProblem]) -> FactJob | None:
+def _job_for(
+    path: str, config: buildconfig.BuildConfig, cache: FactCache | None, problems: list[InputProblem]
+) -> FactJob | None:
     try:
         with open(path, "rb") as handle:
             source = handle.read()

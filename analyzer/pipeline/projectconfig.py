@@ -155,8 +155,21 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-_TOP_KEYS = {"paths", "exclude", "kernel-dir", "compile-commands", "kernel-model", "target-kernel",
-             "spawn-copies-memory", "jobs", "timeout", "enable", "disable", "levels", "api"}
+_TOP_KEYS = {
+    "paths",
+    "exclude",
+    "kernel-dir",
+    "compile-commands",
+    "kernel-model",
+    "target-kernel",
+    "spawn-copies-memory",
+    "jobs",
+    "timeout",
+    "enable",
+    "disable",
+    "levels",
+    "api",
+}
 _API_KEYS = {"pins", "releases", "locks", "unlocks", "pinning-ioctls"}
 _IOCTL_KEYS = {"request", "field", "kind"}
 _PIN_KEYS = {"name", "kind", "pages", "start", "nr", "flags", "longterm"}
@@ -187,8 +200,9 @@ def _parse(file: Path, table: Any, prefix: str) -> ProjectConfig:
         raise read.fail("jobs", "expected a number of worker processes (1 or more)")
     config.jobs = jobs
     timeout = table.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool)
-                                or timeout <= 0):
+    if timeout is not None and (
+        not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
+    ):
         raise read.fail("timeout", "expected seconds (a positive number)")
     config.timeout = float(timeout) if timeout is not None else None
     config.enable = read.strings(table, "enable")
@@ -200,7 +214,7 @@ def _parse(file: Path, table: Any, prefix: str) -> ProjectConfig:
         try:
             config.levels[rule] = Level(level)
         except ValueError:
-            raise read.fail(f"levels.{rule}", "expected \"error\", \"warning\" or \"note\"") from None
+            raise read.fail(f"levels.{rule}", 'expected "error", "warning" or "note"') from None
     config.api = _api(read, table.get("api", {}))
     return config
 
@@ -223,15 +237,18 @@ def _api(read: _Reader, table: Any) -> ApiKnowledge:
             raise read.fail(f"{where}.name", "missing (the wrapper's function name)")
         kind = read.string(entry, "kind", where) or FOLL_GET
         if kind not in (FOLL_GET, FOLL_PIN):
-            raise read.fail(f"{where}.kind", "expected \"FOLL_GET\" (get_user_pages-like) or \"FOLL_PIN\"")
-        pins.append(PinWrapper(
-            name=name, kind=kind,
-            pages=read.position(entry, "pages", where, required=True) or 0,
-            start=read.position(entry, "start", where) or 0,
-            nr=_default(read.position(entry, "nr", where), 1),
-            flags=read.position(entry, "flags", where),
-            longterm=read.boolean(entry, "longterm", where),
-        ))
+            raise read.fail(f"{where}.kind", 'expected "FOLL_GET" (get_user_pages-like) or "FOLL_PIN"')
+        pins.append(
+            PinWrapper(
+                name=name,
+                kind=kind,
+                pages=read.position(entry, "pages", where, required=True) or 0,
+                start=read.position(entry, "start", where) or 0,
+                nr=_default(read.position(entry, "nr", where), 1),
+                flags=read.position(entry, "flags", where),
+                longterm=read.boolean(entry, "longterm", where),
+            )
+        )
     releases = table.get("releases", {})
     if not isinstance(releases, dict):
         raise read.fail("api.releases", "expected a table of function = argument position")
@@ -275,8 +292,15 @@ def _pinning_ioctls(read: _Reader, entries: Any) -> list[PinningIoctl]:
             raise read.fail(f"{where}.kind", 'expected "FOLL_GET" or "FOLL_PIN"')
         spelled = macro or (request if isinstance(request, str) else hex(value or 0))
         line = next((number for number, text in enumerate(lines, start=1) if spelled in text), 1)
-        found.append(PinningIoctl(macro, value, read.string(entry, "field", where), kind,
-                                  SourceLocation(str(read.file.resolve()), line, 1)))
+        found.append(
+            PinningIoctl(
+                macro,
+                value,
+                read.string(entry, "field", where),
+                kind,
+                SourceLocation(str(read.file.resolve()), line, 1),
+            )
+        )
     return found
 
 

@@ -33,8 +33,11 @@ def suppressions_in(path: str, text: str) -> dict[int, list[tuple[set[str], Supp
     return found
 
 
-def apply_suppressions(findings: Iterable[Finding], rule_names: dict[str, str],
-                       read_text: Callable[[str], str] = read_source_text) -> None:
+def apply_suppressions(
+    findings: Iterable[Finding],
+    rule_names: dict[str, str],
+    read_text: Callable[[str], str] = read_source_text,
+) -> None:
     """Mark each finding an inline comment covers. `rule_names` maps rule id -> rule name."""
     by_file: dict[str, dict[int, list[tuple[set[str], Suppression]]]] = {}
     for finding in findings:

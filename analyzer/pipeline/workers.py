@@ -62,8 +62,9 @@ def compute_facts(job: FactJob) -> FactResult:
     except ParseError as error:
         return FactResult(job.path, None, str(error), time.perf_counter() - started)
     except RecursionError:
-        return FactResult(job.path, None, "the file nests too deeply to analyse",
-                          time.perf_counter() - started)
+        return FactResult(
+            job.path, None, "the file nests too deeply to analyse", time.perf_counter() - started
+        )
     if job.cache_dir is not None and job.cache_key is not None:
         from gupcheck.pipeline.cache import FactCache
 
@@ -94,8 +95,9 @@ def _worker_main(connection: multiprocessing.connection.Connection) -> None:
         try:
             result = compute_facts(job)
         except Exception as error:  # noqa: BLE001 - an analyser bug costs this file, not the run
-            result = FactResult(job.path, None, f"internal error while extracting facts: "
-                                f"{type(error).__name__}: {error}")
+            result = FactResult(
+                job.path, None, f"internal error while extracting facts: {type(error).__name__}: {error}"
+            )
         connection.send(result)
 
 
@@ -151,7 +153,8 @@ class WorkerPool:
                 busy = [worker for worker in workers if worker.job is not None]
                 wait = max(0.0, min(worker.deadline for worker in busy) - time.monotonic())
                 ready = multiprocessing.connection.wait(
-                    [w.connection for w in busy] + [w.process.sentinel for w in busy], timeout=wait)
+                    [w.connection for w in busy] + [w.process.sentinel for w in busy], timeout=wait
+                )
                 for index, worker in enumerate(workers):
                     if worker.job is None:
                         continue
@@ -188,13 +191,17 @@ class WorkerPool:
         if result is None:
             if worker.connection in ready or worker.process.sentinel in ready:
                 worker.process.join(timeout=5)
-                result = FactResult(job.path, None, f"the parser process crashed "
-                                    f"({_describe_exit(worker.process.exitcode)}); file skipped")
+                result = FactResult(
+                    job.path,
+                    None,
+                    f"the parser process crashed ({_describe_exit(worker.process.exitcode)}); file skipped",
+                )
             elif time.monotonic() >= worker.deadline:
                 worker.process.kill()
                 worker.process.join()
-                result = FactResult(job.path, None,
-                                    f"parsing took longer than {self.timeout:g} s; file skipped")
+                result = FactResult(
+                    job.path, None, f"parsing took longer than {self.timeout:g} s; file skipped"
+                )
             else:
                 return None
         worker.job = None

@@ -59,7 +59,7 @@ def is_static_elf(path: Path) -> bool:
             if header[:4] != b"\x7fELF" or header[4] != 2:  # 64-bit only
                 return False
             endian = "<" if header[5] == 1 else ">"
-            phoff, = struct.unpack_from(endian + "Q", header, 32)
+            (phoff,) = struct.unpack_from(endian + "Q", header, 32)
             phentsize, phnum = struct.unpack_from(endian + "HH", header, 54)
             binary.seek(phoff)
             table = binary.read(phentsize * phnum)
@@ -87,8 +87,15 @@ def first_error(output: str, limit: int = 240) -> str:
 
 def _run(argv: list[str], cwd: Path | None, timeout: int) -> tuple[int, str]:
     try:
-        done = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              errors="replace", timeout=timeout)
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return -1, f"{argv[0]} timed out after {timeout} s"
     except OSError as error:
@@ -139,8 +146,13 @@ def _copy_sources(source: Path, target: Path) -> None:
                 shutil.copy2(entry, target / entry.name)
 
 
-def build_modules(kernel: Kernel, cases: dict[str, Case], into: Path, jobs: int,
-                  progress: Callable[[str], None] = lambda _: None) -> tuple[dict[str, Built], Built]:
+def build_modules(
+    kernel: Kernel,
+    cases: dict[str, Case],
+    into: Path,
+    jobs: int,
+    progress: Callable[[str], None] = lambda _: None,
+) -> tuple[dict[str, Built], Built]:
     """The cases' modules and the probe for one kernel: ({case id: Built}, probe)."""
     make = require_tool("make", "make")
     into.mkdir(parents=True)
@@ -159,8 +171,11 @@ def build_modules(kernel: Kernel, cases: dict[str, Case], into: Path, jobs: int,
         building = [member for member in members if member not in failed]
         (into / "Kbuild").write_text("".join(f"obj-m += {member}/\n" for member in building))
         progress(f"building {len(building)} module folders for {kernel.version}")
-        code, text = _run([make, "-k", f"-j{max(1, jobs)}", "-C", str(kernel.build), f"M={into}", "modules"],
-                          None, MAKE_TIMEOUT)
+        code, text = _run(
+            [make, "-k", f"-j{max(1, jobs)}", "-C", str(kernel.build), f"M={into}", "modules"],
+            None,
+            MAKE_TIMEOUT,
+        )
         if code == 0:
             break
         newly = {}

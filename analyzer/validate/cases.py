@@ -169,8 +169,13 @@ def _expectation(case: Path, manifest: Path, entry: object, kind: str) -> Expect
         raise CaseError(manifest, f"{kind} at {file}:{line}: bad result name {result!r}")
     if reasoning is not None and not (isinstance(reasoning, str) and reasoning.strip()):
         raise CaseError(manifest, f"{kind} at {file}:{line}: 'reasoning' must be a sentence")
-    return Expectation(file, line, rule if kind == "finding" else None, result,
-                       reasoning.strip() if isinstance(reasoning, str) else None)
+    return Expectation(
+        file,
+        line,
+        rule if kind == "finding" else None,
+        result,
+        reasoning.strip() if isinstance(reasoning, str) else None,
+    )
 
 
 def _result_specs(manifest: Path, table: object, names: list[str]) -> tuple[ResultSpec, ...]:
@@ -265,8 +270,15 @@ def load_case(folder: Path) -> Case:
     results = _result_specs(manifest, data.get("results"), names)
     if results and program is None:
         raise CaseError(repro, "no repro program (a .c file) for the results the manifest names")
-    return Case(folder, display_name(folder), program.resolve() if program else None, tuple(link),
-                tuple(modules), results, tuple(expectations))
+    return Case(
+        folder,
+        display_name(folder),
+        program.resolve() if program else None,
+        tuple(link),
+        tuple(modules),
+        results,
+        tuple(expectations),
+    )
 
 
 def _case_folders_below(root: Path) -> list[Path]:
@@ -312,8 +324,11 @@ def load_cases(paths: list[str]) -> list[Case]:
             path = path.parent
         folders = [path] if (path / REPRO_DIR / MANIFEST).is_file() else _case_folders_below(path)
         if not folders:
-            raise CaseError(raw, f"no repro: expected {REPRO_DIR}/{MANIFEST} in this case folder "
-                                 "(or in case folders below it)")
+            raise CaseError(
+                raw,
+                f"no repro: expected {REPRO_DIR}/{MANIFEST} in this case folder "
+                "(or in case folders below it)",
+            )
         for folder in folders:
             if folder not in seen:
                 seen.add(folder)

@@ -19,15 +19,21 @@ _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _KERNEL_STAMP = re.compile(r"\[\s*\d+\.\d{6}\]\s?")
 _PROTOCOL = re.compile(re.escape(MARK) + r" (?P<kind>[A-Z-]+)(?: (?P<rest>.*))?$")
-_RESULT = re.compile(r"RESULT (?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) (?P<verdict>BUG|OK|ERROR)\b ?"
-                     r"(?P<evidence>.*)$")
+_RESULT = re.compile(
+    r"RESULT (?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) (?P<verdict>BUG|OK|ERROR)\b ?"
+    r"(?P<evidence>.*)$"
+)
 _KMSG_PRIORITY = re.compile(r"^<\d+>")
 
 # Kernel messages that mean the kernel itself objected: an oops, a BUG, a WARN, hardening.
-_OOPS = re.compile(r"BUG: |kernel BUG at|Oops|general protection fault|Kernel panic|unable to handle|"
-                   r"Unable to handle|stack-protector|double fault")
-_WARNING = re.compile(r"WARNING: |usercopy: |Buffer overflow detected|field-spanning write|"
-                      r"BUG [a-z0-9_-]+ \(|refcount_t: ")
+_OOPS = re.compile(
+    r"BUG: |kernel BUG at|Oops|general protection fault|Kernel panic|unable to handle|"
+    r"Unable to handle|stack-protector|double fault"
+)
+_WARNING = re.compile(
+    r"WARNING: |usercopy: |Buffer overflow detected|field-spanning write|"
+    r"BUG [a-z0-9_-]+ \(|refcount_t: "
+)
 _RIP = re.compile(r"RIP: 0010:(?P<where>\S+)")
 _PAGE_FAULT = re.compile(r"#PF: (?P<code>error_code\(\w+\) - .*)$")
 
@@ -56,7 +62,7 @@ def split_console(text: str) -> list[tuple[str, bool]]:
             lines.append((head, False))
         for i, stamp in enumerate(stamps):
             end = stamps[i + 1].start() if i + 1 < len(stamps) else len(line)
-            message = line[stamp.end(): end].strip()
+            message = line[stamp.end() : end].strip()
             if message:
                 lines.append((message, True))
     return lines
@@ -99,7 +105,7 @@ class ResultRun:
                 continue
             seen.add(message)
             if kind == "oops":
-                following = self.kernel[i + 1: i + 40]
+                following = self.kernel[i + 1 : i + 40]
                 fault = next((m for m in map(_PAGE_FAULT.search, following) if m), None)
                 rip = next((m for m in map(_RIP.search, following) if m), None)
                 if fault:

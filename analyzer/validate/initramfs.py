@@ -63,8 +63,9 @@ def write_cpio(entries: list[Entry], output: Path) -> None:
             archive.write(_pad(len(data)))
 
 
-def build_initramfs(output: Path, busybox: Path, runner: Path, plan: str,
-                    payload: dict[str, list[Path]]) -> None:
+def build_initramfs(
+    output: Path, busybox: Path, runner: Path, plan: str, payload: dict[str, list[Path]]
+) -> None:
     """payload: {folder under /gupcheck: files to put there}."""
     entries = [Entry(name, _DIR | 0o755) for name in ("bin", "dev", "proc", "sys", "tmp", "root", "gupcheck")]
     entries.append(Entry("init", _FILE | 0o755, data=INIT.encode()))

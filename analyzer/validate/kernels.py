@@ -39,7 +39,7 @@ def installed_kernels(boot: Path = BOOT, modules: Path = MODULES) -> list[Kernel
     """Kernels with an image and a matching build tree, oldest first."""
     kernels = []
     for image in boot.glob("vmlinuz-*"):
-        version = image.name[len("vmlinuz-"):]
+        version = image.name[len("vmlinuz-") :]
         build = modules / version / "build"
         if image.is_file() and (build / "Makefile").is_file():
             kernels.append(Kernel(version, image, build.resolve()))
@@ -51,8 +51,10 @@ def select_kernels(spec: str | None, boot: Path = BOOT, modules: Path = MODULES)
     version family ("6.1" picks the newest 6.1.x)."""
     kernels = installed_kernels(boot, modules)
     if not kernels:
-        raise KernelError(f"no kernel to boot: need {boot}/vmlinuz-V with {modules}/V/build "
-                          "(run scripts/setup-qemu.sh as root)")
+        raise KernelError(
+            f"no kernel to boot: need {boot}/vmlinuz-V with {modules}/V/build "
+            "(run scripts/setup-qemu.sh as root)"
+        )
     if spec is None:
         return [kernels[-1]]
     if spec == "all":
@@ -60,8 +62,11 @@ def select_kernels(spec: str | None, boot: Path = BOOT, modules: Path = MODULES)
     exact = [k for k in kernels if k.version == spec]
     if exact:
         return exact
-    family = [k for k in kernels
-              if k.version.startswith(spec) and not k.version[len(spec):len(spec) + 1].isdigit()]
+    family = [
+        k
+        for k in kernels
+        if k.version.startswith(spec) and not k.version[len(spec) : len(spec) + 1].isdigit()
+    ]
     if family:
         return [family[-1]]
     known = ", ".join(k.version for k in kernels)

@@ -45,19 +45,46 @@ class Boot:
 
 def qemu_command(kernel: Kernel, initramfs: Path, accel: str, qemu: str = QEMU) -> list[str]:
     cpu = "host" if accel == "kvm" else "max"
-    return [qemu, "-accel", accel, "-cpu", cpu, "-m", MEMORY, "-smp", "1", "-no-reboot", "-nographic",
-            "-nodefaults", "-serial", "stdio", "-display", "none", "-kernel", str(kernel.image),
-            "-initrd", str(initramfs), "-append", KERNEL_ARGS]
+    return [
+        qemu,
+        "-accel",
+        accel,
+        "-cpu",
+        cpu,
+        "-m",
+        MEMORY,
+        "-smp",
+        "1",
+        "-no-reboot",
+        "-nographic",
+        "-nodefaults",
+        "-serial",
+        "stdio",
+        "-display",
+        "none",
+        "-kernel",
+        str(kernel.image),
+        "-initrd",
+        str(initramfs),
+        "-append",
+        KERNEL_ARGS,
+    ]
 
 
-def run_qemu(argv: list[str], timeout: float, idle_timeout: float,
-             ready_within: float | None = None) -> tuple[str, float, str, bool]:
+def run_qemu(
+    argv: list[str], timeout: float, idle_timeout: float, ready_within: float | None = None
+) -> tuple[str, float, str, bool]:
     """Runs QEMU until it exits or a deadline passes: (console, seconds, outcome, saw READY).
     With `ready_within`, gives up when READY has not appeared by then."""
     start = time.monotonic()
     try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     except OSError as error:
         return "", 0.0, f"cannot start {argv[0]}: {error.strerror or error}", False
     assert process.stdout is not None
@@ -88,7 +115,7 @@ def run_qemu(argv: list[str], timeout: float, idle_timeout: float,
                     last_output = time.monotonic()
                     window = tail + data
                     ready = ready or READY in window
-                    tail = window[-len(READY):]
+                    tail = window[-len(READY) :]
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -102,15 +129,17 @@ def kvm_usable() -> bool:
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
-def boot(kernel: Kernel, initramfs: Path, accel: str = "auto", timeout: float = 600,
-         idle_timeout: float = 90) -> Boot:
+def boot(
+    kernel: Kernel, initramfs: Path, accel: str = "auto", timeout: float = 600, idle_timeout: float = 90
+) -> Boot:
     """Boots once; accel is "auto" (KVM when it works, else TCG), "kvm" or "tcg"."""
     qemu = require_tool(QEMU, "qemu-system-x86")
     notes: list[str] = []
     if accel in ("auto", "kvm") and (accel == "kvm" or kvm_usable()):
         probe = KVM_PROBE_SECONDS if accel == "auto" else None
-        console, seconds, outcome, ready = run_qemu(qemu_command(kernel, initramfs, "kvm", qemu), timeout,
-                                                    idle_timeout, probe)
+        console, seconds, outcome, ready = run_qemu(
+            qemu_command(kernel, initramfs, "kvm", qemu), timeout, idle_timeout, probe
+        )
         if ready or accel == "kvm":
             return Boot(console, seconds, "kvm", outcome, notes)
         last = next((line for line in reversed(console.splitlines()) if line.strip()), "")
@@ -118,6 +147,7 @@ def boot(kernel: Kernel, initramfs: Path, accel: str = "auto", timeout: float = 
         notes.append(f"KVM unusable ({reason}), {seconds:.1f} s lost; booted with TCG")
     elif accel == "auto":
         notes.append("no usable /dev/kvm; booted with TCG")
-    console, seconds, outcome, _ = run_qemu(qemu_command(kernel, initramfs, "tcg", qemu), timeout,
-                                            idle_timeout)
+    console, seconds, outcome, _ = run_qemu(
+        qemu_command(kernel, initramfs, "tcg", qemu), timeout, idle_timeout
+    )
     return Boot(console, seconds, "tcg", outcome, notes)

@@ -37,10 +37,15 @@ def summary_lines(run: ValidationRun) -> list[str]:
             ordered = sorted(tally.items(), key=lambda item: -item[1])
             return ", ".join(f"{n} {name}" for name, n in ordered) or "none"
 
-        booted = (f"QEMU {kernel_run.seconds:.1f} s ({kernel_run.accel}, {kernel_run.outcome})"
-                  if kernel_run.accel else kernel_run.outcome)
-        lines.append(f"{version}: {len(findings)} findings: {counts(findings)}; "
-                     f"{len(look_alikes)} look-alikes: {counts(look_alikes)}; {booted}")
+        booted = (
+            f"QEMU {kernel_run.seconds:.1f} s ({kernel_run.accel}, {kernel_run.outcome})"
+            if kernel_run.accel
+            else kernel_run.outcome
+        )
+        lines.append(
+            f"{version}: {len(findings)} findings: {counts(findings)}; "
+            f"{len(look_alikes)} look-alikes: {counts(look_alikes)}; {booted}"
+        )
         lines += [f"  note: {note}" for note in kernel_run.notes]
     return lines
 
@@ -133,4 +138,3 @@ def merge_into_sarif(sarif: dict[str, Any], verdicts: list[Verdict], sarif_dir: 
             ]
             annotated += 1
     return annotated
-

@@ -86,14 +86,22 @@ def _duplicate_modules(cases: dict[str, Case]) -> dict[str, str]:
 
 
 def _load_failures(log: GuestLog, case_id: str) -> str | None:
-    failures = [f"{module}: {status}" for (cid, module), status in log.loads.items()
-                if cid == case_id and status != "OK"]
+    failures = [
+        f"{module}: {status}"
+        for (cid, module), status in log.loads.items()
+        if cid == case_id and status != "OK"
+    ]
     return f"module load failed ({'; '.join(failures)})" if failures else None
 
 
-def validate(cases: list[Case], kernels: list[Kernel], accel: str = "auto", timeout: float = 900,
-             progress: Callable[[str], None] = lambda _: None,
-             console_dir: Path | None = None) -> ValidationRun:
+def validate(
+    cases: list[Case],
+    kernels: list[Kernel],
+    accel: str = "auto",
+    timeout: float = 900,
+    progress: Callable[[str], None] = lambda _: None,
+    console_dir: Path | None = None,
+) -> ValidationRun:
     """Validates `cases` on each of `kernels`. Raises ToolError when a host tool is missing.
     With `console_dir`, each boot's raw console is kept there as <kernel version>.log."""
     busybox = find_busybox()
@@ -114,26 +122,33 @@ def validate(cases: list[Case], kernels: list[Kernel], accel: str = "auto", time
             kernel_run = KernelRun(kernel)
             runs.append(kernel_run)
             work = scratch / kernel.version
-            modules, probe = build_modules(kernel, {i: c for i, c in ids.items() if i not in clashes},
-                                           work / "modules", jobs, progress)
+            modules, probe = build_modules(
+                kernel, {i: c for i, c in ids.items() if i not in clashes}, work / "modules", jobs, progress
+            )
             if probe.error:
                 kernel_run.notes.append(f"companion probe: {probe.error}")
             setup_errors: dict[str, str] = {}
             for case_id in ids:
-                error = (clashes.get(case_id) or programs[case_id].error
-                         or (modules[case_id].error if case_id in modules else None))
+                error = (
+                    clashes.get(case_id)
+                    or programs[case_id].error
+                    or (modules[case_id].error if case_id in modules else None)
+                )
                 if error:
                     setup_errors[case_id] = error
             runnable = [case_id for case_id in ids if case_id not in setup_errors]
             log = GuestLog()
             if runnable:
-                payload = {case_id: [*modules.get(case_id, Built()).files, *programs[case_id].files]
-                           for case_id in runnable}
+                payload = {
+                    case_id: [*modules.get(case_id, Built()).files, *programs[case_id].files]
+                    for case_id in runnable
+                }
                 if probe.files:
                     payload["probe"] = probe.files
                 initramfs = work / "initramfs.cpio"
-                build_initramfs(initramfs, busybox, runner.files[0], plan_text(ids, runnable, modules, probe),
-                                payload)
+                build_initramfs(
+                    initramfs, busybox, runner.files[0], plan_text(ids, runnable, modules, probe), payload
+                )
                 progress(f"booting {kernel.version} with {len(runnable)} cases")
                 booted = boot(kernel, initramfs, accel, timeout=timeout)
                 kernel_run.accel, kernel_run.seconds = booted.accel, booted.seconds

@@ -52,8 +52,9 @@ class Verdict:
         return self.verdict in (GOOD_FOR_FINDINGS if self.positive else GOOD_FOR_LOOK_ALIKES)
 
 
-def result_state(spec: ResultSpec, run: ResultRun | None, setup_error: str | None,
-                 log: GuestLog | None, boot_outcome: str) -> tuple[str, str]:
+def result_state(
+    spec: ResultSpec, run: ResultRun | None, setup_error: str | None, log: GuestLog | None, boot_outcome: str
+) -> tuple[str, str]:
     """(BUG | NO_BUG | UNDECIDED, evidence) for one result of one case on one kernel."""
     if setup_error:
         return UNDECIDED, setup_error
@@ -100,6 +101,17 @@ def case_verdicts(case: Case, kernel: str, states: dict[str, tuple[str, str]]) -
             assert expectation.result is not None
             state, evidence = states[expectation.result]
             verdict = expectation_verdict(expectation, state)
-        verdicts.append(Verdict(case.name, str(case.path), kernel, expectation.file, expectation.line,
-                                expectation.rule, expectation.result, verdict, evidence))
+        verdicts.append(
+            Verdict(
+                case.name,
+                str(case.path),
+                kernel,
+                expectation.file,
+                expectation.line,
+                expectation.rule,
+                expectation.result,
+                verdict,
+                evidence,
+            )
+        )
     return verdicts
