@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.analyses.crosslayer import ARG, Link, cross_layer_flow, fork_hazard, link_program
-from gupcheck.analyses.pins import FOLL_GET, PinAnalysis
+from gupcheck.analyses.pins import PinAnalysis
+from gupcheck.kernel_api.pins import FOLL_GET
 from gupcheck.model.findings import Finding, Level, RelatedLocation
 from gupcheck.model.program import Program
 from gupcheck.model.rule import Rule, RuleDoc

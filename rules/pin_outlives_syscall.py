@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gupcheck.analyses.pins import FOLL_GET, Fate, Pin, PinAnalysis, pin_api
+from gupcheck.analyses.pins import Fate, Pin, PinAnalysis
+from gupcheck.kernel_api.pins import FOLL_GET, PIN_RELEASE_OF, foll_pin_counterpart, pin_api
 from gupcheck.model.facts import Function, NodeKind, last_field
 from gupcheck.model.findings import Finding, Fix, FlowStep, Level, RelatedLocation, Replacement
 from gupcheck.model.program import Program
@@ -63,12 +64,6 @@ static long buf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
         "https://lwn.net/Articles/807108/",
     ),
 )
-
-# Release APIs for FOLL_GET references and their FOLL_PIN counterparts.
-PIN_RELEASE = {
-    "put_page": "unpin_user_page",
-    "release_pages": "unpin_user_pages",
-}
 
 
 def check(program: Program) -> Iterator[Finding]:
@@ -191,10 +186,10 @@ def _fixes(analysis: PinAnalysis, pin: Pin, releases) -> list[Fix]:
     args = [arg.text for arg in call.args]
     if "FOLL_LONGTERM" not in args[api.flags]:
         args[api.flags] = f"{args[api.flags]} | FOLL_LONGTERM" if args[api.flags] != "0" else "FOLL_LONGTERM"
-    name = call.callee.replace("get_user_pages", "pin_user_pages") if pin.kind == FOLL_GET else call.callee
+    name = foll_pin_counterpart(call.callee) if pin.kind == FOLL_GET else call.callee
     replacements = [Replacement(call.location, f"{name}({', '.join(args)})")]
     for release in releases:
-        new = PIN_RELEASE.get(release.callee)
+        new = PIN_RELEASE_OF.get(release.callee)
         if new is not None and not release.via_macro:
             text = ", ".join(arg.text for arg in release.args)
             replacements.append(Replacement(release.location, f"{new}({text})"))

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.analyses.dataflow import must_facts, reachable_from
-from gupcheck.analyses.usercontrol import FETCHES, FunctionUserData, UserData, mentions
+from gupcheck.analyses.usercontrol import FunctionUserData, UserData, mentions
+from gupcheck.kernel_api.memory import LENGTH_SINKS, SIZE_ARGUMENTS
+from gupcheck.kernel_api.uaccess import (
+    CHECKING_COPIES,
+    FETCHES,
+    MUST_CHECK,
+    RANGE_CHECKS,
+    UNCHECKED_ACCESSORS,
+)
 from gupcheck.model.facts import CallSite, CfgNode, Comparison, Edge, Function, Value, last_field, root_of
 from gupcheck.model.findings import Finding, FlowStep, Level, RelatedLocation
 from gupcheck.model.program import Program
@@ -68,71 +76,6 @@ static long demo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
         "https://cwe.mitre.org/data/definitions/367.html",
     ),
 )
-
-# Unchecked accessors and the position of their user pointer.
-UNCHECKED_ACCESSORS = {
-    "__copy_from_user": 1,
-    "__copy_from_user_inatomic": 1,
-    "__copy_to_user": 0,
-    "__copy_to_user_inatomic": 0,
-    "__get_user": 1,
-    "__put_user": 1,
-    "__clear_user": 0,
-}
-# Range checks and the position of the pointer they validate.
-RANGE_CHECKS = {
-    "access_ok": 0,
-    "user_access_begin": 0,
-    "user_read_access_begin": 0,
-    "user_write_access_begin": 0,
-}
-# Checking copies: when they succeed (return 0) the range passed access_ok inside them.
-CHECKING_COPIES = {"copy_from_user": 1, "copy_to_user": 0, "get_user": 1, "put_user": 1, "clear_user": 0}
-MUST_CHECK = frozenset(
-    {"copy_from_user", "copy_to_user", "get_user", "put_user", "clear_user", "strncpy_from_user"}
-)
-# Copies between user/kernel memory: (length position, kernel object positions).
-LENGTH_SINKS = {
-    "copy_from_user": (2, (0,)),
-    "__copy_from_user": (2, (0,)),
-    "copy_to_user": (2, (1,)),
-    "__copy_to_user": (2, (1,)),
-    "memcpy": (2, (0, 1)),
-    "memmove": (2, (0, 1)),
-}
-# Arguments that size something: the places where a trusted length matters.
-SIZE_ARGUMENTS = {
-    "copy_from_user": (2,),
-    "__copy_from_user": (2,),
-    "copy_to_user": (2,),
-    "__copy_to_user": (2,),
-    "memcpy": (2,),
-    "memmove": (2,),
-    "memset": (2,),
-    "kmalloc": (0,),
-    "kzalloc": (0,),
-    "kvmalloc": (0,),
-    "kvzalloc": (0,),
-    "vmalloc": (0,),
-    "vzalloc": (0,),
-    "kcalloc": (0, 1),
-    "kmalloc_array": (0, 1),
-    "memdup_user": (1,),
-    "strncpy_from_user": (2,),
-    "clear_user": (1,),
-}
-_UPPER_BOUND = {
-    ("<", True): "lhs",
-    ("<=", True): "lhs",
-    (">", False): "lhs",
-    (">=", False): "lhs",
-    (">", True): "rhs",
-    (">=", True): "rhs",
-    ("<", False): "rhs",
-    ("<=", False): "rhs",
-    ("==", True): "both",
-    ("!=", False): "both",
-}
 
 
 def check(program: Program) -> Iterator[Finding]:
@@ -248,18 +191,11 @@ def _atom_facts(atom: Comparison, outcome: bool) -> list[tuple[str, ...]]:
         if position is not None and position < len(args):
             return [("checked", key) for key in _pointer_keys(args[position])]
         return []
-    side = _UPPER_BOUND.get((atom.op, outcome))
-    if side is None or atom.rhs is None:
-        return []
     facts: list[tuple[str, ...]] = []
-    if side in ("lhs", "both"):
-        facts.extend(("bounded", name) for name in atom.lhs.names)
-        if atom.lhs.path and atom.rhs.path:
-            facts.append(("greater", atom.rhs.path, atom.lhs.path))
-    if side in ("rhs", "both"):
-        facts.extend(("bounded", name) for name in atom.rhs.names)
-        if atom.lhs.path and atom.rhs.path:
-            facts.append(("greater", atom.lhs.path, atom.rhs.path))
+    for bounded, bound in atom.upper_bounds(outcome):
+        facts.extend(("bounded", name) for name in bounded.names)
+        if bounded.path and bound.path:
+            facts.append(("greater", bound.path, bounded.path))
     return facts
 
 

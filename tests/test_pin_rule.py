@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gupcheck.analyses.pins import FOLL_GET, FOLL_PIN, pin_api
+from gupcheck.kernel_api.pins import FOLL_GET, FOLL_PIN, pin_api
 from gupcheck.model.findings import Level
 from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES

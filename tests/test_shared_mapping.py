@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from gupcheck.analyses.locksets import LockSets, kernel_lock_events
+from gupcheck.analyses.locksets import LockSets, kernel_lock_classifier
 from gupcheck.analyses.sharedmem import Place, SharedMemory
 from gupcheck.model.facts import TranslationUnitFacts
 from gupcheck.model.program import Program
@@ -49,7 +49,7 @@ def held_at(program: Program, function: str, text: str) -> frozenset:
     """Locks held on entry to the statement of `function` spelled `text`."""
     fn = next(f for f in program.functions.values() if f.name == function)
     node = next(n for n in fn.nodes if n.text == text)
-    return LockSets(program, program.side_of(fn), kernel_lock_events).held(fn, node.id)
+    return LockSets(program, program.side_of(fn), kernel_lock_classifier(program.api)).held(fn, node.id)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,9 @@ def test_helper_summaries_and_callers_context(kernel_facts: Parse) -> None:
         static const struct file_operations fops = { .unlocked_ioctl = entry };
     """,
     )
-    locks = LockSets(program, program.side_of(program.functions["entry"]), kernel_lock_events)
+    locks = LockSets(
+        program, program.side_of(program.functions["entry"]), kernel_lock_classifier(program.api)
+    )
     by_name = {fn.name: fn for fn in program.functions.values()}
     assert locks.summaries[by_name["grab"].key].acquires == {"lock"}
     assert locks.summaries[by_name["drop"].key].releases == {"lock"}

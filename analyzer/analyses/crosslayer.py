@@ -13,26 +13,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.analyses.pins import Pin, PinAnalysis, pin_api
+from gupcheck.analyses.pins import Pin, PinAnalysis
+from gupcheck.kernel_api.allocators import ALLOCATORS, allocates
+from gupcheck.kernel_api.libc import FORKS, MADV_DONTFORK, OLD_LIBC_FORKS
+from gupcheck.kernel_api.uaccess import BLOCK_COPIES_FROM_USER, USER_ADDRESS_CONVERSIONS
 from gupcheck.model.facts import CallSite, CfgNode, Function, Side, Value, ValueKind, last_field, root_of
 from gupcheck.model.findings import FlowStep, SourceLocation
 from gupcheck.model.program import Program
 
 ARG = "arg"  # the pinned address is the ioctl argument itself
-# Conversions that keep a user address what it is.
-ADDRESS_CONVERSIONS = frozenset({"u64_to_user_ptr", "untagged_addr", "PAGE_ALIGN_DOWN"})
-# Copies from user space: (destination, source) positions.
-USER_COPIES = {"copy_from_user": (0, 1), "__copy_from_user": (0, 1), "copy_struct_from_user": (0, 2)}
-# Calls that copy the address space into a child, and calls that do not (clone(CLONE_VM|CLONE_VFORK)).
-FORKS = frozenset({"fork", "daemon", "forkpty", "clone", "clone3", "__clone"})
-# Current glibc and musl start system()/popen() children with clone(CLONE_VM|CLONE_VFORK); older C
-# libraries used fork(). --spawn-copies-memory counts them as fork for those.
-OLD_LIBC_FORKS = frozenset({"system", "popen"})
-HEAP_ALLOCATORS = frozenset(
-    {"malloc", "calloc", "realloc", "aligned_alloc", "memalign", "valloc", "pvalloc", "reallocarray"}
-)
-OUT_PARAM_ALLOCATORS = {"posix_memalign": 0}  # posix_memalign(&p, align, size)
-MADV_DONTFORK = 10
 
 
 @dataclass(frozen=True)
@@ -228,7 +217,7 @@ def _propagate(program: Program, fn: Function, env: dict[str, str], depth: int) 
             target = store.target.path
             if target and target == root_of(target):
                 origin = _origin(store.value, env)
-                if origin is not None and set(store.value.calls) <= ADDRESS_CONVERSIONS:
+                if origin is not None and set(store.value.calls) <= USER_ADDRESS_CONVERSIONS:
                     env.setdefault(target, origin)
     return env
 
@@ -237,8 +226,8 @@ def _filled_from_user(
     program: Program, fn: Function, call: CallSite, env: dict[str, str], depth: int
 ) -> list[int]:
     """Arguments a call fills with a struct copied from the ioctl argument."""
-    if call.callee in USER_COPIES:
-        dest, source = USER_COPIES[call.callee]
+    if call.callee in BLOCK_COPIES_FROM_USER:
+        dest, source = BLOCK_COPIES_FROM_USER[call.callee]
         if max(dest, source) < len(call.args) and _origin(call.args[source], env) == ARG:
             return [dest]
         return []
@@ -266,7 +255,7 @@ def _pins_from(
     for node_id in sorted(region):
         node = fn.nodes[node_id]
         for call in node.calls:
-            api = pin_api(call.callee, len(call.args), program.api)
+            api = program.api.pin(call.callee, len(call.args))
             pin = by_call.get((node_id, id(call)))
             if pin is not None and api is not None and api.start < len(call.args):
                 origin = _origin(call.args[api.start], env)
@@ -333,7 +322,7 @@ def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> B
         return None
     kind = value.kind
     location = fn.location
-    if value.kind == ValueKind.HEAP or set(value.calls) & HEAP_ALLOCATORS:
+    if value.kind == ValueKind.HEAP or allocates(value.calls):
         return BufferOrigin("heap", value.text, location, fn, _dontfork(fn, value.text))
     if "mmap" in value.calls:
         return BufferOrigin(_mmap_kind(value.text), value.text, location, fn, _dontfork(fn, value.text))
@@ -357,7 +346,8 @@ def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> B
     if variable is not None:
         for node in fn.nodes:
             for call in node.calls:
-                position = OUT_PARAM_ALLOCATORS.get(call.callee)
+                allocator = ALLOCATORS.get(call.callee)
+                position = allocator.out if allocator is not None else None
                 if position is not None and position < len(call.args) and call.args[position].path == name:
                     return BufferOrigin("heap", name, call.location, fn, _dontfork(fn, name))
             for store in node.stores:

@@ -12,98 +12,14 @@ call sites.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gupcheck.analyses.dataflow import must_facts
-from gupcheck.kernel_api.declared import ApiKnowledge
+from gupcheck.kernel_api.locks import ACQUIRE, IF_NONZERO, IF_ZERO, RELEASE, Holds, LockAction, LockApi
+from gupcheck.kernel_api.overlay import Api
 from gupcheck.model.facts import CallSite, CfgNode, Edge, Function, NodeKind, Side, Value, last_field
 from gupcheck.model.program import Program
-
-ACQUIRE, RELEASE = "acquire", "release"
-# Conditional acquisitions: held when the call returned 0 (mutex_lock_interruptible, down_*) or
-# when it returned non-zero (the trylocks).
-IF_ZERO, IF_NONZERO = "if-zero", "if-nonzero"
-
-
-@dataclass(frozen=True)
-class LockApi:
-    kind: str  # "mutex", "spinlock", "rwlock", "rwsem", "semaphore"
-    action: str  # ACQUIRE or RELEASE
-    condition: str = ""  # "", IF_ZERO or IF_NONZERO
-    mode: str = ""  # "read" or "write" for rw locks and rw semaphores
-
-
-def _table() -> dict[str, LockApi]:
-    table: dict[str, LockApi] = {}
-
-    def add(names: Iterable[str], api: LockApi) -> None:
-        for name in names:
-            table[name] = api
-
-    add(
-        ("mutex_lock", "mutex_lock_nested", "mutex_lock_io", "mutex_lock_io_nested"),
-        LockApi("mutex", ACQUIRE),
-    )
-    add(
-        (
-            "mutex_lock_interruptible",
-            "mutex_lock_killable",
-            "mutex_lock_interruptible_nested",
-            "mutex_lock_killable_nested",
-        ),
-        LockApi("mutex", ACQUIRE, IF_ZERO),
-    )
-    add(("mutex_trylock",), LockApi("mutex", ACQUIRE, IF_NONZERO))
-    add(("mutex_unlock",), LockApi("mutex", RELEASE))
-    for prefix in ("spin", "raw_spin", "_raw_spin"):
-        add(
-            (
-                f"{prefix}_lock{suffix}"
-                for suffix in ("", "_bh", "_irq", "_irqsave", "_nested", "_irqsave_nested")
-            ),
-            LockApi("spinlock", ACQUIRE),
-        )
-        add(
-            (f"{prefix}_trylock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave")),
-            LockApi("spinlock", ACQUIRE, IF_NONZERO),
-        )
-        add(
-            (f"{prefix}_unlock{suffix}" for suffix in ("", "_bh", "_irq", "_irqrestore")),
-            LockApi("spinlock", RELEASE),
-        )
-    for mode in ("read", "write"):
-        for prefix in ("", "_raw_"):
-            add(
-                (f"{prefix}{mode}_lock{suffix}" for suffix in ("", "_bh", "_irq", "_irqsave", "_nested")),
-                LockApi("rwlock", ACQUIRE, mode=mode),
-            )
-            add(
-                (f"{prefix}{mode}_trylock{suffix}" for suffix in ("", "_irqsave")),
-                LockApi("rwlock", ACQUIRE, IF_NONZERO, mode),
-            )
-            add(
-                (f"{prefix}{mode}_unlock{suffix}" for suffix in ("", "_bh", "_irq", "_irqrestore")),
-                LockApi("rwlock", RELEASE, mode=mode),
-            )
-        add((f"down_{mode}", f"down_{mode}_nested"), LockApi("rwsem", ACQUIRE, mode=mode))
-        add(
-            (f"down_{mode}_interruptible", f"down_{mode}_killable", f"down_{mode}_killable_nested"),
-            LockApi("rwsem", ACQUIRE, IF_ZERO, mode),
-        )
-        add((f"down_{mode}_trylock",), LockApi("rwsem", ACQUIRE, IF_NONZERO, mode))
-        add((f"up_{mode}",), LockApi("rwsem", RELEASE, mode=mode))
-    add(("down",), LockApi("semaphore", ACQUIRE))
-    # down_trylock() returns 0 when it got the semaphore, unlike the other trylocks
-    add(
-        ("down_interruptible", "down_killable", "down_timeout", "down_trylock"),
-        LockApi("semaphore", ACQUIRE, IF_ZERO),
-    )
-    add(("up",), LockApi("semaphore", RELEASE))
-    return table
-
-
-LOCK_APIS: dict[str, LockApi] = _table()
 
 
 def lock_key(value: Value) -> str | None:
@@ -116,43 +32,24 @@ def lock_key(value: Value) -> str | None:
 class LockEvent:
     """A lock operation at a call: acquire or release `key`, maybe only on one outcome."""
 
-    action: str
+    action: LockAction
     key: str
-    condition: str = ""
+    condition: Holds = Holds.ALWAYS
 
 
 Classifier = Callable[[Function, CallSite], list[LockEvent]]
 
 
-def kernel_lock_events(fn: Function, call: CallSite) -> list[LockEvent]:
-    """The lock API calls of kernel code."""
-    return _events(LOCK_APIS.get(call.callee), call)
+def kernel_lock_classifier(api: Api) -> Classifier:
+    """The lock API calls of kernel code, declared lock wrappers included."""
+    return lambda fn, call: _events(api.lock(call.callee), call)
 
 
-def _events(api: LockApi | None, call: CallSite) -> list[LockEvent]:
-    if api is None or not call.args:
+def _events(lock: LockApi | None, call: CallSite) -> list[LockEvent]:
+    if lock is None or not call.args:
         return []
     key = lock_key(call.args[0])
-    return [LockEvent(api.action, key, api.condition)] if key else []
-
-
-def lock_apis(knowledge: ApiKnowledge) -> dict[str, LockApi]:
-    """The kernel's lock APIs and the lock wrappers the configuration declares (`[api] locks`,
-    `unlocks`: they take or release the lock their first argument points to)."""
-    if not knowledge.locks and not knowledge.unlocks:
-        return LOCK_APIS
-    table = dict(LOCK_APIS)
-    table.update({name: LockApi("lock", ACQUIRE) for name in knowledge.locks})
-    table.update({name: LockApi("lock", RELEASE) for name in knowledge.unlocks})
-    return table
-
-
-def kernel_lock_classifier(knowledge: ApiKnowledge) -> Classifier:
-    """`kernel_lock_events` that also knows the declared lock wrappers."""
-    table = lock_apis(knowledge)
-    if table is LOCK_APIS:
-        return kernel_lock_events
-    return lambda fn, call: _events(table.get(call.callee), call)
+    return [LockEvent(lock.action, key, lock.condition)] if key else []
 
 
 @dataclass(frozen=True)

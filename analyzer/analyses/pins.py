@@ -13,7 +13,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gupcheck.analyses.dataflow import must_facts, predecessors, reachable_from, reaching
-from gupcheck.kernel_api.declared import ApiKnowledge
+from gupcheck.kernel_api.allocators import allocates
+from gupcheck.kernel_api.containers import LINKERS
+from gupcheck.kernel_api.entries import SYSCALL_ROLES
+from gupcheck.kernel_api.errors import ERROR_POINTER_TESTS
+from gupcheck.kernel_api.memory import MEMORY_ACCESS
+from gupcheck.kernel_api.pins import PAGE_USERS, PinKind, foll_longterm_value
 from gupcheck.model.facts import (
     CallSite,
     CfgNode,
@@ -26,117 +31,9 @@ from gupcheck.model.facts import (
     root_of,
 )
 from gupcheck.model.findings import SourceLocation
-from gupcheck.model.program import SYSCALL_ROLES, Program
+from gupcheck.model.program import Program
 
-FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
 RETURNED = -1  # summary position: the helper returns the pinned pages
-ERROR_POINTER_TESTS = frozenset({"IS_ERR", "IS_ERR_OR_NULL"})
-# Calls that take `&page` without keeping it (the pin APIs themselves, the releases).
-KNOWN_NON_KEEPING = frozenset(
-    {
-        "put_page",
-        "unpin_user_page",
-        "get_page",
-        "set_page_dirty_lock",
-        "kmap",
-        "kunmap",
-        "kmap_local_page",
-        "memcpy",
-        "memset",
-    }
-)
-
-
-@dataclass(frozen=True)
-class PinApi:
-    kind: str  # FOLL_GET or FOLL_PIN
-    pages: int  # position of the pages array
-    flags: int | None  # position of gup_flags (None: an old `int write` signature without flags)
-    nr: int = 1  # position of the number of pages
-    start: int = 0  # position of the user address
-    longterm: bool = False  # always FOLL_LONGTERM, whatever the flags (a declared wrapper)
-
-
-def pin_api(name: str, argc: int, knowledge: ApiKnowledge | None = None) -> PinApi | None:
-    """The signature of a pin API, by name and argument count (signatures changed across versions),
-    or of a pin wrapper the user declared in the configuration."""
-    if knowledge is not None:
-        wrapper = knowledge.pin_wrapper(name)
-        if wrapper is not None:
-            return PinApi(
-                wrapper.kind, wrapper.pages, wrapper.flags, wrapper.nr, wrapper.start, wrapper.longterm
-            )
-    if name == "get_user_pages":
-        if argc == 8:  # (tsk, mm, start, nr, write, force, pages, vmas), before 4.6
-            return PinApi(FOLL_GET, 6, None, 3, 2)
-        return PinApi(FOLL_GET, 3, 2)  # (start, nr, gup_flags, pages, vmas)
-    if name == "get_user_pages_remote":
-        if argc == 8:  # (tsk, mm, start, nr, gup_flags, pages, vmas, locked), before 5.9
-            return PinApi(FOLL_GET, 5, 4, 3, 2)
-        return PinApi(FOLL_GET, 4, 3, 2, 1)  # (mm, start, nr, gup_flags, pages, vmas, locked)
-    if name == "pin_user_pages_remote":
-        return PinApi(FOLL_PIN, 5, 4, 3, 2) if argc == 8 else PinApi(FOLL_PIN, 4, 3, 2, 1)
-    return _PIN_APIS.get(name)
-
-
-_PIN_APIS = {
-    "get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
-    "get_user_pages_fast_only": PinApi(FOLL_GET, 3, 2),
-    "__get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
-    "get_user_pages_unlocked": PinApi(FOLL_GET, 2, 3),
-    "pin_user_pages": PinApi(FOLL_PIN, 3, 2),
-    "pin_user_pages_fast": PinApi(FOLL_PIN, 3, 2),
-    "pin_user_pages_fast_only": PinApi(FOLL_PIN, 3, 2),
-    "pin_user_pages_unlocked": PinApi(FOLL_PIN, 2, 3),
-}
-
-
-# Releases and the position of the page(s) they release.
-RELEASES = {
-    "put_page": 0,
-    "release_pages": 0,
-    "unpin_user_page": 0,
-    "unpin_user_pages": 0,
-    "unpin_user_pages_dirty_lock": 0,
-    "unpin_user_page_range_dirty_lock": 0,
-    "put_user_page": 0,
-    "put_user_pages": 0,
-    "put_user_pages_dirty": 0,
-    "put_user_pages_dirty_lock": 0,
-}
-# Calls that link an object into a longer-lived container: position of the object.
-LINKERS = {
-    "list_add": 0,
-    "list_add_tail": 0,
-    "list_add_rcu": 0,
-    "list_add_tail_rcu": 0,
-    "hlist_add_head": 0,
-    "xa_store": 2,
-    "xa_insert": 2,
-    "__xa_store": 2,
-    "idr_alloc": 1,
-    "idr_alloc_cyclic": 1,
-    "idr_replace": 1,
-    "radix_tree_insert": 2,
-    "rb_link_node": 0,
-    "rb_insert_color": 0,
-}
-ALLOCATORS = frozenset(
-    {
-        "kmalloc",
-        "kzalloc",
-        "kcalloc",
-        "kmalloc_array",
-        "kvmalloc",
-        "kvzalloc",
-        "kvcalloc",
-        "kvmalloc_array",
-        "vmalloc",
-        "vzalloc",
-        "vmalloc_array",
-        "vcalloc",
-    }
-)
 
 
 def pages_key(value: Value) -> str | None:
@@ -154,7 +51,7 @@ class Pin:
     function: Function
     node: CfgNode
     call: CallSite
-    kind: str  # FOLL_GET or FOLL_PIN
+    kind: PinKind
     longterm: bool
     pages: str  # key of the pages object in `function`
     api: str  # the API finally called (through helpers)
@@ -262,10 +159,9 @@ class PinAnalysis:
         return PinSummary(pins_into, frozenset(releases - set(pins_into)), frozenset(stores))
 
     def _release_position(self, fn: Function, call: CallSite) -> int | None:
-        if call.callee in RELEASES:
-            return RELEASES[call.callee]
-        if call.callee in self.program.api.releases:
-            return self.program.api.releases[call.callee]
+        position = self.program.api.release_position(call.callee)
+        if position is not None:
+            return position
         callee = self.program.callee(fn, call)
         summary = self.summaries.get(callee.key) if callee else None
         if summary and summary.releases:
@@ -286,7 +182,7 @@ class PinAnalysis:
         pins: list[Pin] = []
         for node in fn.nodes:
             for call in node.calls:
-                api = pin_api(call.callee, len(call.args), self.program.api)
+                api = self.program.api.pin(call.callee, len(call.args))
                 if api is not None and api.pages < len(call.args):
                     key = pages_key(call.args[api.pages])
                     if key:
@@ -473,7 +369,7 @@ class PinAnalysis:
                 return call
             if (
                 self.program.callee(fn, call) is None
-                and call.callee not in KNOWN_NON_KEEPING
+                and not self._keeps_nothing(call.callee)
                 and any(arg.address_of and (arg.path or arg.base or "") in tracked for arg in call.args)
             ):
                 return "escaped"  # an out-parameter of code gupcheck cannot see
@@ -515,6 +411,13 @@ class PinAnalysis:
                 return "returned"
         return None
 
+    def _keeps_nothing(self, name: str) -> bool:
+        """Calls that take `&page` (or the pages array) without keeping it: releases, memory and string
+        calls, and the calls that only use a page."""
+        return (
+            self.program.api.release_position(name) is not None or name in MEMORY_ACCESS or name in PAGE_USERS
+        )
+
     def _storing_positions(self, fn: Function, call: CallSite) -> tuple[int, ...]:
         """Arguments a call keeps: list_add()'s entry, or what a helper stores."""
         if call.callee in LINKERS:
@@ -549,7 +452,7 @@ class PinAnalysis:
         return local in fn.locals and any(
             store.target.path == local
             and store.value.kind == ValueKind.CALL
-            and not set(store.value.calls) & ALLOCATORS
+            and not allocates(store.value.calls)
             for node in fn.nodes
             for store in node.stores
         )
@@ -605,7 +508,7 @@ class PinAnalysis:
                 if store.target.path != root:
                     continue
                 value = store.value
-                if value.kind.value == "heap" or set(value.calls) & ALLOCATORS:
+                if value.kind == ValueKind.HEAP or allocates(value.calls):
                     return None
                 sources = {root_of(n) for n in value.names}
                 for source in sources:
@@ -642,16 +545,15 @@ class PinAnalysis:
             node.returns is not None and node.returns.const_value == 0 for node in callee.nodes
         )
 
-    @staticmethod
     def _pin_failed(
-        node: CfgNode, edge: Edge, result: str | None, call: CallSite, zero_on_success: bool = False
+        self, node: CfgNode, edge: Edge, result: str | None, call: CallSite, zero_on_success: bool = False
     ) -> bool:
         """The branch on which the pin call is known to have pinned nothing: the API returned
         <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), or a helper that returns
         0 on success returned something else."""
         if node.condition is None or edge.label not in ("true", "false"):
             return False
-        api = pin_api(call.callee, len(call.args))
+        api = self.program.api.pin(call.callee, len(call.args))
         requested = call.args[api.nr].const_value if api and api.nr < len(call.args) else None
         for atom, outcome in node.condition.facts(edge.label == "true"):
             if atom.op == "call" and atom.call is not None and atom.call.callee in ERROR_POINTER_TESTS:
@@ -760,14 +662,6 @@ class PinAnalysis:
             if self._summarised:  # kept once the helper summaries (wrapped releases) are all known
                 self._field_releases = index
         return [(fn, call) for fn, call, key in index.get(field_name, ()) if key != field_name]
-
-
-# FOLL_LONGTERM's value: a macro up to 6.1, an enum constant with another value from 6.2.
-FOLL_LONGTERM_VALUES = {(6, 1): 0x10000, (6, 2): 1 << 8}
-
-
-def foll_longterm_value(target_kernel: tuple[int, int]) -> int:
-    return FOLL_LONGTERM_VALUES[(6, 2)] if target_kernel >= (6, 2) else FOLL_LONGTERM_VALUES[(6, 1)]
 
 
 def _longterm(fn: Function, node: CfgNode, flags: Value | None, longterm_bit: int) -> bool:

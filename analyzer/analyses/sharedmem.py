@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 
 from gupcheck.analyses.crosslayer import same_request
 from gupcheck.analyses.dataflow import must_facts, reachable_from
-from gupcheck.analyses.locksets import (
-    ACQUIRE,
-    RELEASE,
-    LockEvent,
-    LockSets,
-    kernel_lock_classifier,
-    lock_apis,
-)
+from gupcheck.analyses.locksets import LockEvent, LockSets, kernel_lock_classifier
+from gupcheck.kernel_api.allocators import ALLOCATORS, allocates
+from gupcheck.kernel_api.atomics import COUNT_DOWNS, COUNT_UPS, MARKED_READS, MARKED_WRITES, is_atomic
+from gupcheck.kernel_api.bounds import CLAMPS
+from gupcheck.kernel_api.entries import FAULT_ROLES, MODULE_ROLES, VM_ROLES
+from gupcheck.kernel_api.frees import FREES
+from gupcheck.kernel_api.locks import ACQUIRE, RELEASE
+from gupcheck.kernel_api.mapping import CONTEXT_FIELDS, EXPORTS, KERNEL_ADDRESS_CONVERSIONS
+from gupcheck.kernel_api.memory import MEMORY_ACCESS, SIZE_ARGUMENTS, MemoryCall
 from gupcheck.model.facts import (
     CallSite,
     CfgNode,
@@ -45,203 +46,7 @@ from gupcheck.model.facts import (
 from gupcheck.model.findings import SourceLocation
 from gupcheck.model.program import Program
 
-# Calls that map kernel memory into a user mapping: position of the memory (an address, a pfn,
-# a page or an array of pages).
-EXPORTS = {
-    "remap_pfn_range": 2,
-    "remap_pfn_range_notrack": 2,
-    "io_remap_pfn_range": 2,
-    "vm_insert_page": 2,
-    "vmf_insert_page": 2,
-    "vm_insert_pages": 2,
-    "vm_map_pages": 1,
-    "vm_map_pages_zero": 1,
-    "vmf_insert_pfn": 2,
-    "vmf_insert_pfn_prot": 2,
-    "vmf_insert_mixed": 2,
-    "remap_vmalloc_range": 1,
-    "remap_vmalloc_range_partial": 2,
-    "vm_iomap_memory": 1,
-    "dma_mmap_coherent": 2,
-    "dma_mmap_attrs": 2,
-    "dma_mmap_wc": 2,
-}
-# Conversions between a kernel address, its page and its pfn (with the helpers real headers
-# expand them to): an export computed through them still names the memory.
-ADDRESS_CONVERSIONS = frozenset(
-    {
-        "virt_to_phys",
-        "__pa",
-        "__phys_addr",
-        "__phys_addr_nodebug",
-        "__phys_addr_symbol",
-        "virt_to_page",
-        "vmalloc_to_page",
-        "vmalloc_to_pfn",
-        "page_to_pfn",
-        "pfn_to_page",
-        "virt_to_pfn",
-        "page_to_phys",
-        "page_address",
-        "PFN_DOWN",
-        "PFN_PHYS",
-        "__va",
-        "phys_to_virt",
-        "offset_in_page",
-        "PAGE_ALIGN",
-    }
-)
-# Fields that point to a context object, never to the shared memory itself.
-CONTEXT_FIELDS = frozenset({"private_data", "vm_private_data", "driver_data", "platform_data", "vm_file"})
-# Allocators whose memory is meant to be mapped into user space.
-USER_MAPPABLE_ALLOCATORS = frozenset({"vmalloc_user", "vmalloc_32_user"})
-FAULT_ROLES = frozenset({"fault", "page_mkwrite"})
-VM_ROLES = frozenset({"fault", "page_mkwrite", "vm_open", "vm_close", "vm_access"})
-# Code that runs before the device exists or after it is gone: no mapping can race with it.
-MODULE_ROLES = frozenset({"module_init", "module_exit"})
-
-# Calls that read or write the memory their pointer arguments point to: (read, written) positions.
-MEMORY_CALLS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "memcpy": ((1,), (0,)),
-    "memmove": ((1,), (0,)),
-    "__memcpy": ((1,), (0,)),
-    "memset": ((), (0,)),
-    "memzero_explicit": ((), (0,)),
-    "memcmp": ((0, 1), ()),
-    "copy_to_user": ((1,), ()),
-    "__copy_to_user": ((1,), ()),
-    "copy_from_user": ((), (0,)),
-    "__copy_from_user": ((), (0,)),
-    "simple_read_from_buffer": ((3,), ()),
-    "simple_write_to_buffer": ((), (0,)),
-    "copy_to_iter": ((0,), ()),
-    "copy_from_iter": ((), (0,)),
-    "memcpy_toio": ((1,), ()),
-    "memcpy_fromio": ((), (0,)),
-    "kmemdup": ((0,), ()),
-    "strcpy": ((1,), (0,)),
-    "strncpy": ((1,), (0,)),
-    "strscpy": ((1,), (0,)),
-    "strlcpy": ((1,), (0,)),
-    "strcat": ((1,), (0,)),
-    "strlen": ((0,), ()),
-    "strnlen": ((0,), ()),
-    "strcmp": ((0, 1), ()),
-    "strncmp": ((0, 1), ()),
-    "snprintf": ((), (0,)),
-    "scnprintf": ((), (0,)),
-    "sprintf": ((), (0,)),
-    # userland
-    "read": ((), (1,)),
-    "write": ((1,), ()),
-    "puts": ((0,), ()),
-    "fputs": ((0,), ()),
-    "fwrite": ((0,), ()),
-    "fread": ((), (0,)),
-}
-# One access of the memory by design (a lockless protocol): not a plain load or store.
-MARKED_READS = {"READ_ONCE": 0, "smp_load_acquire": 0}
-MARKED_WRITES = {"WRITE_ONCE": 0, "smp_store_release": 0}
-_ATOMIC = re.compile(
-    r"^(atomic(64|_long)?_\w+|refcount_\w+|kref_\w+"
-    r"|(test_and_)?(set|clear|change)_bit(_lock|_unlock)?)$"
-)
-# Arguments that size something: a length fetched from user memory must be checked first.
-SIZE_ARGUMENTS = {
-    "memcpy": (2,),
-    "memmove": (2,),
-    "memset": (2,),
-    "copy_to_user": (2,),
-    "copy_from_user": (2,),
-    "__copy_to_user": (2,),
-    "__copy_from_user": (2,),
-    "memcpy_toio": (2,),
-    "memcpy_fromio": (2,),
-    "copy_to_iter": (1,),
-    "copy_from_iter": (1,),
-    "kmalloc": (0,),
-    "kzalloc": (0,),
-    "kvmalloc": (0,),
-    "kvzalloc": (0,),
-    "vmalloc": (0,),
-    "kcalloc": (0, 1),
-    "kmalloc_array": (0, 1),
-    "kmemdup": (1,),
-}
-CLAMPS = frozenset(
-    {"min", "min_t", "max", "max_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec", "?:"}
-)
 _MASK = re.compile(r"[\w)\]]\s*[&%]\s*[\w(]")  # `head & RING_MASK`, `idx % NSLOTS`
-# A comparison that bounds one side from above, by (operator, outcome).
-_UPPER_BOUND = {
-    ("<", True): "lhs",
-    ("<=", True): "lhs",
-    (">", False): "lhs",
-    (">=", False): "lhs",
-    (">", True): "rhs",
-    (">=", True): "rhs",
-    ("<", False): "rhs",
-    ("<=", False): "rhs",
-    ("==", True): "both",
-    ("!=", False): "both",
-}
-FREES = {
-    "vfree": 0,
-    "kvfree": 0,
-    "kfree": 0,
-    "vunmap": 0,
-    "free_pages": 0,
-    "free_page": 0,
-    "__free_pages": 0,
-    "__free_page": 0,
-    "free_pages_exact": 0,
-    "dma_free_coherent": 2,
-    "dma_free_attrs": 2,
-    "dma_free_wc": 2,
-}
-ALLOCATORS = frozenset(
-    {
-        "vmalloc",
-        "vzalloc",
-        "vmalloc_user",
-        "vmalloc_32_user",
-        "kmalloc",
-        "kzalloc",
-        "kvmalloc",
-        "kvzalloc",
-        "kcalloc",
-        "__get_free_pages",
-        "get_zeroed_page",
-        "__get_free_page",
-        "alloc_pages_exact",
-        "dma_alloc_coherent",
-        "dma_alloc_attrs",
-        "dma_alloc_wc",
-    }
-)
-# Counts and flags of openers, raised in .open and lowered in .release: position of the counter.
-COUNT_UPS = {
-    "atomic_inc": 0,
-    "atomic_inc_return": 0,
-    "refcount_inc": 0,
-    "kref_get": 0,
-    "atomic_add": 1,
-    "test_and_set_bit": 1,
-    "test_and_set_bit_lock": 1,
-    "atomic_cmpxchg": 0,
-    "atomic_xchg": 0,
-}
-COUNT_DOWNS = {
-    "atomic_dec_and_test": 0,
-    "refcount_dec_and_test": 0,
-    "atomic_dec_return": 0,
-    "atomic_sub_and_test": 1,
-    "kref_put": 0,
-    "atomic_dec": 0,
-    "refcount_dec": 0,
-    "clear_bit": 1,
-    "clear_bit_unlock": 1,
-}
 
 
 @dataclass(frozen=True)
@@ -388,7 +193,6 @@ class SharedMemory:
         self._find_exports()
         self._aliases: dict[str, dict[str, Place]] = {}
         self._find_aliases()
-        self._lock_apis = lock_apis(program.api)
         self.locks = LockSets(program, Side.KERNEL, kernel_lock_classifier(program.api))
         self._lock_names = self._spell_locks()
         self._roles: dict[str, frozenset[str]] = {}
@@ -403,7 +207,7 @@ class SharedMemory:
                     if position is not None and position < len(call.args):
                         for path in self._sources(fn, call.args[position], 0):
                             self._add_buffer(fn, path, Export(fn, call.location, f"{call.callee}()"))
-                    if call.callee in USER_MAPPABLE_ALLOCATORS and call.assigned_to:
+                    if _user_mappable(call.callee) and call.assigned_to:
                         for path in self._holders(fn, call.assigned_to):
                             self._add_buffer(fn, path, Export(fn, call.location, f"{call.callee}()", False))
                 for store in node.stores:
@@ -433,16 +237,16 @@ class SharedMemory:
                 paths += [
                     store.target.path
                     for store in node.stores
-                    if store.value.kind == ValueKind.HEAP or set(store.value.calls) & ALLOCATORS
+                    if store.value.kind == ValueKind.HEAP or allocates(store.value.calls)
                 ]
                 for call in node.calls:
-                    reads, writes = MEMORY_CALLS.get(call.callee, ((), ()))
+                    reads, writes = _reads_writes(call.callee)
                     positions = (*reads, *writes, *([FREES[call.callee]] if call.callee in FREES else []))
                     for position in positions:
                         if position < len(call.args):
                             arg = call.args[position]
                             paths += [arg.path] if arg.path else list(arg.names)
-                    if call.callee in ALLOCATORS and call.assigned_to:
+                    if allocates((call.callee,)) and call.assigned_to:
                         paths.append(call.assigned_to)
             found = keys.setdefault(fn.file, set())
             for path in paths:
@@ -507,7 +311,7 @@ class SharedMemory:
         found: set[str] = set()
         if depth > 5:
             return found
-        helpers = set(value.calls) - ADDRESS_CONVERSIONS
+        helpers = set(value.calls) - KERNEL_ADDRESS_CONVERSIONS
         if helpers:
             # computed by a driver helper (`vmf->page = drv_page(dev, off)`): what it returns
             for name in sorted(helpers):
@@ -757,7 +561,7 @@ class SharedMemory:
                         )
                     )
             return accesses
-        if _ATOMIC.match(call.callee):
+        if is_atomic(call.callee):
             for arg in call.args:
                 place = self.place(fn, arg.path) if arg.address_of else None
                 if place is not None:
@@ -765,7 +569,7 @@ class SharedMemory:
                         Access(fn, node, call.location, place, True, True, f"{call.callee}()", arg.text)
                     )
             return accesses
-        reads, writes = MEMORY_CALLS.get(call.callee, ((), ()))
+        reads, writes = _reads_writes(call.callee)
         for positions, write in ((reads, False), (writes, True)):
             for position in positions:
                 if position < len(call.args):
@@ -809,7 +613,7 @@ class SharedMemory:
             return True
         return any(
             self.place(fn, store.target.path) == Place(place.key)
-            and (store.value.kind == ValueKind.HEAP or set(store.value.calls) & ALLOCATORS)
+            and (store.value.kind == ValueKind.HEAP or allocates(store.value.calls))
             for node in fn.nodes
             for store in node.stores
         )
@@ -819,7 +623,7 @@ class SharedMemory:
         names: dict[str, tuple[str, str]] = {}
         for fn in self.kernel:
             for _node, call in fn.call_sites():
-                api = self._lock_apis.get(call.callee)
+                api = self.program.api.lock(call.callee)
                 if api is not None and api.action == ACQUIRE and call.args and call.args[0].path:
                     for event in self.locks.events(fn, call):
                         names.setdefault(event.key, (call.args[0].path.lstrip("*"), api.kind))
@@ -1116,11 +920,11 @@ class SharedMemory:
                 for store in node.stores:
                     if (store.target.path or "").endswith("->private_data"):
                         value = store.value
-                        if value.kind == ValueKind.HEAP or set(value.calls) & ALLOCATORS:
+                        if value.kind == ValueKind.HEAP or allocates(value.calls):
                             return True
                         if value.path in fn.locals and any(
                             s.target.path == value.path
-                            and (s.value.kind == ValueKind.HEAP or set(s.value.calls) & ALLOCATORS)
+                            and (s.value.kind == ValueKind.HEAP or allocates(s.value.calls))
                             for n in fn.nodes
                             for s in n.stores
                         ):
@@ -1332,6 +1136,20 @@ class UserMappings:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _reads_writes(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The pointer arguments a call reads and writes memory through."""
+    access = MEMORY_ACCESS.get(name, _NO_ACCESS)
+    return access.reads, access.writes
+
+
+_NO_ACCESS = MemoryCall()
+
+
+def _user_mappable(name: str) -> bool:
+    allocator = ALLOCATORS.get(name)
+    return allocator is not None and allocator.user_mappable
+
+
 def _normal(suffix: str) -> str:
     """`->slots[].seq` and `.slots[].seq` are the same place inside a buffer."""
     return suffix.replace("->", ".")
@@ -1373,15 +1191,7 @@ def _bound_facts(node: CfgNode, edge: Edge) -> list[str]:
 
 
 def _bounded_by(atom: Comparison, outcome: bool) -> list[str]:
-    side = _UPPER_BOUND.get((atom.op, outcome))
-    if side is None or atom.rhs is None:
-        return []
-    names: list[str] = []
-    if side in ("lhs", "both"):
-        names.extend(atom.lhs.names)
-    if side in ("rhs", "both"):
-        names.extend(atom.rhs.names)
-    return names
+    return [name for bounded, _bound in atom.upper_bounds(outcome) for name in bounded.names]
 
 
 def _bound_transfer(node: CfgNode, facts: frozenset) -> frozenset:
@@ -1443,7 +1253,7 @@ def _user_accesses(fn: Function, names: dict[str, SourceLocation]) -> list[Acces
                     indexed.get(deref.location) or deref.path or deref.pointer.text,
                 )
         for call in node.calls:
-            reads, writes = MEMORY_CALLS.get(call.callee, ((), ()))
+            reads, writes = _reads_writes(call.callee)
             for positions, write in ((reads, False), (writes, True)):
                 for position in positions:
                     if position < len(call.args):

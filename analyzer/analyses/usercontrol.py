@@ -11,28 +11,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from gupcheck.kernel_api.bounds import CLAMPS
+from gupcheck.kernel_api.entries import USER_POINTER_PARAMS, USER_SCALAR_PARAMS
+from gupcheck.kernel_api.uaccess import FETCHES, FETCHING_RESULTS
 from gupcheck.model.facts import Function, Value, ValueKind
 from gupcheck.model.program import Program
-
-# Entry roles and the positions of their user-controlled scalar and pointer parameters.
-USER_SCALAR_PARAMS = {"ioctl": (2,), "compat_ioctl": (2,), "read": (2,), "write": (2,)}
-USER_POINTER_PARAMS = {"ioctl": (2,), "compat_ioctl": (2,), "read": (1,), "write": (1,)}
-
-# Calls that fetch user data into their destination argument (position of the destination).
-FETCHES = {
-    "copy_from_user": 0,
-    "__copy_from_user": 0,
-    "__copy_from_user_inatomic": 0,
-    "get_user": 0,
-    "__get_user": 0,
-    "unsafe_get_user": 0,
-    "copy_struct_from_user": 0,
-    "strncpy_from_user": 0,
-}
-# Calls whose result is user data.
-FETCHING_RESULTS = frozenset({"memdup_user", "vmemdup_user", "memdup_user_nul", "strndup_user"})
-# Calls that bound their result whatever their arguments.
-CLAMPS = frozenset({"min", "min_t", "clamp", "clamp_t", "clamp_val", "array_index_nospec", "sizeof", "?:"})
 
 # Updates that cannot raise an (unsigned) value: `avail -= len` does not make avail user-controlled.
 LOWERING = frozenset({"-=", "/=", ">>=", "&=", "%=", "--"})

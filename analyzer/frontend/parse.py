@@ -17,6 +17,9 @@ import clang.cindex as ci
 
 from gupcheck.frontend.buildconfig import FileConfig
 from gupcheck.frontend.pch import PrecompiledHeader, precompiled_header_for
+from gupcheck.kernel_api.allocators import is_allocator
+from gupcheck.kernel_api.entries import OPS_STRUCTS
+from gupcheck.kernel_api.macros import MACRO_CALLS, TRANSPARENT_MACROS
 from gupcheck.model.facts import (
     CallSite,
     CfgNode,
@@ -42,95 +45,6 @@ from gupcheck.model.findings import SourceLocation
 
 K = ci.CursorKind
 
-# Calls that are macros in the kernel (or commonly so): recognised by the macro's name at the
-# call site, because the expansion hides them (get_user expands to a statement expression).
-MACRO_CALLS = frozenset(
-    {
-        "get_user",
-        "put_user",
-        "__get_user",
-        "__put_user",
-        "access_ok",
-        "unsafe_get_user",
-        "unsafe_put_user",
-        "min",
-        "max",
-        "min_t",
-        "max_t",
-        "clamp",
-        "clamp_t",
-        "clamp_val",
-        "array_index_nospec",
-        "READ_ONCE",
-        "WRITE_ONCE",
-        "smp_load_acquire",
-        "smp_store_release",
-        "spin_lock_irqsave",
-        "read_lock_irqsave",
-        "write_lock_irqsave",
-        "raw_spin_lock_irqsave",
-        "module_init",
-        "module_exit",
-        "module_misc_device",
-        "module_platform_driver",
-        "list_add",
-        "list_add_tail",
-    }
-)
-
-# Sources of heap memory (kernel and userland).
-ALLOCATORS = frozenset(
-    {
-        "kmalloc",
-        "kzalloc",
-        "kcalloc",
-        "kmalloc_array",
-        "krealloc",
-        "kvmalloc",
-        "kvzalloc",
-        "kvcalloc",
-        "kvmalloc_array",
-        "vmalloc",
-        "vzalloc",
-        "vmalloc_user",
-        "kmemdup",
-        "memdup_user",
-        "vmemdup_user",
-        "devm_kzalloc",
-        "devm_kmalloc",
-        "__get_free_pages",
-        "get_zeroed_page",
-        "alloc_pages",
-        "alloc_page",
-        "kmem_cache_alloc",
-        "kmem_cache_zalloc",
-        "malloc",
-        "calloc",
-        "realloc",
-        "aligned_alloc",
-        "memalign",
-        "valloc",
-        "pvalloc",
-        "strdup",
-    }
-)
-
-# Ops structures whose function-pointer fields are entry points.
-OPS_STRUCTS = frozenset(
-    {
-        "file_operations",
-        "vm_operations_struct",
-        "miscdevice",
-        "proc_ops",
-        "platform_driver",
-        "pci_driver",
-        "mmu_interval_notifier_ops",
-        "mmu_notifier_ops",
-    }
-)
-
-# Macros that only wrap their argument; conditions inside them are read from the text.
-TRANSPARENT_MACROS = frozenset({"likely", "unlikely", "WARN_ON", "WARN_ON_ONCE", "unlikely_notrace"})
 
 # CXBinaryOperatorKind / CXUnaryOperatorKind (clang-c/Index.h, LLVM 17+), not wrapped by the
 # Python bindings of 18.1.
@@ -1029,7 +943,7 @@ class _TUWalker:
             vkind = ValueKind.STRING
         elif _kind(inner) == K.CALL_EXPR:
             callee = self.callee_name(inner)
-            vkind = ValueKind.HEAP if callee in ALLOCATORS else ValueKind.CALL
+            vkind = ValueKind.HEAP if is_allocator(callee) else ValueKind.CALL
         if not user and _kind(inner) == K.CSTYLE_CAST_EXPR:
             user = "__user" in text
         return Value(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gupcheck.kernel_api.pins import FOLL_GET, FOLL_PIN, PinKind
 from gupcheck.model.findings import SourceLocation
 
-FOLL_GET, FOLL_PIN = "FOLL_GET", "FOLL_PIN"
+__all__ = ["FOLL_GET", "FOLL_PIN", "ApiKnowledge", "PinWrapper", "PinningIoctl"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class PinWrapper:
     Positions are 0-based argument indexes."""
 
     name: str
-    kind: str  # FOLL_GET or FOLL_PIN
+    kind: PinKind
     pages: int  # the struct page ** array it fills
     start: int = 0  # the user address
     nr: int = 1  # the number of pages
@@ -36,7 +37,7 @@ class PinningIoctl:
     macro: str | None  # the request's macro name, as user space spells it
     value: int | None  # or its _IOC value
     field: str | None  # the request struct's field holding the address (None: the argument itself)
-    kind: str  # FOLL_GET or FOLL_PIN
+    kind: PinKind
     declared_at: SourceLocation  # the configuration entry
 
 

@@ -115,6 +115,22 @@ class Subscript:
     is_write: bool = False
 
 
+# The side of a comparison that is bounded from above, by (operator, outcome): `a < b` bounds a when
+# true and b when false.
+_UPPER_BOUNDED = {
+    ("<", True): "lhs",
+    ("<=", True): "lhs",
+    (">", False): "lhs",
+    (">=", False): "lhs",
+    (">", True): "rhs",
+    (">=", True): "rhs",
+    ("<", False): "rhs",
+    ("<=", False): "rhs",
+    ("==", True): "both",
+    ("!=", False): "both",
+}
+
+
 @dataclass(frozen=True)
 class Comparison:
     """An atom of a branch condition."""
@@ -123,6 +139,18 @@ class Comparison:
     lhs: Value
     rhs: Value | None = None
     call: CallSite | None = None  # op == "call": the condition is this call's result
+
+    def upper_bounds(self, outcome: bool) -> list[tuple[Value, Value]]:
+        """(bounded, bound) pairs that hold when the comparison evaluated to `outcome`."""
+        side = _UPPER_BOUNDED.get((self.op, outcome))
+        if side is None or self.rhs is None:
+            return []
+        pairs = []
+        if side in ("lhs", "both"):
+            pairs.append((self.lhs, self.rhs))
+        if side in ("rhs", "both"):
+            pairs.append((self.rhs, self.lhs))
+        return pairs
 
 
 @dataclass(frozen=True)

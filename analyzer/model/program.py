@@ -7,72 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from gupcheck.kernel_api.declared import ApiKnowledge
+from gupcheck.kernel_api.entries import ENTRY_ROLES, IOCTL_ROLES, SYSCALL_ROLES, Role
+from gupcheck.kernel_api.overlay import Api
 from gupcheck.model.facts import CallSite, CfgNode, Function, OpsTable, Side, TranslationUnitFacts
 from gupcheck.model.findings import SourceLocation
-
-# Which syscall (or kernel event) calls each ops field.
-ENTRY_ROLES: dict[str, dict[str, str]] = {
-    "file_operations": {
-        "unlocked_ioctl": "ioctl",
-        "compat_ioctl": "compat_ioctl",
-        "read": "read",
-        "write": "write",
-        "mmap": "mmap",
-        "open": "open",
-        "release": "release",
-        "poll": "poll",
-        "llseek": "llseek",
-        "flush": "flush",
-        "fsync": "fsync",
-        "read_iter": "read",
-        "write_iter": "write",
-    },
-    "proc_ops": {
-        "proc_ioctl": "ioctl",
-        "proc_compat_ioctl": "compat_ioctl",
-        "proc_read": "read",
-        "proc_write": "write",
-        "proc_mmap": "mmap",
-        "proc_open": "open",
-        "proc_release": "release",
-    },
-    "vm_operations_struct": {
-        "fault": "fault",
-        "huge_fault": "fault",
-        "page_mkwrite": "page_mkwrite",
-        "open": "vm_open",
-        "close": "vm_close",
-        "access": "vm_access",
-    },
-}
-
-# Roles that run in the context of a system call made by user space.
-SYSCALL_ROLES = frozenset(
-    {
-        "ioctl",
-        "compat_ioctl",
-        "read",
-        "write",
-        "mmap",
-        "open",
-        "release",
-        "poll",
-        "llseek",
-        "flush",
-        "fsync",
-        "fault",
-        "page_mkwrite",
-        "vm_open",
-        "vm_close",
-        "vm_access",
-    }
-)
 
 
 @dataclass(frozen=True)
 class EntryPoint:
     function: str  # function key
-    role: str  # "ioctl", "read", "fault", "module_init", ...
+    role: Role
     table: str  # the ops variable ("" for module_init/exit)
     location: SourceLocation  # where the function is registered
 
@@ -97,7 +41,7 @@ class Program:
         api: ApiKnowledge | None = None,
     ) -> None:
         self.units = units
-        self.api = api if api is not None else ApiKnowledge()  # wrappers declared in the configuration
+        self.api = Api(api)  # the API tables, with the wrappers declared in the configuration
         self.target_kernel = target_kernel  # the kernel version advice is given for
         # old C libraries implement system()/popen() with fork(): they copy the address space
         self.spawn_copies_memory = spawn_copies_memory
@@ -175,7 +119,7 @@ class Program:
             return None
         return self.resolve(call.callee, ref_caller.file)
 
-    def roles(self, fn: Function) -> set[str]:
+    def roles(self, fn: Function) -> set[Role]:
         return {entry.role for entry in self.entry_points.get(fn.key, [])}
 
     def syscall_entry_points(self) -> list[tuple[Function, EntryPoint]]:
@@ -189,7 +133,7 @@ class Program:
     def ioctl_dispatch(self, fn: Function) -> list[tuple[str | None, int | None, CfgNode]]:
         """`switch (cmd)` in an ioctl handler: (command macro, value, first node of the case)."""
         roles = self.roles(fn)
-        if not roles & {"ioctl", "compat_ioctl"} or len(fn.params) < 2:
+        if not roles & IOCTL_ROLES or len(fn.params) < 2:
             return []
         command = fn.params[1].name
         cases = []
@@ -232,7 +176,9 @@ class Program:
             if role is not None:
                 self._register(unit.path, field.function, role, table.variable, field.location)
 
-    def _register(self, path: str, name: str, role: str, table: str, location: SourceLocation | None) -> None:
+    def _register(
+        self, path: str, name: str, role: Role, table: str, location: SourceLocation | None
+    ) -> None:
         fn = self.resolve(name, path)
         if fn is None:
             return

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gupcheck.kernel_api.declared import FOLL_GET, FOLL_PIN, ApiKnowledge, PinningIoctl, PinWrapper
+from gupcheck.kernel_api.declared import ApiKnowledge, PinningIoctl, PinWrapper
+from gupcheck.kernel_api.pins import FOLL_GET, FOLL_PIN, PinKind
 from gupcheck.model.findings import Level, SourceLocation
 
 CONFIG_FILE = ".gupcheck.toml"
@@ -241,7 +242,7 @@ def _api(read: _Reader, table: Any) -> ApiKnowledge:
         pins.append(
             PinWrapper(
                 name=name,
-                kind=kind,
+                kind=PinKind(kind),
                 pages=read.position(entry, "pages", where, required=True) or 0,
                 start=read.position(entry, "start", where) or 0,
                 nr=_default(read.position(entry, "nr", where), 1),
@@ -297,7 +298,7 @@ def _pinning_ioctls(read: _Reader, entries: Any) -> list[PinningIoctl]:
                 macro,
                 value,
                 read.string(entry, "field", where),
-                kind,
+                PinKind(kind),
                 SourceLocation(str(read.file.resolve()), line, 1),
             )
         )

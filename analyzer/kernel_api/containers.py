@@ -1,0 +1,20 @@
+"""Calls that link an object into a longer-lived container, with the position of the object."""
+
+from __future__ import annotations
+
+LINKERS: dict[str, int] = {
+    "list_add": 0,
+    "list_add_tail": 0,
+    "list_add_rcu": 0,
+    "list_add_tail_rcu": 0,
+    "hlist_add_head": 0,
+    "xa_store": 2,
+    "xa_insert": 2,
+    "__xa_store": 2,
+    "idr_alloc": 1,
+    "idr_alloc_cyclic": 1,
+    "idr_replace": 1,
+    "radix_tree_insert": 2,
+    "rb_link_node": 0,
+    "rb_insert_color": 0,
+}

@@ -1,0 +1,91 @@
+"""Pinning user pages: the pin APIs by signature (they changed across kernel versions), their releases,
+and FOLL_LONGTERM's value per kernel version. See the kernel's Documentation/core-api/pin_user_pages.rst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PinKind(StrEnum):
+    FOLL_GET = "FOLL_GET"  # get_user_pages*: a page reference, released with put_page()
+    FOLL_PIN = "FOLL_PIN"  # pin_user_pages*: a pin, released with unpin_user_page(s)()
+
+
+FOLL_GET, FOLL_PIN = PinKind.FOLL_GET, PinKind.FOLL_PIN
+
+
+@dataclass(frozen=True)
+class PinApi:
+    kind: PinKind
+    pages: int  # position of the pages array
+    flags: int | None  # position of gup_flags (None: an old `int write` signature without flags)
+    nr: int = 1  # position of the number of pages
+    start: int = 0  # position of the user address
+    longterm: bool = False  # always FOLL_LONGTERM, whatever the flags (a declared wrapper)
+
+
+# Signatures that did not change with the kernel version.
+PIN_APIS: dict[str, PinApi] = {
+    "get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
+    "get_user_pages_fast_only": PinApi(FOLL_GET, 3, 2),
+    "__get_user_pages_fast": PinApi(FOLL_GET, 3, 2),
+    "get_user_pages_unlocked": PinApi(FOLL_GET, 2, 3),
+    "pin_user_pages": PinApi(FOLL_PIN, 3, 2),
+    "pin_user_pages_fast": PinApi(FOLL_PIN, 3, 2),
+    "pin_user_pages_fast_only": PinApi(FOLL_PIN, 3, 2),
+    "pin_user_pages_unlocked": PinApi(FOLL_PIN, 2, 3),
+}
+
+# Signatures that did, by argument count.
+PIN_APIS_BY_ARITY: dict[tuple[str, int], PinApi] = {
+    # (tsk, mm, start, nr, write, force, pages, vmas), before 4.6
+    ("get_user_pages", 8): PinApi(FOLL_GET, 6, None, 3, 2),
+    # (tsk, mm, start, nr, gup_flags, pages, vmas, locked), before 5.9
+    ("get_user_pages_remote", 8): PinApi(FOLL_GET, 5, 4, 3, 2),
+    ("pin_user_pages_remote", 8): PinApi(FOLL_PIN, 5, 4, 3, 2),
+}
+PIN_APIS_DEFAULT_ARITY: dict[str, PinApi] = {
+    "get_user_pages": PinApi(FOLL_GET, 3, 2),  # (start, nr, gup_flags, pages, vmas)
+    "get_user_pages_remote": PinApi(FOLL_GET, 4, 3, 2, 1),  # (mm, start, nr, gup_flags, pages, vmas, locked)
+    "pin_user_pages_remote": PinApi(FOLL_PIN, 4, 3, 2, 1),
+}
+
+
+def pin_api(name: str, argc: int) -> PinApi | None:
+    """The kernel pin API called `name` with `argc` arguments, or None."""
+    return PIN_APIS_BY_ARITY.get((name, argc)) or PIN_APIS_DEFAULT_ARITY.get(name) or PIN_APIS.get(name)
+
+
+# Releases and the position of the page(s) they release.
+RELEASES: dict[str, int] = {
+    "put_page": 0,
+    "release_pages": 0,
+    "unpin_user_page": 0,
+    "unpin_user_pages": 0,
+    "unpin_user_pages_dirty_lock": 0,
+    "unpin_user_page_range_dirty_lock": 0,
+    "put_user_page": 0,
+    "put_user_pages": 0,
+    "put_user_pages_dirty": 0,
+    "put_user_pages_dirty_lock": 0,
+}
+
+def foll_pin_counterpart(name: str) -> str:
+    """The pin_user_pages* API that replaces a get_user_pages* one (the same arguments)."""
+    return name.replace("get_user_pages", "pin_user_pages")
+
+
+# The FOLL_PIN release that replaces a FOLL_GET one.
+PIN_RELEASE_OF: dict[str, str] = {"put_page": "unpin_user_page", "release_pages": "unpin_user_pages"}
+
+# Calls that use a page (or take `&page`) without keeping it.
+PAGE_USERS = frozenset({"get_page", "set_page_dirty_lock", "kmap", "kunmap", "kmap_local_page"})
+
+# FOLL_LONGTERM's value: a macro up to 6.1, an enum constant with another value from 6.2.
+FOLL_LONGTERM_VALUES: dict[tuple[int, int], int] = {(6, 1): 0x10000, (6, 2): 1 << 8}
+
+
+def foll_longterm_value(target_kernel: tuple[int, int]) -> int:
+    return FOLL_LONGTERM_VALUES[(6, 2)] if target_kernel >= (6, 2) else FOLL_LONGTERM_VALUES[(6, 1)]
