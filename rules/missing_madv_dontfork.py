@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gupcheck.analyses.crosslayer import ARG, Link, cross_layer_flow, fork_hazard, link_program
-from gupcheck.analyses.pins import PinAnalysis
+from gupcheck.analyses.context import Analyses
+from gupcheck.analyses.crosslayer import ARG, Link, cross_layer_flow, fork_hazard
 from gupcheck.kernel_api.pins import FOLL_GET
 from gupcheck.model.findings import Finding, Level, RelatedLocation
-from gupcheck.model.program import Program
 from gupcheck.model.rule import Rule, RuleDoc
 
 DOC = RuleDoc(
@@ -50,11 +49,13 @@ ioctl(fd, DEV_IOC_REGISTER, &reg);
         "https://lwn.net/Articles/849638/",
         "https://docs.kernel.org/core-api/pin_user_pages.html",
     ),
+    links_userland=True,
 )
 
 
-def check(program: Program) -> Iterator[Finding]:
-    layer = program.derived("cross-layer", lambda: link_program(program, PinAnalysis.of(program)))
+def check(context: Analyses) -> Iterator[Finding]:
+    program = context.program
+    layer = context.cross_layer
     reported: set[tuple[int, str]] = set()
     for link in layer.links:
         request, command = link.request, link.command

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gupcheck.analyses.context import Analyses
 from gupcheck.analyses.pins import Fate, Pin, PinAnalysis
 from gupcheck.kernel_api.pins import FOLL_GET, PIN_RELEASE_OF, foll_pin_counterpart, pin_api
 from gupcheck.model.facts import Function, NodeKind, last_field
 from gupcheck.model.findings import Finding, Fix, FlowStep, Level, RelatedLocation, Replacement
-from gupcheck.model.program import Program
 from gupcheck.model.rule import Rule, RuleDoc
 
 DOC = RuleDoc(
@@ -66,8 +66,8 @@ static long buf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 )
 
 
-def check(program: Program) -> Iterator[Finding]:
-    analysis = PinAnalysis.of(program)
+def check(context: Analyses) -> Iterator[Finding]:
+    analysis = context.pins
     for pin in sorted(analysis.all_pins(), key=lambda p: (p.function.file, p.call.location.line)):
         fate = analysis.fate(pin)
         if fate.handed_out or (fate.returned and not fate.stored) or fate.escaped:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gupcheck.analyses.crosslayer import ARG, Link, cross_layer_flow, link_program
-from gupcheck.analyses.pins import PinAnalysis
+from gupcheck.analyses.context import Analyses
+from gupcheck.analyses.crosslayer import ARG, Link, cross_layer_flow
 from gupcheck.model.findings import Finding, Level, RelatedLocation
-from gupcheck.model.program import Program
 from gupcheck.model.rule import Rule, RuleDoc
 
 DOC = RuleDoc(
@@ -54,11 +53,12 @@ int start_capture(int fd, void **out)
         "https://docs.kernel.org/core-api/pin_user_pages.html",
         "https://man7.org/linux/man-pages/man2/madvise.2.html",
     ),
+    links_userland=True,
 )
 
 
-def check(program: Program) -> Iterator[Finding]:
-    layer = program.derived("cross-layer", lambda: link_program(program, PinAnalysis.of(program)))
+def check(context: Analyses) -> Iterator[Finding]:
+    layer = context.cross_layer
     reported: set[tuple[int, str]] = set()
     for link in layer.links:
         request, command = link.request, link.command

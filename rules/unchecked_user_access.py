@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gupcheck.analyses.context import Analyses
 from gupcheck.analyses.dataflow import must_facts, reachable_from
 from gupcheck.analyses.usercontrol import FunctionUserData, UserData, mentions
 from gupcheck.kernel_api.memory import LENGTH_SINKS, SIZE_ARGUMENTS
@@ -78,8 +79,9 @@ static long demo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 )
 
 
-def check(program: Program) -> Iterator[Finding]:
-    user = UserData(program)
+def check(context: Analyses) -> Iterator[Finding]:
+    program = context.program
+    user = context.user_data
     fetchers = _fetching_functions(program)
     path_facts = _PathFacts(program, user)
     for fn in sorted(program.kernel_functions(), key=lambda f: (f.file, f.location.line)):

@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from gupcheck.analyses.context import Analyses
 from gupcheck.analyses.sharedmem import (
     Access,
     DoubleFetch,
     MappedFree,
     RacyCounter,
     SharedBuffer,
-    SharedMemory,
     UnbracketedAccess,
     UncheckedUse,
     UnlockedAccess,
 )
 from gupcheck.model.findings import Finding, FlowStep, Level, RelatedLocation
-from gupcheck.model.program import Program
 from gupcheck.model.rule import Rule, RuleDoc
 
 DOC = RuleDoc(
@@ -102,11 +101,12 @@ static long ring_take(struct ring_dev *dev)
         "https://cwe.mitre.org/data/definitions/362.html",
         "https://cwe.mitre.org/data/definitions/367.html",
     ),
+    links_userland=True,
 )
 
 
-def check(program: Program) -> Iterator[Finding]:
-    shared = SharedMemory.of(program)
+def check(context: Analyses) -> Iterator[Finding]:
+    shared = context.shared_memory
     for unlocked in shared.unlocked_accesses():
         yield _unlocked(unlocked)
     for counter in shared.racy_counters():

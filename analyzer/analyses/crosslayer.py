@@ -88,7 +88,6 @@ class CrossLayer:
     commands: list[CommandPin] = field(default_factory=list)
     requests: list[UserIoctl] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
-    unresolved: list[CallSite] = field(default_factory=list)  # userland requests no driver handles
 
 
 def link_program(program: Program, pins: PinAnalysis) -> CrossLayer:
@@ -96,16 +95,6 @@ def link_program(program: Program, pins: PinAnalysis) -> CrossLayer:
     result.commands = driver_commands(program, pins) + declared_commands(program)
     ioctls = _userland_ioctls(program)
     result.requests = [request for request in ioctls if request.origin.kind != "unknown"]
-    dispatched = [
-        (macro, value)
-        for fn in program.kernel_functions()
-        for macro, value, _node in program.ioctl_dispatch(fn)
-    ]
-    dispatched += [(declared.macro, declared.value) for declared in program.api.pinning_ioctls]
-    for _fn, _node, call in _all_ioctl_calls(program):
-        request = call.args[1]
-        if not any(same_request(request.macro, request.const_value, m, v) for m, v in dispatched):
-            result.unresolved.append(call)
     for request in result.requests:
         for command in result.commands:
             if (
@@ -114,6 +103,22 @@ def link_program(program: Program, pins: PinAnalysis) -> CrossLayer:
             ):
                 result.links.append(Link(request, command))
     return result
+
+
+def unresolved_requests(program: Program) -> list[CallSite]:
+    """Userland `ioctl()` calls whose request no analysed driver dispatches and no configuration
+    declares."""
+    dispatched = [
+        (macro, value)
+        for fn in program.kernel_functions()
+        for macro, value, _node in program.ioctl_dispatch(fn)
+    ]
+    dispatched += [(declared.macro, declared.value) for declared in program.api.pinning_ioctls]
+    return [
+        call
+        for _fn, _node, call in _all_ioctl_calls(program)
+        if not any(same_request(call.args[1].macro, call.args[1].const_value, m, v) for m, v in dispatched)
+    ]
 
 
 def same_request(macro_a: str | None, value_a: int | None, macro_b: str | None, value_b: int | None) -> bool:

@@ -84,11 +84,6 @@ class PinSummary:
 class PinAnalysis:
     """Pin sites of a program, their fate, and helper summaries."""
 
-    @staticmethod
-    def of(program: Program) -> PinAnalysis:
-        """The program's pin analysis, computed once for all the rules that need it."""
-        return program.derived("pins", lambda: PinAnalysis(program))
-
     def __init__(self, program: Program) -> None:
         self.program = program
         self.summaries: dict[str, PinSummary] = {}

@@ -180,10 +180,6 @@ class UnbracketedAccess:
 class SharedMemory:
     """Shared buffers of the kernel side of a program, their accesses and what is wrong with them."""
 
-    @staticmethod
-    def of(program: Program) -> SharedMemory:
-        return program.derived("shared-memory", lambda: SharedMemory(program))
-
     def __init__(self, program: Program) -> None:
         self.program = program
         self.kernel = program.kernel_functions()

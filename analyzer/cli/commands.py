@@ -19,9 +19,10 @@ from gupcheck.model.facts import HeaderMode
 from gupcheck.model.findings import Finding, InputProblem
 from gupcheck.model.rule import LazyRule
 from gupcheck.output.text import relative_path, render_text, should_use_color
-from gupcheck.pipeline.baseline import BaselineError, fingerprint_of, load_baseline
+from gupcheck.pipeline.baseline import BaselineError, load_baseline
 from gupcheck.pipeline.cache import FactCache, default_cache_dir
 from gupcheck.pipeline.engine import Analysis, analyse
+from gupcheck.pipeline.postprocess import Reporting
 from gupcheck.pipeline.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
 from gupcheck.pipeline.workers import DEFAULT_TIMEOUT, default_jobs
 from gupcheck.rules import ALL_RULES, rule_by_id
@@ -263,6 +264,12 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
             progress=progress,
             api=project.api,
             executor=executor,
+            reporting=Reporting(
+                levels=project.levels,
+                report_only=tuple(report_only) if report_only is not None else None,
+                baseline=frozenset(baseline),
+                source_root=root,
+            ),
         )
     except ConfigError as error:
         _error(str(error))
@@ -274,16 +281,7 @@ def _run(paths: list[str], options: dict, report_only: list[str] | None = None) 
             executor_summary = executor.summary()
             executor.close()
 
-    for finding in analysis.findings:
-        level = project.levels.get(finding.rule_id) or project.levels.get(_rule_name(finding.rule_id))
-        if level is not None:
-            finding.level = level
     findings = analysis.findings
-    if report_only is not None:
-        wanted = {os.path.realpath(name) for name in report_only}
-        findings = [f for f in findings if os.path.realpath(f.location.path) in wanted]
-    if baseline:
-        findings = [f for f in findings if fingerprint_of(f, root) not in baseline]
 
     for problem in analysis.problems:
         if problem.fatal or not quiet:
@@ -413,11 +411,6 @@ def _selected_rules(project: ProjectConfig) -> tuple:
     enabled = [rule_by_id(name) for name in project.enable] if project.enable is not None else list(ALL_RULES)
     disabled = {rule_by_id(name).id for name in project.disable}
     return tuple(rule for rule in ALL_RULES if rule in enabled and rule.id not in disabled)
-
-
-def _rule_name(rule_id: str) -> str:
-    rule = rule_by_id(rule_id)
-    return rule.name if rule is not None else rule_id
 
 
 # Flags Kbuild's CHECKFLAGS adds for sparse that no compiler understands.

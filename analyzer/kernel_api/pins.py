@@ -72,6 +72,7 @@ RELEASES: dict[str, int] = {
     "put_user_pages_dirty_lock": 0,
 }
 
+
 def foll_pin_counterpart(name: str) -> str:
     """The pin_user_pages* API that replaces a get_user_pages* one (the same arguments)."""
     return name.replace("get_user_pages", "pin_user_pages")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +63,6 @@ class Program:
         self._callgraph: Any = None
         self.entry_points: dict[str, list[EntryPoint]] = {}
         self._callers: dict[str, list[CallRef]] = {}
-        self._derived: dict[str, Any] = {}
         self._build()
 
     @property
@@ -80,12 +78,6 @@ class Program:
                 graph.add_edge(source, target, **attributes)
             self._callgraph = graph
         return self._callgraph
-
-    def derived(self, name: str, compute: Callable[[], Any]) -> Any:
-        """An analysis of the whole program that several rules share, computed once."""
-        if name not in self._derived:
-            self._derived[name] = compute()
-        return self._derived[name]
 
     # -- queries --------------------------------------------------------------------
     def side_of(self, fn: Function) -> Side:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from gupcheck.model.findings import Finding, Level
 
 if TYPE_CHECKING:
-    from gupcheck.model.program import Program
+    from gupcheck.analyses.context import Analyses
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class RuleDoc:
     example: str  # C code, the bug
     use_instead: str  # C code, the fix
     references: tuple[str, ...]
+    links_userland: bool = False  # follows userland ioctl calls into drivers (cross-layer)
 
     @property
     def full_description(self) -> str:
@@ -58,7 +59,7 @@ class RuleDoc:
 @dataclass(frozen=True)
 class Rule:
     doc: RuleDoc
-    check: Callable[[Program], Iterable[Finding]]
+    check: Callable[[Analyses], Iterable[Finding]]
 
     @property
     def id(self) -> str:
@@ -88,8 +89,8 @@ class LazyRule:
     def doc(self) -> RuleDoc:
         return self.load().doc
 
-    def check(self, program: Program) -> Iterable[Finding]:
-        return self.load().check(program)
+    def check(self, context: Analyses) -> Iterable[Finding]:
+        return self.load().check(context)
 
 
 def _indent(text: str) -> str:

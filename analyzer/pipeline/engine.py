@@ -12,19 +12,13 @@ from dataclasses import dataclass, field
 from gupcheck.frontend import buildconfig
 from gupcheck.frontend.discovery import discover_sources
 from gupcheck.kernel_api.declared import ApiKnowledge
-from gupcheck.model.facts import HeaderMode, TranslationUnitFacts
+from gupcheck.model.facts import TranslationUnitFacts
 from gupcheck.model.findings import Finding, InputProblem
 from gupcheck.model.rule import LazyRule, Rule
 from gupcheck.pipeline.cache import CachedFacts, FactCache
 from gupcheck.pipeline.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
-from gupcheck.pipeline.suppressions import apply_suppressions
+from gupcheck.pipeline.postprocess import Reporting, postprocess
 from gupcheck.pipeline.workers import DEFAULT_TIMEOUT, FactJob, FactResult, WorkerPool, run_in_process
-
-MODE_NOTES = {
-    HeaderMode.KERNEL_MODEL: "parsed with gupcheck's built-in kernel API model, not real kernel headers "
-    "(use --kernel-dir DIR for a kernel build tree)",
-}
-
 
 FactExecutor = Callable[[list[FactJob]], Iterable[FactResult]]  # computes facts, results in any order
 
@@ -85,6 +79,7 @@ def analyse(
     progress: Progress | None = None,
     executor: FactExecutor | None = None,
     api: ApiKnowledge | None = None,
+    reporting: Reporting | None = None,
 ) -> Analysis:
     """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options.
 
@@ -92,7 +87,8 @@ def analyse(
     version, else 6.1. `jobs` worker processes compute facts (0: in this process); `cache_dir` keeps
     facts between runs (None: no cache); `timeout` bounds one file's parse in a worker; `excludes` are
     glob patterns of paths to skip; `executor` replaces the local workers (for example a cluster);
-    `api` declares wrappers gupcheck cannot see (from the configuration).
+    `api` declares wrappers gupcheck cannot see (from the configuration); `reporting` says what of the
+    findings to report (levels, files, baseline).
     """
     target = target_kernel
     if target is not None:
@@ -130,11 +126,12 @@ def analyse(
             run_key = FactCache.result_key([job.cache_key or "" for job in jobs_by_path.values()], settings)
             cached_run = cache.load_result(run_key)
             if isinstance(cached_run, tuple) and len(cached_run) == 2:
-                result.findings, result.notes = cached_run
+                findings, result.notes = cached_run
                 result.units = [entries[path].summary for path in jobs_by_path]
                 for unit in result.units:
                     _account(result, unit, "cache")
                 _finish_stats(result, cache, None)
+                result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
                 stats.stages["findings (cached)"] = time.perf_counter() - clock
                 return result
 
@@ -177,10 +174,11 @@ def analyse(
 
     clock = time.perf_counter()
     keep_what_exists()  # the facts live till the end: the collector's passes while rules run skip them
-    _run_rules(result, rules, config, target, spawn_copies_memory, api)
+    findings = _run_rules(result, rules, config, target, spawn_copies_memory, api)
     if cache is not None and result.units:
         analysed = [jobs_by_path[unit.path].cache_key or "" for unit in result.units]
-        cache.store_result(FactCache.result_key(analysed, settings), (result.findings, result.notes))
+        cache.store_result(FactCache.result_key(analysed, settings), (findings, result.notes))
+    result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
     stats.stages["link and rules"] = time.perf_counter() - clock
     return result
 
@@ -212,9 +210,10 @@ def _run_rules(
     target: str | None,
     spawn_copies_memory: bool,
     api: ApiKnowledge | None,
-) -> None:
-    from gupcheck.analyses.crosslayer import link_program  # the analyses are imported when they are needed
-    from gupcheck.analyses.pins import PinAnalysis
+) -> list[Finding]:
+    """The findings of every rule (as the rules word them), and notes on what the rules that link
+    userland to drivers could not follow."""
+    from gupcheck.analyses.context import Analyses  # the analyses are imported when they are needed
     from gupcheck.model.program import Program
 
     release = target or _tree_release(config) or "6.1"
@@ -224,29 +223,23 @@ def _run_rules(
         spawn_copies_memory=spawn_copies_memory,
         api=api,
     )
-    modes = {unit.path: unit for unit in result.units}
-    for rule in rules:
-        for finding in rule.check(program):
-            unit = modes.get(finding.location.path)
-            if unit is not None:
-                if unit.mode in MODE_NOTES:
-                    finding.notes.append(MODE_NOTES[unit.mode])
-                if unit.errors:
-                    finding.notes.append(
-                        f"the file parsed with {len(unit.errors)} error(s); this finding may be incomplete"
-                    )
-            result.findings.append(finding)
-    result.findings.sort(key=Finding.sort_key)
-    apply_suppressions(result.findings, {rule.id: rule.name for rule in rules})
-    layer = program.derived("cross-layer", lambda: link_program(program, PinAnalysis.of(program)))
-    for call in layer.unresolved:
-        request = call.args[1]
-        name = request.macro or request.text
-        value = f" ({request.const_value:#x})" if request.const_value is not None else ""
-        result.notes.append(
-            f"{call.location.path}:{call.location.line}: ioctl request {name}{value} is not handled by any "
-            "analysed driver: cross-layer rules (GUP002, GUP003, GUP004) cannot follow it"
-        )
+    context = Analyses(program)
+    findings = [finding for rule in rules for finding in rule.check(context)]
+    linking = [rule.id for rule in rules if rule.doc.links_userland]
+    if linking:
+        for call in context.unresolved_requests:
+            request = call.args[1]
+            name = request.macro or request.text
+            value = f" ({request.const_value:#x})" if request.const_value is not None else ""
+            result.notes.append(
+                f"{call.location.path}:{call.location.line}: ioctl request {name}{value} is not handled by "
+                f"any analysed driver: cross-layer rules ({', '.join(linking)}) cannot follow it"
+            )
+    return findings
+
+
+def _names(rules: tuple[Rule | LazyRule, ...]) -> dict[str, str]:
+    return {rule.id: rule.name for rule in rules}
 
 
 def is_excluded(path: str, patterns: tuple[str, ...]) -> bool:
