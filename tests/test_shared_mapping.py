@@ -12,6 +12,10 @@ from gupcheck.analyses.locksets import LockSets, kernel_lock_classifier
 from gupcheck.analyses.sharedmem import Place, SharedMemory
 from gupcheck.model.facts import TranslationUnitFacts
 from gupcheck.model.program import Program
+from gupcheck.rules.unlocked_shared_mapping.counters import racy_counters
+from gupcheck.rules.unlocked_shared_mapping.double_fetch import double_fetches
+from gupcheck.rules.unlocked_shared_mapping.unchecked_use import unchecked_uses
+from gupcheck.rules.unlocked_shared_mapping.unlocked import unlocked_accesses
 
 HEADERS = """
 #include <linux/module.h>
@@ -330,7 +334,7 @@ def test_unlocked_reads_matter_only_against_locked_writes(kernel_facts: Parse) -
         module_init(sd_init);
     """
     reads_only = SharedMemory(program_of(kernel_facts, source))
-    assert reads_only.unlocked_accesses() == []
+    assert unlocked_accesses(reads_only) == []
     with_write = SharedMemory(
         program_of(
             kernel_facts,
@@ -340,7 +344,7 @@ def test_unlocked_reads_matter_only_against_locked_writes(kernel_facts: Parse) -
             ),
         )
     )
-    (unlocked,) = with_write.unlocked_accesses()
+    (unlocked,) = unlocked_accesses(with_write)
     assert unlocked.access.function.name == "sd_peek" and unlocked.lock == "s.lock"
 
 
@@ -370,7 +374,7 @@ def test_plain_counters_only_on_shared_state_in_vm_callbacks(kernel_facts: Parse
         static const struct vm_operations_struct rg_ops = { .open = rg_open };
     """,
     )
-    found = sorted((c.function.name, c.target, c.op, c.role) for c in SharedMemory(program).racy_counters())
+    found = sorted((c.function.name, c.target, c.op, c.role) for c in racy_counters(SharedMemory(program)))
     assert found == [("bump", "r->maps", "+=", "vm_open"), ("rg_open", "faults", "++", "vm_open")]
 
 
@@ -443,4 +447,4 @@ def test_marked_accesses_are_one_fetch_each_and_not_plain_accesses(kernel_facts:
     marked = {(a.place.suffix, a.write) for a in shared.accesses(ioctl) if a.marked}
     assert marked == {(".head", False), (".tail", False), (".tail", True)}
     assert {f.text for f in shared.fetches(ioctl) if f.marked} == {"r.ring->head", "r.ring->tail"}
-    assert shared.unchecked_uses() == [] and shared.double_fetches() == []
+    assert unchecked_uses(shared) == [] and double_fetches(shared) == []
