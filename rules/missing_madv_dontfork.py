@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.analyses.context import Analyses
-from gupcheck.analyses.crosslayer import ARG, Link, cross_layer_flow, fork_hazard
+from gupcheck.analyses.crosslayer import ARG, Link, Origin, cross_layer_flow, fork_hazard
 from gupcheck.kernel_api.pins import FOLL_GET
 from gupcheck.model.findings import Finding, Level, RelatedLocation
 from gupcheck.model.rule import Rule, RuleDoc
@@ -59,7 +59,7 @@ def check(context: Analyses) -> Iterator[Finding]:
     reported: set[tuple[int, str]] = set()
     for link in layer.links:
         request, command = link.request, link.command
-        if request.origin.kind != "heap" or request.origin.dontfork or not command.kept:
+        if request.origin.kind != Origin.HEAP or request.origin.dontfork or not command.kept:
             continue
         if command.kind != FOLL_GET and program.target_kernel >= (5, 9):
             continue  # fork copies FOLL_PIN-pinned pages for the child since 5.9

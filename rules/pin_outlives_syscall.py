@@ -112,7 +112,7 @@ def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function
             else "this kernel has neither pin_user_pages() nor FOLL_LONGTERM: do not keep the pages "
             "past the syscall, or use an MMU notifier"
         )
-    store_node, stored_in = fate.stored[0]
+    store_node, stored_in = fate.stored[0].node, fate.stored[0].place
     stored_at = store_node.location or pin.call.location
     field = last_field(stored_in).rstrip("()")
     related = [RelatedLocation(stored_at, f"the pages are kept in '{stored_in}'")]

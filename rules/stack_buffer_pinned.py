@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.analyses.context import Analyses
-from gupcheck.analyses.crosslayer import ARG, Link, cross_layer_flow
+from gupcheck.analyses.crosslayer import ARG, Link, Origin, cross_layer_flow
 from gupcheck.model.findings import Finding, Level, RelatedLocation
 from gupcheck.model.rule import Rule, RuleDoc
 
@@ -62,7 +62,7 @@ def check(context: Analyses) -> Iterator[Finding]:
     reported: set[tuple[int, str]] = set()
     for link in layer.links:
         request, command = link.request, link.command
-        if request.origin.kind != "stack" or not command.kept:
+        if request.origin.kind != Origin.STACK or not command.kept:
             continue
         key = (id(request.call), request.target)
         if key in reported:

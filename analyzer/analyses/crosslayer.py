@@ -10,18 +10,44 @@ parameters; `madvise(MADV_DONTFORK)` coverage; whether the program can fork.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from gupcheck.analyses.dataflow import reachable_from
 from gupcheck.analyses.pins import Pin, PinAnalysis
 from gupcheck.kernel_api.allocators import ALLOCATORS, allocates
 from gupcheck.kernel_api.libc import FORKS, MADV_DONTFORK, OLD_LIBC_FORKS
+from gupcheck.kernel_api.pins import PinKind
 from gupcheck.kernel_api.uaccess import BLOCK_COPIES_FROM_USER, USER_ADDRESS_CONVERSIONS
 from gupcheck.model.facts import CallSite, CfgNode, Function, Side, Value, ValueKind, last_field, root_of
 from gupcheck.model.findings import FlowStep, SourceLocation
 from gupcheck.model.program import Program
 
-ARG = "arg"  # the pinned address is the ioctl argument itself
+
+class FromArgument(StrEnum):
+    """What a driver value is in terms of the ioctl argument."""
+
+    ARG = "arg"  # the argument itself: the user address
+    STRUCT = "struct"  # a struct copied in from the argument
+
+
+@dataclass(frozen=True)
+class ArgumentField:
+    """Field `name` of the struct copied in from the ioctl argument."""
+
+    name: str
+
+
+ArgumentPart = FromArgument | ArgumentField
+ARG = FromArgument.ARG  # the pinned address is the ioctl argument itself
+
+
+class Origin(StrEnum):
+    """Where the memory a userland buffer pointer points to comes from."""
+
+    STACK = "stack"
+    HEAP = "heap"
+    DEVICE = "device"  # the device's own mmap
 
 
 @dataclass(frozen=True)
@@ -37,10 +63,10 @@ class CommandPin:
     kept: bool  # still pinned when the ioctl returns
     kept_in: str = ""
     kept_at: SourceLocation | None = None
-    declared_kind: str = ""  # FOLL_GET or FOLL_PIN, for a declared command
+    declared_kind: PinKind | None = None  # for a declared command
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> PinKind | None:
         return self.pin.kind if self.pin is not None else self.declared_kind
 
     @property
@@ -59,7 +85,7 @@ class CommandPin:
 
 @dataclass(frozen=True)
 class BufferOrigin:
-    kind: str  # "stack", "heap", "global", "device", "unknown"
+    kind: Origin
     variable: str
     location: SourceLocation
     function: Function
@@ -94,7 +120,7 @@ def link_program(program: Program, pins: PinAnalysis) -> CrossLayer:
     result = CrossLayer()
     result.commands = driver_commands(program, pins) + declared_commands(program)
     ioctls = _userland_ioctls(program)
-    result.requests = [request for request in ioctls if request.origin.kind != "unknown"]
+    result.requests = ioctls
     for request in result.requests:
         for command in result.commands:
             if (
@@ -139,13 +165,13 @@ def driver_commands(program: Program, pins: PinAnalysis) -> list[CommandPin]:
         for macro, value, case_node in cases:
             env = {arg: ARG} if arg else {}
             for pin, target in _pins_from(
-                program, pins, handler, {case_node.id} | _after(handler, case_node), env, depth=0
+                program, pins, handler, reachable_from(handler, case_node.id) | {case_node.id}, env, depth=0
             ):
                 fate = pins.fate(pin)
                 kept = pins.outlives_syscall(pin, fate)
                 kept_in, kept_at = ("", None)
                 if kept and fate.stored:
-                    node, place = fate.stored[0]
+                    node, place = fate.stored[0].node, fate.stored[0].place
                     kept_in, kept_at = place, node.location
                 found.append(
                     CommandPin(
@@ -180,21 +206,9 @@ def declared_commands(program: Program) -> list[CommandPin]:
     ]
 
 
-def _after(fn: Function, node: CfgNode) -> set[int]:
-    seen: set[int] = set()
-    queue = deque(edge.target for edge in node.succs)
-    while queue:
-        current = queue.popleft()
-        if current in seen:
-            continue
-        seen.add(current)
-        queue.extend(edge.target for edge in fn.nodes[current].succs)
-    return seen
-
-
-def _origin(value: Value, env: dict[str, str]) -> str | None:
-    """What a driver value is in terms of the ioctl argument: ARG (the address itself),
-    "struct" (a struct copied in from it), "field:F" (field F of that struct), or None."""
+def _origin(value: Value, env: dict[str, ArgumentPart]) -> ArgumentPart | None:
+    """What a driver value is in terms of the ioctl argument: the address itself, a struct copied in
+    from it, a field of that struct, or None."""
     for name in (value.path, value.base, *value.names):
         if not name:
             continue
@@ -202,13 +216,15 @@ def _origin(value: Value, env: dict[str, str]) -> str | None:
         kind = env.get(root)
         if kind is None:
             continue
-        if kind == "struct":
-            return "struct" if name == root else "field:" + last_field(name)
+        if kind == FromArgument.STRUCT:
+            return FromArgument.STRUCT if name == root else ArgumentField(last_field(name))
         return kind
     return None
 
 
-def _propagate(program: Program, fn: Function, env: dict[str, str], depth: int) -> dict[str, str]:
+def _propagate(
+    program: Program, fn: Function, env: dict[str, ArgumentPart], depth: int
+) -> dict[str, ArgumentPart]:
     """Extend `env` over `fn` in statement order: copies of arg, and structs copied in from arg
     here or by a helper that fills its parameter (`rr_get_region(&reg, uarg)`)."""
     env = dict(env)
@@ -217,7 +233,7 @@ def _propagate(program: Program, fn: Function, env: dict[str, str], depth: int) 
             for position in _filled_from_user(program, fn, call, env, depth):
                 dest = call.args[position]
                 if dest.path:
-                    env[root_of(dest.path)] = "struct"
+                    env[root_of(dest.path)] = FromArgument.STRUCT
         for store in node.stores:
             target = store.target.path
             if target and target == root_of(target):
@@ -228,7 +244,7 @@ def _propagate(program: Program, fn: Function, env: dict[str, str], depth: int) 
 
 
 def _filled_from_user(
-    program: Program, fn: Function, call: CallSite, env: dict[str, str], depth: int
+    program: Program, fn: Function, call: CallSite, env: dict[str, ArgumentPart], depth: int
 ) -> list[int]:
     """Arguments a call fills with a struct copied from the ioctl argument."""
     if call.callee in BLOCK_COPIES_FROM_USER:
@@ -247,11 +263,20 @@ def _filled_from_user(
     if ARG not in callee_env.values():
         return []
     inner = _propagate(program, callee, callee_env, depth + 1)
-    return [p.index for p in callee.params if inner.get(p.name) == "struct" and p.index < len(call.args)]
+    return [
+        p.index
+        for p in callee.params
+        if inner.get(p.name) == FromArgument.STRUCT and p.index < len(call.args)
+    ]
 
 
 def _pins_from(
-    program: Program, pins: PinAnalysis, fn: Function, region: set[int], env: dict[str, str], depth: int
+    program: Program,
+    pins: PinAnalysis,
+    fn: Function,
+    region: set[int],
+    env: dict[str, ArgumentPart],
+    depth: int,
 ) -> list[tuple[Pin, str]]:
     """Pins reached from `region` of `fn` whose user address comes from the ioctl argument."""
     env = _propagate(program, fn, env, depth)
@@ -264,13 +289,15 @@ def _pins_from(
             pin = by_call.get((node_id, id(call)))
             if pin is not None and api is not None and api.start < len(call.args):
                 origin = _origin(call.args[api.start], env)
-                if origin == ARG or (origin or "").startswith("field:"):
-                    found.append((pin, origin.removeprefix("field:")))
+                if origin == ARG:
+                    found.append((pin, ARG))
+                elif isinstance(origin, ArgumentField):
+                    found.append((pin, origin.name))
                 continue
             callee = program.callee(fn, call)
             if callee is None or depth > 4 or program.side_of(callee) != Side.KERNEL:
                 continue
-            callee_env: dict[str, str] = {}
+            callee_env: dict[str, ArgumentPart] = {}
             for index, arg in enumerate(call.args):
                 if index < len(callee.params):
                     origin = _origin(arg, env)
@@ -284,13 +311,9 @@ def _pins_from(
 
 
 # -- userland side -----------------------------------------------------------------------------
-def _all_ioctl_calls(program: Program):
-    for fn in program.functions.values():
-        if program.side_of(fn) != Side.USERLAND:
-            continue
-        for node, call in fn.call_sites():
-            if call.callee == "ioctl" and len(call.args) >= 3:
-                yield fn, node, call
+def _all_ioctl_calls(program: Program) -> list[tuple[Function, CfgNode, CallSite]]:
+    """The userland `ioctl(fd, request, arg)` calls."""
+    return [site for site in program.calls_to("ioctl", Side.USERLAND) if len(site[2].args) >= 3]
 
 
 def _userland_ioctls(program: Program) -> list[UserIoctl]:
@@ -328,7 +351,7 @@ def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> B
     kind = value.kind
     location = fn.location
     if value.kind == ValueKind.HEAP or allocates(value.calls):
-        return BufferOrigin("heap", value.text, location, fn, _dontfork(fn, value.text))
+        return BufferOrigin(Origin.HEAP, value.text, location, fn, _dontfork(fn, value.text))
     if "mmap" in value.calls:
         return BufferOrigin(_mmap_kind(value.text), value.text, location, fn, _dontfork(fn, value.text))
     name = value.path or value.base
@@ -336,7 +359,7 @@ def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> B
         return None
     variable = fn.locals.get(name)
     if kind == ValueKind.STACK and variable is not None and (variable.is_array or value.address_of):
-        return BufferOrigin("stack", name, variable.location, fn)
+        return BufferOrigin(Origin.STACK, name, variable.location, fn)
     if kind == ValueKind.GLOBAL:
         return None  # globals live as long as the program: never a stack or fork question here
     param = next((p for p in fn.params if p.name == name), None)
@@ -354,26 +377,26 @@ def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> B
                 allocator = ALLOCATORS.get(call.callee)
                 position = allocator.out if allocator is not None else None
                 if position is not None and position < len(call.args) and call.args[position].path == name:
-                    return BufferOrigin("heap", name, call.location, fn, _dontfork(fn, name))
+                    return BufferOrigin(Origin.HEAP, name, call.location, fn, _dontfork(fn, name))
             for store in node.stores:
                 if store.target.path == name and store.value.path != name:
                     origin = buffer_origin(program, fn, store.value, depth + 1)
                     if origin is not None:
-                        alias = origin.kind != "stack" and origin.function is fn
+                        alias = origin.kind != Origin.STACK and origin.function is fn
                         return BufferOrigin(
                             origin.kind,
                             name if alias else origin.variable,
-                            store.location if origin.kind != "stack" else origin.location,
+                            store.location if origin.kind != Origin.STACK else origin.location,
                             origin.function,
                             origin.dontfork or _dontfork(fn, name),
                         )
     return None
 
 
-def _mmap_kind(text: str) -> str:
+def _mmap_kind(text: str) -> Origin:
     """An anonymous mapping is ordinary memory; a mapping of a device is the device's."""
     arguments = text[text.find("(") + 1 :]
-    return "heap" if "MAP_ANONYMOUS" in arguments or "MAP_ANON" in arguments else "device"
+    return Origin.HEAP if "MAP_ANONYMOUS" in arguments or "MAP_ANON" in arguments else Origin.DEVICE
 
 
 def _dontfork(fn: Function, variable: str) -> bool:
@@ -402,7 +425,7 @@ class ForkHazard:
 def fork_hazard(program: Program, fn: Function) -> tuple[ForkHazard | None, bool]:
     """A call that copies the address space, reachable from a `main` that reaches `fn`; and
     whether `fn` belongs to a library (no main reaches it: its caller may fork)."""
-    mains = [main for main in _mains_reaching(program, fn)]
+    mains = [current for current in program.reaching(fn) if current.name == "main"]
     if not mains:
         return None, True
     for main in mains:
@@ -412,36 +435,15 @@ def fork_hazard(program: Program, fn: Function) -> tuple[ForkHazard | None, bool
     return None, False
 
 
-def _mains_reaching(program: Program, fn: Function) -> list[Function]:
-    seen = {fn.key}
-    queue = deque([fn])
-    mains = []
-    while queue:
-        current = queue.popleft()
-        if current.name == "main":
-            mains.append(current)
-        for ref in program.callers(current):
-            if ref.caller.key not in seen:
-                seen.add(ref.caller.key)
-                queue.append(ref.caller)
-    return mains
-
-
 def _fork_from(program: Program, main: Function) -> ForkHazard | None:
-    seen = {main.key}
-    queue = deque([main])
-    while queue:
-        current = queue.popleft()
+    """The first call that copies the address space, in what `main` calls (breadth first)."""
+    forks = FORKS | (OLD_LIBC_FORKS if program.spawn_copies_memory else frozenset())
+    for current in program.reached(main, side=Side.USERLAND):
         for _node, call in current.call_sites():
-            forks = FORKS | (OLD_LIBC_FORKS if program.spawn_copies_memory else frozenset())
             if call.callee in forks and not (
                 call.callee.startswith("clone") and any("CLONE_VM" in arg.text for arg in call.args)
             ):
                 return ForkHazard(call, current)
-            callee = program.callee(current, call)
-            if callee is not None and callee.key not in seen and program.side_of(callee) == Side.USERLAND:
-                seen.add(callee.key)
-                queue.append(callee)
     return None
 
 

@@ -11,11 +11,11 @@ call sites.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gupcheck.analyses.dataflow import must_facts
+from gupcheck.analyses.dataflow import must_facts, reachable_from
+from gupcheck.analyses.summaries import summarise_bottom_up
 from gupcheck.kernel_api.locks import ACQUIRE, IF_NONZERO, IF_ZERO, RELEASE, Holds, LockAction, LockApi
 from gupcheck.kernel_api.overlay import Api
 from gupcheck.model.facts import CallSite, CfgNode, Edge, Function, NodeKind, Side, Value, last_field
@@ -134,21 +134,17 @@ class LockSets:
 
     # -- summaries ------------------------------------------------------------------------
     def _summarise(self) -> None:
-        pending = deque(self.functions)
-        queued = {fn.key for fn in self.functions}
-        budget = 20 * len(self.functions) + 100
-        while pending and budget > 0:
-            budget -= 1
-            fn = pending.popleft()
-            queued.discard(fn.key)
-            summary = self._summary_of(fn)
-            if summary == self.summaries.get(fn.key, LockSummary()):
-                continue
-            self.summaries[fn.key] = summary
-            for ref in self.program.callers(fn):
-                if ref.caller.key not in queued and self.program.side_of(ref.caller) == self.side:
-                    queued.add(ref.caller.key)
-                    pending.append(ref.caller)
+        summarise_bottom_up(
+            self.functions,
+            self.summaries,
+            self._summary_of,
+            lambda fn: (
+                ref.caller
+                for ref in self.program.callers(fn)
+                if self.program.side_of(ref.caller) == self.side
+            ),
+            unknown=LockSummary(),
+        )
 
     def _summary_of(self, fn: Function) -> LockSummary:
         if self.program.roles(fn):
@@ -200,7 +196,7 @@ class LockSets:
     def returns_holding(self, fn: Function, start: int, initial: frozenset) -> set[str]:
         """Locks held when `fn` returns on some path from `start` (a case of an ioctl switch)."""
         states = self.analyse(fn, start=start, initial=initial)
-        reached = _reachable(fn, start)
+        reached = reachable_from(fn, start, include_start=True)
         held: set[str] = set()
         for node_id in reached:
             node = fn.nodes[node_id]
@@ -209,18 +205,6 @@ class LockSets:
         if fn.exit.id in reached:
             held |= states[fn.exit.id]
         return held
-
-
-def _reachable(fn: Function, start: int) -> set[int]:
-    seen = {start}
-    queue = deque([start])
-    while queue:
-        current = queue.popleft()
-        for edge in fn.nodes[current].succs:
-            if edge.target not in seen:
-                seen.add(edge.target)
-                queue.append(edge.target)
-    return seen
 
 
 def _tested_calls(node: CfgNode) -> set[str]:

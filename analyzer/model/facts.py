@@ -8,6 +8,7 @@ and computed in worker processes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -249,7 +250,21 @@ class Function:
         return self.nodes[1]
 
     def call_sites(self) -> list[tuple[CfgNode, CallSite]]:
+        """Every call, in node order."""
         return [(node, call) for node in self.nodes for call in node.calls]
+
+    def stores(self) -> Iterator[tuple[CfgNode, Store]]:
+        """Every store, in node order."""
+        for node in self.nodes:
+            for store in node.stores:
+                yield node, store
+
+    def stores_to(self, path: str) -> Iterator[Store]:
+        """The stores whose target is exactly `path`."""
+        for node in self.nodes:
+            for store in node.stores:
+                if store.target.path == path:
+                    yield store
 
 
 @dataclass(frozen=True)

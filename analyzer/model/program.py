@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +65,7 @@ class Program:
         self._callgraph: Any = None
         self.entry_points: dict[str, list[EntryPoint]] = {}
         self._callers: dict[str, list[CallRef]] = {}
+        self._calls_by_name: dict[str, list[tuple[Function, CfgNode, CallSite]]] | None = None
         self._build()
 
     @property
@@ -141,6 +144,54 @@ class Program:
     def kernel_functions(self) -> list[Function]:
         return [fn for fn in self.functions.values() if self.side_of(fn) == Side.KERNEL]
 
+    def functions_of(self, side: Side) -> list[Function]:
+        return [fn for fn in self.functions.values() if self.side_of(fn) == side]
+
+    # -- graph queries ----------------------------------------------------------------
+    def call_sites(self, side: Side | None = None) -> Iterator[tuple[Function, CfgNode, CallSite]]:
+        """Every call of every function (of one side), in program order."""
+        for fn in self.functions.values():
+            if side is None or self.side_of(fn) == side:
+                for node, call in fn.call_sites():
+                    yield fn, node, call
+
+    def calls_to(self, name: str, side: Side | None = None) -> list[tuple[Function, CfgNode, CallSite]]:
+        """The calls to `name` (a function or an API, resolved or not), in program order."""
+        if self._calls_by_name is None:
+            index: dict[str, list[tuple[Function, CfgNode, CallSite]]] = {}
+            for fn, node, call in self.call_sites():
+                index.setdefault(call.callee, []).append((fn, node, call))
+            self._calls_by_name = index
+        calls = self._calls_by_name.get(name, [])
+        return calls if side is None else [site for site in calls if self.side_of(site[0]) == side]
+
+    def callees(self, fn: Function) -> Iterator[tuple[CfgNode, CallSite, Function]]:
+        """The calls of `fn` to functions of the program, with the function each reaches."""
+        for node, call in fn.call_sites():
+            callee = self.callee(fn, call)
+            if callee is not None:
+                yield node, call, callee
+
+    def reaching(
+        self, *functions: Function, stop: Callable[[Function], bool] | None = None
+    ) -> Iterator[Function]:
+        """The functions, then every function that calls one of them directly or through others,
+        breadth first; the callers of a function `stop` is true for are not followed."""
+        return _breadth_first(functions, lambda fn: (ref.caller for ref in self.callers(fn)), stop)
+
+    def reached(
+        self, fn: Function, *, side: Side | None = None, expand_depth: int | None = None
+    ) -> Iterator[Function]:
+        """`fn`, then every function it calls directly or through others (of `side`), breadth first;
+        with `expand_depth`, the callees of functions deeper than it are not followed."""
+
+        def callees(current: Function) -> Iterator[Function]:
+            for _node, _call, callee in self.callees(current):
+                if side is None or self.side_of(callee) == side:
+                    yield callee
+
+        return _breadth_first((fn,), callees, None, expand_depth)
+
     # -- building -------------------------------------------------------------------
     def _build(self) -> None:
         for fn in self.functions.values():
@@ -197,3 +248,23 @@ class Program:
                             self._edges.append(
                                 (fn.key, handler.key, {"kind": "installs", "field": field.field})
                             )
+
+
+def _breadth_first(
+    start: Iterable[Function],
+    neighbours: Callable[[Function], Iterable[Function]],
+    stop: Callable[[Function], bool] | None,
+    expand_depth: int | None = None,
+) -> Iterator[Function]:
+    """Each function once, in breadth-first order from `start`."""
+    queue = deque((fn, 0) for fn in start)
+    seen = {fn.key for fn, _depth in queue}
+    while queue:
+        current, depth = queue.popleft()
+        yield current
+        if (stop is not None and stop(current)) or (expand_depth is not None and depth > expand_depth):
+            continue
+        for neighbour in neighbours(current):
+            if neighbour.key not in seen:
+                seen.add(neighbour.key)
+                queue.append((neighbour, depth + 1))

@@ -5,7 +5,6 @@ map a buffer when it is freed. It answers; the rule's sub-checks decide what is 
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -86,20 +85,12 @@ class SharedMemory:
         return accesses.fetches(self.index, fn)
 
     # -- context -------------------------------------------------------------------------------
-    def reaching_roles(self, fn: Function) -> frozenset[str]:
+    def reaching_roles(self, fn: Function) -> frozenset[Role]:
         """Entry roles from which `fn` can be called (its own included)."""
         if fn.key not in self._roles:
-            roles: set[str] = set()
-            seen = {fn.key}
-            queue = deque([fn])
-            while queue:
-                current = queue.popleft()
-                roles |= self.program.roles(current)
-                for ref in self.program.callers(current):
-                    if ref.caller.key not in seen:
-                        seen.add(ref.caller.key)
-                        queue.append(ref.caller)
-            self._roles[fn.key] = frozenset(roles)
+            self._roles[fn.key] = frozenset(
+                role for current in self.program.reaching(fn) for role in self.program.roles(current)
+            )
         return self._roles[fn.key]
 
     def before_sharing(self, fn: Function, place: Place) -> bool:
@@ -198,24 +189,8 @@ class SharedMemory:
         )
 
     def callees(self, fn: Function) -> list[Function]:
-        found = [fn]
-        seen = {fn.key}
-        queue = deque([(fn, 0)])
-        while queue:
-            current, depth = queue.popleft()
-            if depth > 3:
-                continue
-            for _node, call in current.call_sites():
-                callee = self.program.callee(current, call)
-                if (
-                    callee is not None
-                    and callee.key not in seen
-                    and self.program.side_of(callee) == Side.KERNEL
-                ):
-                    seen.add(callee.key)
-                    found.append(callee)
-                    queue.append((callee, depth + 1))
-        return found
+        """`fn` and the kernel functions it calls, a few calls deep."""
+        return list(self.program.reached(fn, side=Side.KERNEL, expand_depth=3))
 
     def per_open(self, fn: Function, path: str, depth: int) -> bool:
         """The freed buffer belongs to the file being released (`ctx = file->private_data`, with

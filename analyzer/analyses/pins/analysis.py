@@ -1,0 +1,290 @@
+"""The pin analysis: helper summaries bottom-up, pin sites, what happens to pages at each statement,
+each pin's fate, and whether kept pages outlive the syscall that pinned them."""
+
+from __future__ import annotations
+
+from gupcheck.analyses.dataflow import predecessors, reachable_from, reaching
+from gupcheck.analyses.pins import fate as fates
+from gupcheck.analyses.pins.events import (
+    RETURNED,
+    Escaped,
+    HandedOut,
+    Handle,
+    Output,
+    PinEvent,
+    Released,
+    Returned,
+    Stored,
+)
+from gupcheck.analyses.pins.fate import Fate
+from gupcheck.analyses.pins.ownership import Ownership
+from gupcheck.analyses.pins.sites import Pin, find_pins, pages_key
+from gupcheck.analyses.pins.summaries import PinnedOutput, PinSummary
+from gupcheck.analyses.summaries import summarise_bottom_up
+from gupcheck.kernel_api.containers import LINKERS
+from gupcheck.kernel_api.entries import SYSCALL_ROLES, Role
+from gupcheck.kernel_api.memory import MEMORY_ACCESS
+from gupcheck.kernel_api.pins import PAGE_USERS
+from gupcheck.model.facts import CallSite, CfgNode, Function, Side, last_field, root_of
+from gupcheck.model.program import Program
+
+
+class PinAnalysis:
+    """Pin sites of a program, their fate, and helper summaries."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.ownership = Ownership(program)
+        self.summaries: dict[str, PinSummary] = {}
+        self._loops: dict[tuple[str, int], frozenset[int]] = {}
+        self._preds: dict[str, dict[int, list[int]]] = {}  # function key -> CFG predecessors
+        self._field_releases: dict[str, list[tuple[Function, CallSite, str]]] | None = None
+        self._conditions: dict[str, dict[int, frozenset]] = {}
+        self._fates: dict[tuple[str, int, int, str], Fate] = {}
+        self._pins: dict[str, list[Pin]] = {}
+        self._summarised = False
+        summarise_bottom_up(
+            program.kernel_functions(),
+            self.summaries,
+            self._summary_of,
+            lambda fn: (
+                ref.caller for ref in program.callers(fn) if program.side_of(ref.caller) == Side.KERNEL
+            ),
+        )
+        self._summarised = True
+
+    # -- summaries ----------------------------------------------------------------------
+    def _summary_of(self, fn: Function) -> PinSummary:
+        params = {p.name: p.index for p in fn.params}
+        pins_into: dict[int, PinnedOutput] = {}
+        if self.program.roles(fn) & SYSCALL_ROLES:
+            return PinSummary({}, frozenset())  # an entry point is nobody's helper
+        for pin in self.pins_in(fn):
+            fate = self.fate(pin)
+            outputs = list(fate.handed_out)
+            if fate.returned:
+                outputs.append(Output(RETURNED))
+            for output in outputs:
+                pins_into[output.param] = PinnedOutput(
+                    output.suffix, pin.kind, pin.longterm, pin.api, (*pin.via, pin.call.location)
+                )
+        releases = set()
+        for _node, call in fn.call_sites():
+            position = self.release_position(fn, call)
+            if position is None or position >= len(call.args):
+                continue
+            key = pages_key(call.args[position])
+            root = root_of(key) if key else ""
+            holder = root if root in params else self.ownership.param_holder(fn, root)
+            if holder in params:
+                releases.add(params[holder])
+        stores = set()
+        for name, index in params.items():
+            if any(isinstance(self.event(fn, node, {name}, None), Stored) for node in fn.nodes):
+                stores.add(index)
+        # a helper that releases what it pinned only on its error path is a pinning helper
+        return PinSummary(pins_into, frozenset(releases - set(pins_into)), frozenset(stores))
+
+    def release_position(self, fn: Function, call: CallSite) -> int | None:
+        """The position of the pages a call releases: a release API, or a helper that releases."""
+        position = self.program.api.release_position(call.callee)
+        if position is not None:
+            return position
+        callee = self.program.callee(fn, call)
+        summary = self.summaries.get(callee.key) if callee else None
+        if summary and summary.releases:
+            return min(summary.releases)
+        return None
+
+    def _storing_positions(self, fn: Function, call: CallSite) -> tuple[int, ...]:
+        """Arguments a call keeps: list_add()'s entry, or what a helper stores."""
+        if call.callee in LINKERS:
+            return (LINKERS[call.callee],)
+        callee = self.program.callee(fn, call)
+        summary = self.summaries.get(callee.key) if callee else None
+        return tuple(sorted(summary.stores)) if summary else ()
+
+    def _keeps_nothing(self, name: str) -> bool:
+        """Calls that take `&page` (or the pages array) without keeping it: releases, memory and string
+        calls, and the calls that only use a page."""
+        return (
+            self.program.api.release_position(name) is not None or name in MEMORY_ACCESS or name in PAGE_USERS
+        )
+
+    # -- pin sites -----------------------------------------------------------------------
+    def pins_in(self, fn: Function) -> list[Pin]:
+        """Pin sites of `fn` (cached once the helper summaries are complete)."""
+        if fn.key in self._pins:
+            return self._pins[fn.key]
+        pins = find_pins(self.program, self.summaries, fn)
+        if self._summarised:
+            self._pins[fn.key] = pins
+        return pins
+
+    def all_pins(self) -> list[Pin]:
+        return [pin for fn in self.program.kernel_functions() for pin in self.pins_in(fn)]
+
+    # -- what happens at a statement -------------------------------------------------------
+    def event(self, fn: Function, node: CfgNode, tracked: set[str], pin: Pin | None) -> PinEvent | None:
+        """What happens to the pages (or their holder) at `node`. A local alias of them found on the
+        way joins `tracked`."""
+        if node.condition is not None and (pin is None or pin.node.id not in self.loop_body(fn, node)):
+            # `for (i = 0; i < n; i++) put_page(pages[i]);` releases the pages even on the
+            # path that skips the body (n == 0 pinned nothing)
+            for body_id in sorted(self.loop_body(fn, node)):
+                for call in fn.nodes[body_id].calls:
+                    if self._releases(fn, call, tracked):
+                        return Released(call)
+        for call in node.calls:
+            if pin is not None and call is pin.call:
+                continue
+            if self._releases(fn, call, tracked):
+                return Released(call)
+            if (
+                self.program.callee(fn, call) is None
+                and not self._keeps_nothing(call.callee)
+                and any(arg.address_of and (arg.path or arg.base or "") in tracked for arg in call.args)
+            ):
+                return Escaped()  # an out-parameter of code gupcheck cannot see
+            for position in self._storing_positions(fn, call):
+                if position < len(call.args) and any(
+                    root_of(name) in tracked
+                    for name in (*call.args[position].names, call.args[position].base or "")
+                ):
+                    return Stored(f"{call.callee}()")
+        for store in node.stores:
+            target = store.target.path or ""
+            if not target:
+                continue
+            # the stored value is the pages (or their holder) itself, or a handle computed from
+            # them (`*paddr = page_to_phys(page)`), not a field read from them
+            value = store.value
+            itself = value.path in tracked
+            if not itself and not set(value.names) & tracked:
+                continue
+            if root_of(target) in tracked:
+                # a field of the tracked object is set: it stays the tracked object
+                continue
+            target_root = root_of(target)
+            owner = self.ownership.owner(fn, target_root)
+            kept: Stored | HandedOut | None = None
+            # `dev->pages = pages` or a global keeps the pages; `dev = pages` only rebinds a local
+            if owner is not None and (target != target_root or target_root in self.ownership.globals_of(fn)):
+                kept = Stored(target)
+            elif target_root in {p.name for p in fn.params}:
+                # `*out = pages` fills the caller's object: the caller passes &obj
+                kept = HandedOut(target_root, target.lstrip("*")[len(target_root) :])
+            if kept is not None:
+                # a handle keeps the pin only if the page is not released afterwards: the path goes
+                # on, and the handle counts if the pages reach the return
+                return kept if itself else Handle(kept)
+            if itself:
+                tracked.add(target_root)  # a local alias of the pages
+        if node.returns is not None:
+            names = {root_of(n) for n in node.returns.names}
+            if names & tracked:
+                return Returned()
+        return None
+
+    def _releases(self, fn: Function, call: CallSite, tracked: set[str]) -> bool:
+        position = self.release_position(fn, call)
+        if position is None or position >= len(call.args):
+            return False
+        key = pages_key(call.args[position])
+        return bool(key) and (key in tracked or root_of(key) in tracked)
+
+    def loop_body(self, fn: Function, test: CfgNode) -> frozenset[int]:
+        """The nodes of the loop whose test is `test` (empty for a plain `if`)."""
+        key = (fn.key, test.id)
+        if key not in self._loops:
+            # nodes reached from the true branch before coming back to the test
+            seen: set[int] = set()
+            back = False
+            stack = [e.target for e in test.succs if e.label == "true"]
+            while stack:
+                current = stack.pop()
+                if current == test.id:
+                    back = True
+                    continue
+                if current in seen:
+                    continue
+                seen.add(current)
+                stack.extend(e.target for e in fn.nodes[current].succs)
+            body: frozenset[int] = frozenset()
+            if back:
+                if fn.key not in self._preds:
+                    self._preds[fn.key] = predecessors(fn)
+                body = frozenset(seen & reaching(fn, test.id, self._preds[fn.key]))
+            self._loops[key] = body
+        return self._loops[key]
+
+    def branch_facts(self, fn: Function) -> dict[int, frozenset]:
+        """The branch outcomes known on every path to each node of `fn` (computed once)."""
+        if fn.key not in self._conditions:
+            self._conditions[fn.key] = fates.branch_facts(fn)
+        return self._conditions[fn.key]
+
+    # -- fate along paths ------------------------------------------------------------------
+    def fate(self, pin: Pin) -> Fate:
+        """The pages' fate along every path (cached once the helper summaries are complete)."""
+        key = (pin.function.key, pin.node.id, id(pin.call), pin.pages)
+        if key in self._fates:
+            return self._fates[key]
+        fate = fates.follow(self, pin)
+        if self._summarised:
+            self._fates[key] = fate
+        return fate
+
+    # -- reachability ------------------------------------------------------------------
+    def syscall_entries_reaching(self, fn: Function) -> list[tuple[Function, Role]]:
+        """Syscall entry points from which `fn` can be called (itself included)."""
+        return [
+            (current, role)
+            for current in self.program.reaching(fn)
+            for role in sorted(self.program.roles(current) & SYSCALL_ROLES)
+        ]
+
+    def outlives_syscall(self, pin: Pin, fate: Fate | None = None) -> bool:
+        """Kept in a longer-lived place by code a syscall runs, and not released by a caller
+        before that syscall returns."""
+        fate = fate or self.fate(pin)
+        if not fate.stored or not self.syscall_entries_reaching(pin.function):
+            return False
+        field_name = last_field(pin.pages)
+        return field_name == pin.pages or not self.released_later_in_syscall(pin.function, field_name)
+
+    def released_later_in_syscall(self, fn: Function, field_name: str) -> bool:
+        """Whether a caller of `fn` (up to the entry point) goes on, after the call, to release
+        pages reached through a field of that name: `do_execute()` calls `fixups()`, which keeps
+        the pages in a list, and then `cleanup()`, which unpins them before the ioctl returns."""
+        releasers = [f for f, _call in self.releases_of_field(field_name)]
+        releasing = {f.key for f in self.program.reaching(*releasers)}
+
+        def is_entry(current: Function) -> bool:  # the syscall returns there
+            return bool(self.program.roles(current) & SYSCALL_ROLES)
+
+        for current in self.program.reaching(fn, stop=is_entry):
+            if is_entry(current):
+                continue
+            for ref in self.program.callers(current):
+                for node_id in reachable_from(ref.caller, ref.node.id):
+                    for call in ref.caller.nodes[node_id].calls:
+                        callee = self.program.callee(ref.caller, call)
+                        if callee is not None and callee.key in releasing:
+                            return True
+        return False
+
+    def releases_of_field(self, field_name: str) -> list[tuple[Function, CallSite]]:
+        """Release calls anywhere whose pages are reached through a field of that name."""
+        index = self._field_releases
+        if index is None:  # every release call, by the last field of its pages
+            index = {}
+            for fn, _node, call in self.program.call_sites(Side.KERNEL):
+                position = self.release_position(fn, call)
+                if position is None or position >= len(call.args):
+                    continue
+                key = pages_key(call.args[position]) or ""
+                index.setdefault(last_field(key), []).append((fn, call, key))
+            if self._summarised:  # kept once the helper summaries (wrapped releases) are all known
+                self._field_releases = index
+        return [(fn, call) for fn, call, key in index.get(field_name, ()) if key != field_name]

@@ -1,0 +1,212 @@
+"""The fate of one pin: the pages followed along every path from the pin call to the function's return
+(released, kept, handed to the caller, returned, given to code not analysed, or lost)."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+from gupcheck.analyses.dataflow import must_facts
+from gupcheck.analyses.pins.events import Escaped, HandedOut, Handle, Output, Released, Returned, Stored
+from gupcheck.analyses.pins.sites import Pin
+from gupcheck.kernel_api.errors import ERROR_POINTER_TESTS
+from gupcheck.model.facts import CallSite, CfgNode, Edge, Function, root_of
+
+if TYPE_CHECKING:
+    from gupcheck.analyses.pins.analysis import PinAnalysis
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Pages kept in a place at a node."""
+
+    node: CfgNode
+    place: str  # what they were stored into: "ctx->pages", "list_add()"
+
+
+@dataclass
+class Fate:
+    """Where the pages of one pin go, over all paths from the pin to the function's return."""
+
+    released: list[tuple[CfgNode, CallSite]] = field(default_factory=list)
+    stored: list[Keep] = field(default_factory=list)
+    returned: list[CfgNode] = field(default_factory=list)
+    leak_path: list[CfgNode] | None = None  # a path from the pin to the return holding the pages
+    escaped: list[CfgNode] = field(default_factory=list)  # `&handle` given to code not analysed
+    handed_out: list[Output] = field(default_factory=list)  # a helper's output: `pages`, `region->pages`
+
+
+class SearchState(NamedTuple):
+    node: int
+    live: bool  # the pin call's result variable still holds its return value
+
+
+def follow(analysis: PinAnalysis, pin: Pin) -> Fate:
+    fn = pin.function
+    fate = Fate()
+    root = root_of(pin.pages)
+    params = {p.name: p.index for p in fn.params}
+    ownership = analysis.ownership
+    # Pages pinned straight into a parameter's array or a long-lived place are still
+    # followed: released before the return, they were a short-term pin after all.
+    output: Output | None = None
+    owner: str | None = None
+    holder = ownership.param_holder(fn, root) if root not in params else root
+    if holder in params and (pin.pages == root or ownership.owner(fn, holder) is None):
+        # pinned into the caller's object (`mapped = &bitmap->mapped; ... mapped->pages`)
+        output = Output(params[holder], pin.pages[len(root) :] if holder == root else "")
+    else:
+        owner = ownership.owner(fn, root) and pin.pages
+    tracked = {pin.pages, root}
+    result = pin.call.assigned_to
+    zero_on_success = bool(pin.via) and _returns_zero(analysis, fn, pin.call)
+    # `if (is_userptr) { pin } ... if (is_userptr) unpin`: a condition that held at the pin
+    # still holds at a later test of the same condition (unless its variables change)
+    known = {fact[1]: fact[2] for fact in analysis.branch_facts(fn)[pin.node.id]}
+    # A search over (node, whether `result` still holds the pin's return value): once `rc`
+    # is reused for another call, tests of `rc` say nothing about the pin.
+    parents: dict[SearchState, SearchState | None] = {}
+    queue: deque[SearchState] = deque()
+
+    def expand(node: CfgNode, live: bool) -> None:
+        for edge in node.succs:
+            if live and _pin_failed(analysis, node, edge, result, pin.call, zero_on_success):
+                continue
+            if (
+                node is not pin.node
+                and node.condition is not None
+                and known.get(node.text, edge.label) != edge.label
+            ):
+                continue
+            state = SearchState(edge.target, live)
+            if state not in parents:
+                parents[state] = SearchState(node.id, live)
+                queue.append(state)
+
+    handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # page handles kept on the way (page_to_pfn)
+    parents[SearchState(pin.node.id, True)] = None  # the path starts here
+    expand(pin.node, True)
+    while queue:
+        state = queue.popleft()
+        live = state.live
+        node = fn.nodes[state.node]
+        match analysis.event(fn, node, tracked, pin):
+            case Released(call):
+                fate.released.append((node, call))
+                continue
+            case Handle(kept):
+                handles.append((node, kept))
+            case Stored(place):
+                fate.stored.append(Keep(node, place))
+                continue
+            case HandedOut(param, suffix):
+                fate.handed_out.append(Output(params[param], suffix))
+                continue
+            case Returned():
+                fate.returned.append(node)
+                continue
+            case Escaped():
+                fate.escaped.append(node)
+                continue
+        if node.id == fn.exit.id:
+            if output is not None:
+                fate.handed_out.append(output)
+            elif owner is not None:
+                fate.stored.append(Keep(pin.node, owner))
+            elif handles:
+                for handle_node, kept in handles:
+                    match kept:
+                        case HandedOut(param, suffix):
+                            fate.handed_out.append(Output(params[param], suffix))
+                        case Stored(place):
+                            fate.stored.append(Keep(handle_node, place))
+            elif ownership.from_lookup(fn, root) or ownership.object_out_param(fn, pin, root):
+                fate.escaped.append(node)  # pinned into an object a lookup returned: it lives on
+            elif fate.leak_path is None:
+                fate.leak_path = _path(fn, parents, state)
+            continue
+        if live and result and any(store.target.path == result for store in node.stores):
+            live = False
+        expand(node, live)
+    return fate
+
+
+def _path(fn: Function, parents: dict[SearchState, SearchState | None], end: SearchState) -> list[CfgNode]:
+    """The nodes from the pin to `end`, following the search's parent links."""
+    path = []
+    current: SearchState | None = end
+    while current is not None:
+        path.append(fn.nodes[current.node])
+        current = parents.get(current)
+    return list(reversed(path))
+
+
+def branch_facts(fn: Function) -> dict[int, frozenset]:
+    """("cond", condition text, "true"/"false") known on every path to each node."""
+
+    def edge_gen(node: CfgNode, edge: Edge):
+        if node.condition is not None and edge.label in ("true", "false"):
+            yield ("cond", node.text, edge.label)
+
+    def transfer(node: CfgNode, facts: frozenset) -> frozenset:
+        written = {root_of(s.target.path) for s in node.stores if s.target.path}
+        if not written:
+            return facts
+        return frozenset(f for f in facts if not written & set(re.findall(r"\w+", f[1])))
+
+    return must_facts(fn, edge_gen=edge_gen, transfer=transfer)
+
+
+def _returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite) -> bool:
+    """A helper with the kernel's 0-or-negative-errno convention (it has a `return 0;`)."""
+    callee = analysis.program.callee(fn, call)
+    return callee is not None and any(
+        node.returns is not None and node.returns.const_value == 0 for node in callee.nodes
+    )
+
+
+def _pin_failed(
+    analysis: PinAnalysis,
+    node: CfgNode,
+    edge: Edge,
+    result: str | None,
+    call: CallSite,
+    zero_on_success: bool = False,
+) -> bool:
+    """The branch on which the pin call is known to have pinned nothing: the API returned
+    <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), or a helper that returns
+    0 on success returned something else."""
+    if node.condition is None or edge.label not in ("true", "false"):
+        return False
+    api = analysis.program.api.pin(call.callee, len(call.args))
+    requested = call.args[api.nr].const_value if api and api.nr < len(call.args) else None
+    for atom, outcome in node.condition.facts(edge.label == "true"):
+        if atom.op == "call" and atom.call is not None and atom.call.callee in ERROR_POINTER_TESTS:
+            if outcome and result and any(result in arg.names for arg in atom.call.args):
+                return True  # a helper that returns pinned pages returned an error pointer
+            continue
+        subject = atom.lhs
+        if not (result and subject.path == result) and call.callee not in subject.calls:
+            continue
+        if atom.rhs is None:
+            if atom.op == "value" and outcome == zero_on_success:  # if (!ret) / if (rc)
+                return True
+            continue
+        bound = atom.rhs.const_value
+        if bound is None:
+            continue
+        if zero_on_success:
+            if bound == 0 and (atom.op, outcome) in (("!=", True), ("==", False), ("<", True)):
+                return True
+            continue
+        if (atom.op, outcome) in ((">", False), ("<=", True)) and bound <= 0:
+            return True  # ret <= bound <= 0
+        if (atom.op, outcome) in ((">=", False), ("<", True)) and bound <= 1:
+            return True  # ret < bound <= 1
+        if bound == 0 and (atom.op, outcome) in (("==", True), ("!=", False)):
+            return True
+        if bound == 1 and requested == 1 and (atom.op, outcome) in (("!=", True), ("==", False)):
+            return True  # one page asked for, not one pinned: none pinned
+    return False
