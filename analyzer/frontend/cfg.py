@@ -1,0 +1,268 @@
+"""The statement-level control flow graph of one function body, with each node's events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import clang.cindex as ci
+
+from gupcheck.frontend.cursors import K, call_arguments, child_cursors, cursor_kind, evaluate_int
+from gupcheck.model.facts import CfgNode, Edge, Function, NodeKind, Store, Value, ValueKind, Variable
+from gupcheck.model.findings import SourceLocation
+
+if TYPE_CHECKING:
+    from gupcheck.frontend.unit import UnitWalker
+
+
+class FunctionBuilder:
+    """Builds the statement-level CFG and the events of one function body."""
+
+    def __init__(self, walker: UnitWalker, cursor: ci.Cursor, key: str) -> None:
+        self.walker = walker
+        self.cursor = cursor
+        self.key = key
+        self.nodes: list[CfgNode] = []
+        self.params: list[Variable] = []
+        self.locals: dict[str, Variable] = {}
+        self.labels: dict[str, int] = {}
+        self.gotos: list[tuple[int, str]] = []
+        self.break_targets: list[int] = []
+        self.continue_targets: list[int] = []
+        self._switch_stack: list[CfgNode] = []
+        self.entry = self._new(NodeKind.ENTRY, self.walker.location(cursor))
+        self.exit = self._new(NodeKind.EXIT, None)
+
+    # -- graph plumbing -------------------------------------------------------------
+    def _new(self, kind: NodeKind, location: SourceLocation | None, text: str = "") -> CfgNode:
+        node = CfgNode(id=len(self.nodes), kind=kind, location=location, text=text)
+        self.nodes.append(node)
+        return node
+
+    @staticmethod
+    def _link(preds: list[tuple[CfgNode, str | None]], target: CfgNode) -> None:
+        for pred, label in preds:
+            pred.succs.append(Edge(target.id, label))
+
+    # -- building -----------------------------------------------------------------
+    def build(self) -> Function:
+        for index, param in enumerate(call_arguments(self.cursor)):
+            var = self.walker.variable(param, is_param=True, index=index)
+            self.params.append(var)
+        body = next((c for c in child_cursors(self.cursor) if cursor_kind(c) == K.COMPOUND_STMT), None)
+        preds: list[tuple[CfgNode, str | None]] = [(self.entry, None)]
+        if body is not None:
+            preds = self.stmt(body, preds)
+        self._link(preds, self.exit)
+        for source, label in self.gotos:
+            if label in self.labels:
+                self.nodes[source].succs.append(Edge(self.labels[label]))
+        name = self.cursor.spelling
+        return Function(
+            name=name,
+            key=self.key,
+            file=self.walker.path,
+            location=self.walker.location(self.cursor),
+            is_static=self.cursor.storage_class == ci.StorageClass.STATIC,
+            params=self.params,
+            locals=self.locals,
+            return_type=self.cursor.result_type.spelling,
+            nodes=self.nodes,
+        )
+
+    def stmt(self, cursor: ci.Cursor, preds: list[tuple[CfgNode, str | None]]) -> list:
+        """Add `cursor` after `preds`; return the dangling exits (node, edge label)."""
+        kind = cursor_kind(cursor)
+        if kind == K.COMPOUND_STMT:
+            for child in child_cursors(cursor):
+                preds = self.stmt(child, preds)
+            return preds
+        if kind == K.NULL_STMT:
+            return preds
+        if kind == K.IF_STMT:
+            return self._if(cursor, preds)
+        if kind in (K.WHILE_STMT, K.FOR_STMT, K.DO_STMT):
+            return self._loop(cursor, preds)
+        if kind == K.SWITCH_STMT:
+            return self._switch(cursor, preds)
+        if kind in (K.CASE_STMT, K.DEFAULT_STMT):
+            return self._case(cursor, preds)
+        if kind == K.RETURN_STMT:
+            node = self._new(NodeKind.RETURN, self.walker.location(cursor), self.walker.text(cursor))
+            self._link(preds, node)
+            children = child_cursors(cursor)
+            if children:
+                self.walker.events.collect(children[0], node, self, result_used=True)
+                node.returns = self.walker.values.value(children[0], self)
+            node.succs.append(Edge(self.exit.id))
+            return []
+        if kind == K.BREAK_STMT:
+            if self.break_targets:
+                self._link(preds, self.nodes[self.break_targets[-1]])
+            return []
+        if kind == K.CONTINUE_STMT:
+            if self.continue_targets:
+                self._link(preds, self.nodes[self.continue_targets[-1]])
+            return []
+        if kind == K.GOTO_STMT:
+            node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
+            self._link(preds, node)
+            target = next((c.spelling for c in child_cursors(cursor) if cursor_kind(c) == K.LABEL_REF), None)
+            if target:
+                self.gotos.append((node.id, target))
+            return []
+        if kind == K.LABEL_STMT:
+            node = self._new(NodeKind.LABEL, self.walker.location(cursor), cursor.spelling)
+            self.labels[cursor.spelling] = node.id
+            self._link(preds, node)
+            preds = [(node, None)]
+            for child in child_cursors(cursor):
+                preds = self.stmt(child, preds)
+            return preds
+        if kind == K.DECL_STMT:
+            node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
+            self._link(preds, node)
+            for decl in child_cursors(cursor):
+                if cursor_kind(decl) == K.VAR_DECL:
+                    self._declare(decl, node)
+            return [(node, None)]
+        # An expression statement.
+        node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
+        self._link(preds, node)
+        self.walker.events.collect(cursor, node, self, result_used=False)
+        return [(node, None)]
+
+    def _declare(self, decl: ci.Cursor, node: CfgNode) -> None:
+        var = self.walker.variable(decl)
+        self.locals[var.name] = var
+        init = self.walker.initializer(decl)
+        if init is not None:
+            self.walker.events.collect(init, node, self, result_used=True, assigned_to=var.name)
+            target = Value(
+                text=var.name, kind=ValueKind.LOCAL, base=var.name, path=var.name, names=(var.name,)
+            )
+            node.stores.append(Store(target, self.walker.values.value(init, self), node.location))
+            # `struct req r = { .addr = (uintptr_t)buf };` also sets r.addr
+            for field_name, value in self.walker.initialised_fields(decl, init):
+                path = f"{var.name}.{field_name}"
+                field_target = Value(text=path, kind=ValueKind.STACK, base=var.name, path=path, names=(path,))
+                node.stores.append(Store(field_target, self.walker.values.value(value, self), node.location))
+
+    def _branch(self, cond: ci.Cursor, preds: list, kind: NodeKind = NodeKind.BRANCH) -> CfgNode:
+        node = self._new(kind, self.walker.location(cond), self.walker.text(cond))
+        self._link(preds, node)
+        self.walker.events.collect(cond, node, self, result_used=True)
+        node.condition = self.walker.conditions.condition(cond, self)
+        return node
+
+    def _if(self, cursor: ci.Cursor, preds: list) -> list:
+        children = [c for c in child_cursors(cursor) if cursor_kind(c) != K.DECL_STMT]
+        cond, then = children[0], children[1]
+        node = self._branch(cond, preds)
+        exits = self.stmt(then, [(node, "true")])
+        if len(children) > 2:
+            exits += self.stmt(children[2], [(node, "false")])
+        else:
+            exits.append((node, "false"))
+        return exits
+
+    def _loop(self, cursor: ci.Cursor, preds: list) -> list:
+        children = child_cursors(cursor)
+        if cursor_kind(cursor) == K.DO_STMT:
+            body, cond = children[0], children[1] if len(children) > 1 else None
+            head = self._new(NodeKind.JOIN, self.walker.location(cursor), "do")
+            self._link(preds, head)
+            after = self._new(NodeKind.JOIN, None, "do-end")
+            latch = self._new(NodeKind.JOIN, None, "do-latch")
+            self.break_targets.append(after.id)
+            self.continue_targets.append(latch.id)
+            exits = self.stmt(body, [(head, None)])
+            self.break_targets.pop()
+            self.continue_targets.pop()
+            self._link(exits, latch)
+            if cond is not None:
+                branch = self._branch(cond, [(latch, None)])
+                branch.succs.append(Edge(head.id, "true"))
+                return [(branch, "false"), (after, None)]
+            latch.succs.append(Edge(head.id))
+            return [(after, None)]
+
+        init = cond = inc = None
+        body = children[-1] if children else None
+        header = children[:-1]
+        if cursor_kind(cursor) == K.WHILE_STMT:
+            cond = header[-1] if header else None
+        else:
+            init, cond, inc = self.walker.for_parts(cursor, header)
+        if init is not None:
+            init_node = self._new(NodeKind.STMT, self.walker.location(init), self.walker.text(init))
+            self._link(preds, init_node)
+            if cursor_kind(init) == K.DECL_STMT:
+                for decl in child_cursors(init):
+                    if cursor_kind(decl) == K.VAR_DECL:
+                        self._declare(decl, init_node)
+            else:
+                self.walker.events.collect(init, init_node, self, result_used=False)
+            preds = [(init_node, None)]
+        head = self._new(NodeKind.JOIN, self.walker.location(cursor), "loop")
+        self._link(preds, head)
+        after = self._new(NodeKind.JOIN, None, "loop-end")
+        latch = self._new(NodeKind.JOIN, None, "loop-latch")
+        if cond is not None:
+            branch = self._branch(cond, [(head, None)])
+            body_preds: list = [(branch, "true")]
+            branch.succs.append(Edge(after.id, "false"))
+        else:
+            body_preds = [(head, None)]
+        self.break_targets.append(after.id)
+        self.continue_targets.append(latch.id)
+        exits = self.stmt(body, body_preds) if body is not None else body_preds
+        self.break_targets.pop()
+        self.continue_targets.pop()
+        self._link(exits, latch)
+        if inc is not None:
+            inc_node = self._new(NodeKind.STMT, self.walker.location(inc), self.walker.text(inc))
+            latch.succs.append(Edge(inc_node.id))
+            self.walker.events.collect(inc, inc_node, self, result_used=False)
+            inc_node.succs.append(Edge(head.id))
+        else:
+            latch.succs.append(Edge(head.id))
+        return [(after, None)]
+
+    def _switch(self, cursor: ci.Cursor, preds: list) -> list:
+        children = child_cursors(cursor)
+        cond, body = children[0], children[-1]
+        node = self._new(NodeKind.SWITCH, self.walker.location(cursor), self.walker.text(cond))
+        self._link(preds, node)
+        self.walker.events.collect(cond, node, self, result_used=True)
+        node.switch_on = self.walker.values.value(cond, self)
+        after = self._new(NodeKind.JOIN, None, "switch-end")
+        self.break_targets.append(after.id)
+        self._switch_stack.append(node)
+        exits = self.stmt(body, [])
+        self._switch_stack.pop()
+        self.break_targets.pop()
+        if not any(e.label == "default" for e in node.succs):
+            node.succs.append(Edge(after.id, "default"))
+        self._link(exits, after)
+        return [(after, None)]
+
+    def _case(self, cursor: ci.Cursor, preds: list) -> list:
+        children = child_cursors(cursor)
+        label = self._new(NodeKind.LABEL, self.walker.location(cursor), self.walker.text(cursor)[:80])
+        self._link(preds, label)
+        switch = self._switch_stack[-1] if self._switch_stack else None
+        if cursor_kind(cursor) == K.CASE_STMT:
+            value_cursor = children[0]
+            value = evaluate_int(value_cursor)
+            macro = self.walker.macros.spelling(value_cursor)
+            if switch is not None:
+                switch.succs.append(Edge(label.id, "case", value, macro))
+            sub = children[-1] if len(children) > 1 else None
+        else:
+            if switch is not None:
+                switch.succs.append(Edge(label.id, "default"))
+            sub = children[0] if children else None
+        preds = [(label, None)]
+        if sub is not None:
+            preds = self.stmt(sub, preds)
+        return preds

@@ -1,0 +1,94 @@
+"""The macro index of the main file: every macro instantiation with its range, so that a cursor that
+is exactly a macro use (`get_user(...)`, `FOLL_LONGTERM`) is recognised by name."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import clang.cindex as ci
+
+from gupcheck.frontend.cursors import cursor_extent
+from gupcheck.kernel_api.macros import MACRO_CALLS
+from gupcheck.model.facts import Value
+
+if TYPE_CHECKING:
+    from gupcheck.frontend.unit import UnitWalker
+
+
+@dataclass
+class MacroUse:
+    name: str
+    start: int
+    end: int
+    line: int
+    column: int
+
+
+class MacroIndex:
+    def __init__(self, unit: UnitWalker) -> None:
+        self.unit = unit
+        self.uses: dict[int, MacroUse] = {}  # the outermost use at each start offset
+        self.ranges: list[MacroUse] = []  # every use, in the order met
+        self.names: set[str] = set()  # macros instantiated in the main file
+        self._macro_call_starts: list[int] | None = None  # MACRO_CALLS uses by start, for lookups
+        self._macro_call_positions: list[int] = []
+
+    def record(self, cursor: ci.Cursor) -> MacroUse:
+        """Index a MACRO_INSTANTIATION cursor of the main file."""
+        ext = cursor_extent(cursor)
+        use = MacroUse(cursor.spelling, ext.start, ext.end, ext.line, ext.column)
+        self.names.add(use.name)
+        # keep the outermost use at an offset (nested instantiations share the start)
+        if use.start not in self.uses or self.uses[use.start].end < use.end:
+            self.uses[use.start] = use
+        self.ranges.append(use)
+        return use
+
+    def at(self, cursor: ci.Cursor) -> MacroUse | None:
+        """The macro instantiation that `cursor` is exactly, if any. Only cursors of main-file
+        function bodies get here, so offsets are main-file offsets."""
+        ext = cursor_extent(cursor)
+        use = self.uses.get(ext.start)
+        if use is not None and use.end == ext.end:
+            return use
+        return None
+
+    def spelling(self, cursor: ci.Cursor) -> str | None:
+        """The macro name an expression is spelled with (`FOLL_LONGTERM`, `MYDRV_IOC_PIN`)."""
+        text = self.unit.text(cursor)
+        match = re.fullmatch(r"\(?\s*([A-Za-z_]\w*)\s*\)?", text)
+        if match and match.group(1) in self.names:
+            return match.group(1)
+        return None
+
+    def calls_within(self, outer: MacroUse) -> list[MacroUse]:
+        """Outermost MACRO_CALLS instantiations strictly inside another macro's arguments."""
+        if self._macro_call_starts is None:
+            calls = sorted(
+                (use.start, position) for position, use in enumerate(self.ranges) if use.name in MACRO_CALLS
+            )
+            self._macro_call_starts = [start for start, _ in calls]
+            self._macro_call_positions = [position for _, position in calls]
+        first = bisect.bisect_right(self._macro_call_starts, outer.start)
+        last = bisect.bisect_right(self._macro_call_starts, outer.end)
+        found: list[MacroUse] = []
+        for position in sorted(self._macro_call_positions[first:last]):  # in the order they were met
+            use = self.ranges[position]
+            if use.end <= outer.end:
+                if not any(f.start <= use.start and use.end <= f.end for f in found):
+                    found.append(use)
+        return found
+
+
+def spelled_as_deref(pointer: Value, macro: MacroUse, source: bytes) -> bool:
+    """Whether a dereference found inside a macro expansion was written by the caller in the
+    macro's arguments (`pr_info("%d", u->len)`), not by the macro's body."""
+    base = pointer.path or pointer.base
+    if not base:
+        return False
+    arguments = source[macro.start : macro.end].decode("utf-8", "replace")
+    spelled = re.escape(base)
+    return re.search(rf"(\*\s*\(?\s*{spelled}\b|\b{spelled}\s*(->|\[))", arguments) is not None
