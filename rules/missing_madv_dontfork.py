@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.analyses.context import Analyses
-from gupcheck.analyses.crosslayer import ARG, Link, Origin, cross_layer_flow, fork_hazard
+from gupcheck.analyses.crosslayer import ARG, ForkHazard, Link, Origin, cross_layer_flow, fork_hazard
 from gupcheck.kernel_api.pins import FOLL_GET
 from gupcheck.model.findings import Finding, Level, RelatedLocation
 from gupcheck.model.rule import Rule, RuleDoc
@@ -76,7 +76,7 @@ def check(context: Analyses) -> Iterator[Finding]:
 RULE = Rule(DOC, check)
 
 
-def _finding(link: Link, hazard, library: bool, target: tuple[int, int]) -> Finding:
+def _finding(link: Link, hazard: ForkHazard | None, library: bool, target: tuple[int, int]) -> Finding:
     request, command = link.request, link.command
     via = "" if request.target == ARG else f" (through '.{request.target}')"
     name = command.macro or hex(command.value or 0)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from gupcheck.analyses.context import Analyses
 from gupcheck.analyses.pins import Fate, Pin, PinAnalysis
 from gupcheck.kernel_api.pins import FOLL_GET, PIN_RELEASE_OF, foll_pin_counterpart, pin_api
-from gupcheck.model.facts import Function, NodeKind, last_field
+from gupcheck.model.facts import CallSite, Function, NodeKind, last_field
 from gupcheck.model.findings import Finding, Fix, FlowStep, Level, RelatedLocation, Replacement
 from gupcheck.model.rule import Rule, RuleDoc
 
@@ -175,7 +175,7 @@ def _leak(pin: Pin, fate: Fate) -> Finding:
     )
 
 
-def _fixes(analysis: PinAnalysis, pin: Pin, releases) -> list[Fix]:
+def _fixes(analysis: PinAnalysis, pin: Pin, releases: list[CallSite]) -> list[Fix]:
     """FOLL_GET -> FOLL_PIN | FOLL_LONGTERM at a direct API call, and its releases."""
     call = pin.call
     if pin.via or call.via_macro or analysis.program.target_kernel < (5, 6):

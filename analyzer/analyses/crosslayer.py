@@ -163,7 +163,7 @@ def driver_commands(program: Program, pins: PinAnalysis) -> list[CommandPin]:
             continue
         arg = handler.params[2].name if len(handler.params) > 2 else None
         for macro, value, case_node in cases:
-            env = {arg: ARG} if arg else {}
+            env: dict[str, ArgumentPart] = {arg: ARG} if arg else {}
             for pin, target in _pins_from(
                 program, pins, handler, reachable_from(handler, case_node.id) | {case_node.id}, env, depth=0
             ):

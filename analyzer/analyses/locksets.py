@@ -18,7 +18,17 @@ from gupcheck.analyses.dataflow import must_facts, reachable_from
 from gupcheck.analyses.summaries import summarise_bottom_up
 from gupcheck.kernel_api.locks import ACQUIRE, IF_NONZERO, IF_ZERO, RELEASE, Holds, LockAction, LockApi
 from gupcheck.kernel_api.overlay import Api
-from gupcheck.model.facts import CallSite, CfgNode, Edge, Function, NodeKind, Side, Value, last_field
+from gupcheck.model.facts import (
+    CallSite,
+    CfgNode,
+    Comparison,
+    Edge,
+    Function,
+    NodeKind,
+    Side,
+    Value,
+    last_field,
+)
 from gupcheck.model.program import Program
 
 
@@ -104,10 +114,8 @@ class LockSets:
 
     def edge_facts(self, fn: Function) -> Callable[[CfgNode, Edge], list[str]]:
         def gen(node: CfgNode, edge: Edge) -> list[str]:
-            if node.condition is None or edge.label not in ("true", "false"):
-                return []
             gained = []
-            for atom, outcome in node.condition.facts(edge.label == "true"):
+            for atom, outcome in node.facts_along(edge):
                 callee, nonzero = _call_outcome(atom, outcome)
                 if callee is None:
                     continue
@@ -219,7 +227,7 @@ def _tested_calls(node: CfgNode) -> set[str]:
     return tested
 
 
-def _call_outcome(atom, outcome: bool) -> tuple[str | None, bool | None]:
+def _call_outcome(atom: Comparison, outcome: bool) -> tuple[str | None, bool | None]:
     """(callee, whether it returned non-zero) when the atom tests a call's result: `if (call)`,
     `if (call < 0)`, `if (call != 0)`, `if (call == 0)`."""
     if atom.op == "call" and atom.call is not None:

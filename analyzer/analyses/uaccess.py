@@ -265,10 +265,8 @@ def _transfer(node: CfgNode, facts: frozenset, data: FunctionUserData) -> frozen
 
 
 def _edge_facts(node: CfgNode, edge: Edge) -> list[PathFact]:
-    if node.condition is None or edge.label not in ("true", "false"):
-        return []
     facts: list[PathFact] = []
-    for atom, outcome in node.condition.facts(edge.label == "true"):
+    for atom, outcome in node.facts_along(edge):
         facts.extend(_atom_facts(atom, outcome))
     return facts
 

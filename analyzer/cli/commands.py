@@ -9,6 +9,7 @@ import atexit
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +27,9 @@ from gupcheck.pipeline.postprocess import Reporting
 from gupcheck.pipeline.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
 from gupcheck.pipeline.workers import DEFAULT_TIMEOUT, default_jobs
 from gupcheck.rules import ALL_RULES, rule_by_id
+
+if TYPE_CHECKING:
+    from gupcheck.pipeline.distributed import DaskExecutor
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -192,7 +196,7 @@ def _analysis_options(function):
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @_analysis_options
-def check(paths: tuple[str, ...], **options) -> None:
+def check(paths: tuple[str, ...], **options: Any) -> None:
     """Analyse the C files under PATHS (default: `paths` from the configuration)."""
     sys.exit(_run(list(paths), options))
 
@@ -200,7 +204,7 @@ def check(paths: tuple[str, ...], **options) -> None:
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path())
 @_analysis_options
-def hook(files: tuple[str, ...], **options) -> None:
+def hook(files: tuple[str, ...], **options: Any) -> None:
     """For pre-commit: analyse the project and report only findings in FILES.
 
     The project is what the configuration's `paths` name (default: the current directory), so that
@@ -212,7 +216,7 @@ def hook(files: tuple[str, ...], **options) -> None:
     sys.exit(_run([], options, report_only=c_files))
 
 
-def _run(paths: list[str], options: dict, report_only: list[str] | None = None) -> int:
+def _run(paths: list[str], options: dict[str, Any], report_only: list[str] | None = None) -> int:
     quiet = options["quiet"]
     try:
         project = _project_config(options["config_file"])
@@ -338,7 +342,7 @@ def _sarif_report(
 ) -> str:
     """The SARIF log. Rendering imports sarif-om and the rules' documentation, which takes longer than a
     warm run's analysis: with a cache, a log rendered before from the same inputs is reused."""
-    notifications = [*analysis.problems, *analysis.notes]
+    notifications: list[str | InputProblem] = [*analysis.problems, *analysis.notes]
     successful = bool(analysis.units)
     cache = FactCache(cache_dir) if cache_dir is not None else None
     key = ""
@@ -373,7 +377,7 @@ def _sarif_report(
     return report
 
 
-def _executor(kind: str, scheduler: str | None):
+def _executor(kind: str, scheduler: str | None) -> DaskExecutor | None:
     """The fact executor of `--executor` (None: local workers). Raises click.UsageError."""
     if kind != "dask":
         if scheduler:
@@ -409,7 +413,7 @@ def _selected_rules(project: ProjectConfig) -> tuple:
                 known = ", ".join(rule.id for rule in ALL_RULES)
                 raise ConfigFileError(f"{where}: '{key}': unknown rule '{name}' (known: {known})")
     enabled = [rule_by_id(name) for name in project.enable] if project.enable is not None else list(ALL_RULES)
-    disabled = {rule_by_id(name).id for name in project.disable}
+    disabled = {rule.id for name in project.disable if (rule := rule_by_id(name)) is not None}
     return tuple(rule for rule in ALL_RULES if rule in enabled and rule.id not in disabled)
 
 

@@ -327,9 +327,9 @@ def _find_source_dir(build: str) -> str | None:
     if _is_source_tree(build):
         return build
     # 4. Debian's naming convention, if the Makefile did not say: linux-headers-V-FLAVOUR -> -common.
-    m = re.match(r"^(linux-headers-.+?)-[^-]+$", os.path.basename(build))
-    if m:
-        cand = os.path.join(os.path.dirname(build), m.group(1) + "-common")
+    debian = re.match(r"^(linux-headers-.+?)-[^-]+$", os.path.basename(build))
+    if debian:
+        cand = os.path.join(os.path.dirname(build), debian.group(1) + "-common")
         if _is_source_tree(cand):
             return os.path.realpath(cand)
     return None

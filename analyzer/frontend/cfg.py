@@ -7,11 +7,23 @@ from typing import TYPE_CHECKING
 import clang.cindex as ci
 
 from gupcheck.frontend.cursors import K, call_arguments, child_cursors, cursor_kind, evaluate_int
-from gupcheck.model.facts import CfgNode, Edge, Function, NodeKind, Store, Value, ValueKind, Variable
+from gupcheck.model.facts import (
+    CfgNode,
+    Edge,
+    EdgeLabel,
+    Function,
+    NodeKind,
+    Store,
+    Value,
+    ValueKind,
+    Variable,
+)
 from gupcheck.model.findings import SourceLocation
 
 if TYPE_CHECKING:
     from gupcheck.frontend.unit import UnitWalker
+
+Exits = list[tuple[CfgNode, EdgeLabel | None]]  # the dangling exits of a statement: (node, edge label)
 
 
 class FunctionBuilder:
@@ -39,7 +51,7 @@ class FunctionBuilder:
         return node
 
     @staticmethod
-    def _link(preds: list[tuple[CfgNode, str | None]], target: CfgNode) -> None:
+    def _link(preds: Exits, target: CfgNode) -> None:
         for pred, label in preds:
             pred.succs.append(Edge(target.id, label))
 
@@ -49,7 +61,7 @@ class FunctionBuilder:
             var = self.walker.variable(param, is_param=True, index=index)
             self.params.append(var)
         body = next((c for c in child_cursors(self.cursor) if cursor_kind(c) == K.COMPOUND_STMT), None)
-        preds: list[tuple[CfgNode, str | None]] = [(self.entry, None)]
+        preds: Exits = [(self.entry, None)]
         if body is not None:
             preds = self.stmt(body, preds)
         self._link(preds, self.exit)
@@ -69,7 +81,7 @@ class FunctionBuilder:
             nodes=self.nodes,
         )
 
-    def stmt(self, cursor: ci.Cursor, preds: list[tuple[CfgNode, str | None]]) -> list:
+    def stmt(self, cursor: ci.Cursor, preds: Exits) -> Exits:
         """Add `cursor` after `preds`; return the dangling exits (node, edge label)."""
         kind = cursor_kind(cursor)
         if kind == K.COMPOUND_STMT:
@@ -132,6 +144,8 @@ class FunctionBuilder:
         return [(node, None)]
 
     def _declare(self, decl: ci.Cursor, node: CfgNode) -> None:
+        location = node.location
+        assert location is not None  # statement nodes have one
         var = self.walker.variable(decl)
         self.locals[var.name] = var
         init = self.walker.initializer(decl)
@@ -140,32 +154,32 @@ class FunctionBuilder:
             target = Value(
                 text=var.name, kind=ValueKind.LOCAL, base=var.name, path=var.name, names=(var.name,)
             )
-            node.stores.append(Store(target, self.walker.values.value(init, self), node.location))
+            node.stores.append(Store(target, self.walker.values.value(init, self), location))
             # `struct req r = { .addr = (uintptr_t)buf };` also sets r.addr
             for field_name, value in self.walker.initialised_fields(decl, init):
                 path = f"{var.name}.{field_name}"
                 field_target = Value(text=path, kind=ValueKind.STACK, base=var.name, path=path, names=(path,))
-                node.stores.append(Store(field_target, self.walker.values.value(value, self), node.location))
+                node.stores.append(Store(field_target, self.walker.values.value(value, self), location))
 
-    def _branch(self, cond: ci.Cursor, preds: list, kind: NodeKind = NodeKind.BRANCH) -> CfgNode:
+    def _branch(self, cond: ci.Cursor, preds: Exits, kind: NodeKind = NodeKind.BRANCH) -> CfgNode:
         node = self._new(kind, self.walker.location(cond), self.walker.text(cond))
         self._link(preds, node)
         self.walker.events.collect(cond, node, self, result_used=True)
         node.condition = self.walker.conditions.condition(cond, self)
         return node
 
-    def _if(self, cursor: ci.Cursor, preds: list) -> list:
+    def _if(self, cursor: ci.Cursor, preds: Exits) -> Exits:
         children = [c for c in child_cursors(cursor) if cursor_kind(c) != K.DECL_STMT]
         cond, then = children[0], children[1]
         node = self._branch(cond, preds)
-        exits = self.stmt(then, [(node, "true")])
+        exits = self.stmt(then, [(node, EdgeLabel.TRUE)])
         if len(children) > 2:
-            exits += self.stmt(children[2], [(node, "false")])
+            exits += self.stmt(children[2], [(node, EdgeLabel.FALSE)])
         else:
-            exits.append((node, "false"))
+            exits.append((node, EdgeLabel.FALSE))
         return exits
 
-    def _loop(self, cursor: ci.Cursor, preds: list) -> list:
+    def _loop(self, cursor: ci.Cursor, preds: Exits) -> Exits:
         children = child_cursors(cursor)
         if cursor_kind(cursor) == K.DO_STMT:
             body, cond = children[0], children[1] if len(children) > 1 else None
@@ -181,8 +195,8 @@ class FunctionBuilder:
             self._link(exits, latch)
             if cond is not None:
                 branch = self._branch(cond, [(latch, None)])
-                branch.succs.append(Edge(head.id, "true"))
-                return [(branch, "false"), (after, None)]
+                branch.succs.append(Edge(head.id, EdgeLabel.TRUE))
+                return [(branch, EdgeLabel.FALSE), (after, None)]
             latch.succs.append(Edge(head.id))
             return [(after, None)]
 
@@ -209,8 +223,8 @@ class FunctionBuilder:
         latch = self._new(NodeKind.JOIN, None, "loop-latch")
         if cond is not None:
             branch = self._branch(cond, [(head, None)])
-            body_preds: list = [(branch, "true")]
-            branch.succs.append(Edge(after.id, "false"))
+            body_preds: list = [(branch, EdgeLabel.TRUE)]
+            branch.succs.append(Edge(after.id, EdgeLabel.FALSE))
         else:
             body_preds = [(head, None)]
         self.break_targets.append(after.id)
@@ -228,7 +242,7 @@ class FunctionBuilder:
             latch.succs.append(Edge(head.id))
         return [(after, None)]
 
-    def _switch(self, cursor: ci.Cursor, preds: list) -> list:
+    def _switch(self, cursor: ci.Cursor, preds: Exits) -> Exits:
         children = child_cursors(cursor)
         cond, body = children[0], children[-1]
         node = self._new(NodeKind.SWITCH, self.walker.location(cursor), self.walker.text(cond))
@@ -241,12 +255,12 @@ class FunctionBuilder:
         exits = self.stmt(body, [])
         self._switch_stack.pop()
         self.break_targets.pop()
-        if not any(e.label == "default" for e in node.succs):
-            node.succs.append(Edge(after.id, "default"))
+        if not any(e.label == EdgeLabel.DEFAULT for e in node.succs):
+            node.succs.append(Edge(after.id, EdgeLabel.DEFAULT))
         self._link(exits, after)
         return [(after, None)]
 
-    def _case(self, cursor: ci.Cursor, preds: list) -> list:
+    def _case(self, cursor: ci.Cursor, preds: Exits) -> Exits:
         children = child_cursors(cursor)
         label = self._new(NodeKind.LABEL, self.walker.location(cursor), self.walker.text(cursor)[:80])
         self._link(preds, label)
@@ -256,11 +270,11 @@ class FunctionBuilder:
             value = evaluate_int(value_cursor)
             macro = self.walker.macros.spelling(value_cursor)
             if switch is not None:
-                switch.succs.append(Edge(label.id, "case", value, macro))
+                switch.succs.append(Edge(label.id, EdgeLabel.CASE, value, macro))
             sub = children[-1] if len(children) > 1 else None
         else:
             if switch is not None:
-                switch.succs.append(Edge(label.id, "default"))
+                switch.succs.append(Edge(label.id, EdgeLabel.DEFAULT))
             sub = children[0] if children else None
         preds = [(label, None)]
         if sub is not None:

@@ -39,17 +39,17 @@ class ConditionReader:
         use = self.macros.at(cursor)
         if use is not None and use.name in TRANSPARENT_MACROS:
             # The expansion hides the argument's structure: read the condition from its text.
-            args = split_macro_arguments(self.unit.text(cursor))
-            if args:
-                return self.text_condition(args[0], fn, self.unit.location(cursor))
+            spelled = split_macro_arguments(self.unit.text(cursor))
+            if spelled:
+                return self.text_condition(spelled[0], fn, self.unit.location(cursor))
         if use is not None and use.name in MACRO_CALLS:
-            call = self.values.call_site(cursor, fn, result_used=True)
-            return Condition("atom", atom=Comparison("call", self.values.value(cursor, fn), call=call))
+            macro_call = self.values.call_site(cursor, fn, result_used=True)
+            return Condition("atom", atom=Comparison("call", self.values.value(cursor, fn), call=macro_call))
         node = cursor
         if cursor_kind(cursor) in (K.UNEXPOSED_EXPR, K.PAREN_EXPR, K.CSTYLE_CAST_EXPR):
-            children = [c for c in child_cursors(cursor) if cursor_kind(c) != K.TYPE_REF]
-            if len(children) == 1:
-                return self.condition(children[0], fn)
+            inner = [c for c in child_cursors(cursor) if cursor_kind(c) != K.TYPE_REF]
+            if len(inner) == 1:
+                return self.condition(inner[0], fn)
         if cursor_kind(node) == K.CALL_EXPR and self.values.callee_name(node) == "__builtin_expect":
             args = call_arguments(node)
             if args:

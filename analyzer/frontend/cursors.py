@@ -205,7 +205,7 @@ def cursor_extent(cursor: ci.Cursor) -> Extent:
         end = extent.end_int_data - main.base
         start = start if 0 <= start <= main.size else -1
         end = end if 0 <= end <= main.size else -1
-    if start >= 0:
+    if start >= 0 and main is not None:
         name = main.name
         line, column = main.position(start)
     else:  # in a macro expansion, or in another file: libclang finds the expansion's place
@@ -229,7 +229,7 @@ def cursor_extent(cursor: ci.Cursor) -> Extent:
             and not extent.begin_int_data & _MACRO_BIT
         ):
             main.base = extent.begin_int_data - start
-    if end >= 0:
+    if end >= 0 and main is not None:
         end_line, end_column = main.position(end)
     else:
         raw.clang_getInstantiationLocation(

@@ -559,6 +559,8 @@ class _FileOf:
         if not self._handle:
             return None
         address = ctypes.cast(self._handle, ctypes.c_void_p).value
+        if address is None:
+            return None
         name = self._names.get(address)
         if name is None:
             name = self._names[address] = ci.File(self._handle).name

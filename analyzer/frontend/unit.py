@@ -4,6 +4,7 @@ ioctl command macros, module_init/exit) into `TranslationUnitFacts`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 import clang.cindex as ci
@@ -73,14 +74,15 @@ class UnitWalker:
         if name == self.main_file:
             data = self.source
         else:
-            data = self._header_text.get(name)
-            if data is None:
+            cached = self._header_text.get(name)
+            if cached is None:
                 try:
                     with open(name, "rb") as handle:
-                        data = handle.read()
+                        cached = handle.read()
                 except OSError:
-                    data = b""
-                self._header_text[name] = data
+                    cached = b""
+                self._header_text[name] = cached
+            data = cached
         return data[ext.start : ext.end].decode("utf-8", "replace")
 
     def variable(self, cursor: ci.Cursor, *, is_param: bool = False, index: int = -1) -> Variable:
@@ -121,7 +123,9 @@ class UnitWalker:
                     init = child
         return init
 
-    def for_parts(self, cursor: ci.Cursor, header: list[ci.Cursor]):
+    def for_parts(
+        self, cursor: ci.Cursor, header: Sequence[ci.Cursor]
+    ) -> tuple[ci.Cursor | None, ci.Cursor | None, ci.Cursor | None]:
         """Which of a for statement's header children are init, condition and increment."""
         start = cursor_extent(cursor).start
         if start in self.macros.uses or not self.in_main_file(cursor):

@@ -120,7 +120,9 @@ class ExpressionReader:
             return True
         return head in self.unit.globals
 
-    def path_of(self, cursor: ci.Cursor, fn: FunctionBuilder | None, address_of: bool):
+    def path_of(
+        self, cursor: ci.Cursor, fn: FunctionBuilder | None, address_of: bool
+    ) -> tuple[str | None, str | None, ValueKind, int | None, bool]:
         """(path, base, kind, fixed_size, user_pointer) of an lvalue-ish expression."""
         kind = cursor_kind(cursor)
         if kind == K.DECL_REF_EXPR:
@@ -203,7 +205,9 @@ class ExpressionReader:
                     return param
         return self.unit.globals.get(name)
 
-    def _names_and_calls(self, cursor: ci.Cursor, fn: FunctionBuilder | None):
+    def _names_and_calls(
+        self, cursor: ci.Cursor, fn: FunctionBuilder | None
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         names: list[str] = []
         calls: list[str] = []
 

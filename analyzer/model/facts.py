@@ -189,12 +189,28 @@ class NodeKind(StrEnum):
     JOIN = "join"
 
 
+class EdgeLabel(StrEnum):
+    TRUE = "true"  # a branch's condition held
+    FALSE = "false"
+    CASE = "case"  # a switch's case (with its value and macro)
+    DEFAULT = "default"
+
+
 @dataclass(frozen=True)
 class Edge:
     target: int
-    label: str | None = None  # "true", "false", "case", "default"
+    label: EdgeLabel | None = None  # None: plain fall-through
     case_value: int | None = None
     case_macro: str | None = None
+
+    @property
+    def outcome(self) -> bool | None:
+        """The value of the branch condition along this edge (None: not a branch edge)."""
+        if self.label == EdgeLabel.TRUE:
+            return True
+        if self.label == EdgeLabel.FALSE:
+            return False
+        return None
 
 
 @dataclass
@@ -213,6 +229,13 @@ class CfgNode:
     switch_on: Value | None = None  # SWITCH
     returns: Value | None = None  # RETURN (None for `return;`)
     succs: list[Edge] = field(default_factory=list)
+
+    def facts_along(self, edge: Edge) -> list[tuple[Comparison, bool]]:
+        """The atoms of the branch condition whose truth is known along `edge` (none off a branch)."""
+        outcome = edge.outcome
+        if self.condition is None or outcome is None:
+            return []
+        return self.condition.facts(outcome)
 
 
 @dataclass(frozen=True)

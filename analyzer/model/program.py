@@ -10,7 +10,7 @@ from typing import Any
 from gupcheck.kernel_api.declared import ApiKnowledge
 from gupcheck.kernel_api.entries import ENTRY_ROLES, IOCTL_ROLES, SYSCALL_ROLES, Role
 from gupcheck.kernel_api.overlay import Api
-from gupcheck.model.facts import CallSite, CfgNode, Function, OpsTable, Side, TranslationUnitFacts
+from gupcheck.model.facts import CallSite, CfgNode, EdgeLabel, Function, OpsTable, Side, TranslationUnitFacts
 from gupcheck.model.findings import SourceLocation
 
 
@@ -131,13 +131,13 @@ class Program:
         if not roles & IOCTL_ROLES or len(fn.params) < 2:
             return []
         command = fn.params[1].name
-        cases = []
+        cases: list[tuple[str | None, int | None, CfgNode]] = []
         for node in fn.nodes:
             if node.switch_on is not None and command in node.switch_on.names:
                 cases.extend(
                     (edge.case_macro, edge.case_value, fn.nodes[edge.target])
                     for edge in node.succs
-                    if edge.label == "case"
+                    if edge.label == EdgeLabel.CASE
                 )
         return cases
 
@@ -207,9 +207,9 @@ class Program:
                 # a miscdevice's .fops = &my_fops is a table of its own: registered with the rest
                 self._register_table(unit, table)
             for name in unit.module_init:
-                self._register(unit.path, name, "module_init", "", None)
+                self._register(unit.path, name, Role.MODULE_INIT, "", None)
             for name in unit.module_exit:
-                self._register(unit.path, name, "module_exit", "", None)
+                self._register(unit.path, name, Role.MODULE_EXIT, "", None)
             self._link_installed_tables(unit, tables)
 
     def _register_table(self, unit: TranslationUnitFacts, table: OpsTable) -> None:

@@ -140,12 +140,12 @@ def analyse(
     pending: list[FactJob] = []
     for path, job in jobs_by_path.items():
         with kept_for_the_analysis():  # decoded facts live till the end of the analysis
-            unit = entries[path].unit() if path in entries else None
-        if unit is None:
+            decoded = entries[path].unit() if path in entries else None
+        if decoded is None:
             pending.append(job)
             continue
-        units[path] = unit
-        _account(result, unit, "cache")
+        units[path] = decoded
+        _account(result, decoded, "cache")
     done, total = len(units), len(units) + len(pending)
     if progress is not None and total:
         progress(done, total)

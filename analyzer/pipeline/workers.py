@@ -22,11 +22,13 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing.context import ForkContext, SpawnContext
 
 from gupcheck.frontend.buildconfig import FileConfig
 from gupcheck.model.facts import TranslationUnitFacts
 from gupcheck.pipeline.gcpause import collector_paused, kept_for_the_analysis
 
+WorkerContext = ForkContext | SpawnContext
 DEFAULT_TIMEOUT = 300.0  # seconds for one file's parse
 
 
@@ -102,7 +104,7 @@ def _worker_main(connection: multiprocessing.connection.Connection) -> None:
 
 
 class _Worker:
-    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+    def __init__(self, context: WorkerContext) -> None:
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
         self.process.start()
@@ -138,8 +140,11 @@ class WorkerPool:
         self.timeout = timeout
         # fork: workers start in milliseconds and inherit the loaded modules; they never touch the
         # parent's libclang state (the parent does not parse while a pool runs).
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        self._context = multiprocessing.get_context(method)
+        self._context: WorkerContext = (
+            multiprocessing.get_context("fork")
+            if "fork" in multiprocessing.get_all_start_methods()
+            else multiprocessing.get_context("spawn")
+        )
         self.peak_rss_kib: dict[int, int] = {}
 
     def run(self, jobs: Iterable[FactJob]) -> Iterator[FactResult]:
@@ -208,9 +213,10 @@ class WorkerPool:
         return result
 
     def _record_memory(self, worker: _Worker) -> None:
-        rss = _peak_rss_kib(worker.process.pid)
-        if rss is not None:
-            self.peak_rss_kib[worker.process.pid] = rss
+        pid = worker.process.pid
+        rss = _peak_rss_kib(pid)
+        if pid is not None and rss is not None:
+            self.peak_rss_kib[pid] = rss
 
 
 def _peak_rss_kib(pid: int | None) -> int | None:

@@ -258,7 +258,7 @@ def load_case(folder: Path) -> Case:
         if module not in built:
             raise CaseError(manifest, f"module {module} is not built by the case's Kbuild (obj-m)")
 
-    expectations = []
+    expectations: list[Expectation] = []
     for kind in ("finding", "look-alike"):
         entries = data.get(kind, [])
         if not isinstance(entries, list):

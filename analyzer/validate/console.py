@@ -159,9 +159,8 @@ def parse_console(text: str) -> GuestLog:
             elif kind == "KMSG" and len(fields) >= 3:
                 message = _KMSG_PRIORITY.sub("", " ".join(fields[2:]))
                 message = _KERNEL_STAMP.sub("", message, count=1).strip()
-                run = log.runs.get((fields[0], fields[1]))
                 if message:
-                    add_kernel(run, message)
+                    add_kernel(log.runs.get((fields[0], fields[1])), message)
             elif kind in ("LOAD", "UNLOAD") and len(fields) >= 3:
                 status = " ".join(fields[2:])
                 if kind == "LOAD" or status != "OK":

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gupcheck.analyses.sharedmem import SharedBuffer, SharedMemory
+from gupcheck.kernel_api.entries import Role
 from gupcheck.kernel_api.frees import FREES
 from gupcheck.model.facts import CallSite, Function
 from gupcheck.model.findings import Finding, Level
@@ -29,7 +30,7 @@ def findings(shared: SharedMemory) -> Iterator[Finding]:
 def mapped_frees(shared: SharedMemory) -> list[MappedFree]:
     found = []
     for release in shared.kernel:
-        if "release" not in shared.program.roles(release) or not shared.shares(release.file):
+        if Role.RELEASE not in shared.program.roles(release) or not shared.shares(release.file):
             continue
         if shared.has_vm_close(release.file):
             continue

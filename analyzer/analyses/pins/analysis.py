@@ -25,7 +25,7 @@ from gupcheck.kernel_api.containers import LINKERS
 from gupcheck.kernel_api.entries import SYSCALL_ROLES, Role
 from gupcheck.kernel_api.memory import MEMORY_ACCESS
 from gupcheck.kernel_api.pins import PAGE_USERS
-from gupcheck.model.facts import CallSite, CfgNode, Function, Side, last_field, root_of
+from gupcheck.model.facts import CallSite, CfgNode, EdgeLabel, Function, Side, last_field, root_of
 from gupcheck.model.program import Program
 
 
@@ -191,7 +191,9 @@ class PinAnalysis:
         if position is None or position >= len(call.args):
             return False
         key = pages_key(call.args[position])
-        return bool(key) and (key in tracked or root_of(key) in tracked)
+        if not key:
+            return False
+        return key in tracked or root_of(key) in tracked
 
     def loop_body(self, fn: Function, test: CfgNode) -> frozenset[int]:
         """The nodes of the loop whose test is `test` (empty for a plain `if`)."""
@@ -200,7 +202,7 @@ class PinAnalysis:
             # nodes reached from the true branch before coming back to the test
             seen: set[int] = set()
             back = False
-            stack = [e.target for e in test.succs if e.label == "true"]
+            stack = [e.target for e in test.succs if e.label == EdgeLabel.TRUE]
             while stack:
                 current = stack.pop()
                 if current == test.id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -12,7 +13,7 @@ from gupcheck.analyses.dataflow import must_facts
 from gupcheck.analyses.pins.events import Escaped, HandedOut, Handle, Output, Released, Returned, Stored
 from gupcheck.analyses.pins.sites import Pin
 from gupcheck.kernel_api.errors import ERROR_POINTER_TESTS
-from gupcheck.model.facts import CallSite, CfgNode, Edge, Function, root_of
+from gupcheck.model.facts import CallSite, CfgNode, Edge, EdgeLabel, Function, root_of
 
 if TYPE_CHECKING:
     from gupcheck.analyses.pins.analysis import PinAnalysis
@@ -146,8 +147,8 @@ def _path(fn: Function, parents: dict[SearchState, SearchState | None], end: Sea
 def branch_facts(fn: Function) -> dict[int, frozenset]:
     """("cond", condition text, "true"/"false") known on every path to each node."""
 
-    def edge_gen(node: CfgNode, edge: Edge):
-        if node.condition is not None and edge.label in ("true", "false"):
+    def edge_gen(node: CfgNode, edge: Edge) -> Iterator[tuple[str, str, EdgeLabel | None]]:
+        if node.condition is not None and edge.outcome is not None:
             yield ("cond", node.text, edge.label)
 
     def transfer(node: CfgNode, facts: frozenset) -> frozenset:
@@ -178,11 +179,11 @@ def _pin_failed(
     """The branch on which the pin call is known to have pinned nothing: the API returned
     <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), or a helper that returns
     0 on success returned something else."""
-    if node.condition is None or edge.label not in ("true", "false"):
+    if node.condition is None or edge.outcome is None:
         return False
     api = analysis.program.api.pin(call.callee, len(call.args))
     requested = call.args[api.nr].const_value if api and api.nr < len(call.args) else None
-    for atom, outcome in node.condition.facts(edge.label == "true"):
+    for atom, outcome in node.facts_along(edge):
         if atom.op == "call" and atom.call is not None and atom.call.callee in ERROR_POINTER_TESTS:
             if outcome and result and any(result in arg.names for arg in atom.call.args):
                 return True  # a helper that returns pinned pages returned an error pointer

@@ -139,7 +139,7 @@ class SharedMemory:
             for node in fn.nodes:
                 for store in node.stores:
                     target = store.target.path
-                    if not _is_local(fn, target) or target in copies:
+                    if target is None or not _is_local(fn, target) or target in copies:
                         continue
                     value = store.value
                     if set(value.calls) & CLAMPS or MASK.search(value.text):
@@ -222,7 +222,7 @@ class SharedMemory:
 
     def open_allocates_context(self, file: str) -> bool:
         for fn in self.kernel:
-            if fn.file != file or "open" not in self.program.roles(fn):
+            if fn.file != file or Role.OPEN not in self.program.roles(fn):
                 continue
             for node in fn.nodes:
                 for store in node.stores:
@@ -244,7 +244,7 @@ class SharedMemory:
         device admits one opener at a time (an `opened` flag .open sets and .release clears)."""
         ups: set[str] = set()
         for opener in self.kernel:
-            if opener.file == release.file and "open" in self.program.roles(opener):
+            if opener.file == release.file and Role.OPEN in self.program.roles(opener):
                 for node in opener.nodes:
                     ups |= {last_field(s.target.path or "") for s in node.stores if _raises(s)}
                     ups |= {
@@ -331,10 +331,8 @@ class SharedMemory:
 
 
 def _bound_facts(node: CfgNode, edge: Edge) -> list[str]:
-    if node.condition is None or edge.label not in ("true", "false"):
-        return []
     bounded: list[str] = []
-    for atom, outcome in node.condition.facts(edge.label == "true"):
+    for atom, outcome in node.facts_along(edge):
         bounded.extend(_bounded_by(atom, outcome))
     return bounded
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from gupcheck.kernel_api.allocators import ALLOCATORS, allocates
-from gupcheck.kernel_api.entries import FAULT_ROLES
+from gupcheck.kernel_api.entries import FAULT_ROLES, Role
 from gupcheck.kernel_api.frees import FREES
 from gupcheck.kernel_api.mapping import CONTEXT_FIELDS, EXPORTS, KERNEL_ADDRESS_CONVERSIONS
 from gupcheck.kernel_api.memory import MEMORY_ACCESS, MemoryCall
@@ -157,7 +157,7 @@ class SharedBuffers:
         return origins
 
     @staticmethod
-    def _is_fault_page(fn: Function, roles: set[str], target: str) -> bool:
+    def _is_fault_page(fn: Function, roles: set[Role], target: str) -> bool:
         """`vmf->page = ...` in a fault handler."""
         root = root_of(target)
         param = next((p for p in fn.params if p.name == root), None)
@@ -248,7 +248,7 @@ class SharedBuffers:
     def _refuses_write(self, file: str) -> bool:
         """Every mmap handler of the file refuses writable mappings (tests VM_WRITE and fails, or
         clears VM_MAYWRITE)."""
-        handlers = [fn for fn in self.kernel if fn.file == file and "mmap" in self.program.roles(fn)]
+        handlers = [fn for fn in self.kernel if fn.file == file and Role.MMAP in self.program.roles(fn)]
         return bool(handlers) and all(
             any(
                 (node.condition is not None and "VM_WRITE" in node.text) or "~VM_MAYWRITE" in node.text
