@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXAMPLE := testdata/example
+PYTHON_SOURCES := analyzer rules tests bench scripts
 
 .PHONY: run test setup lint clean
 
@@ -21,15 +22,17 @@ setup: $(BIN)/.installed
 run: setup
 	$(BIN)/gupcheck $(EXAMPLE)
 
-test: setup
+test: setup lint
 	bash scripts/setup-kernel.sh
 	bash scripts/setup-sarif-tools.sh
 	bash scripts/setup-qemu.sh
-	$(BIN)/ruff check analyzer rules tests
 	$(BIN)/python -m pytest -q
 
+# ruff (lint and format) over the project's Python, mypy over the package.
 lint: setup
-	$(BIN)/ruff check analyzer rules tests
+	$(BIN)/ruff check $(PYTHON_SOURCES)
+	$(BIN)/ruff format --check $(PYTHON_SOURCES)
+	bash scripts/mypy.sh
 
 clean:
 	rm -rf $(VENV) .tools .cache .pytest_cache .ruff_cache *.egg-info

@@ -216,42 +216,60 @@ def hook(files: tuple[str, ...], **options: Any) -> None:
     sys.exit(_run([], options, report_only=c_files))
 
 
+class _RunError(Exception):
+    """A bad option, configuration or input that stops the run: one line, exit status 2."""
+
+
 def _run(paths: list[str], options: dict[str, Any], report_only: list[str] | None = None) -> int:
-    quiet = options["quiet"]
     try:
         project = _project_config(options["config_file"])
         rules = _selected_rules(project)
-    except (ConfigFileError, ConfigError) as error:
+        paths = _paths_to_analyse(paths, project, report_only)
+        root = os.path.abspath(options["source_root"] or os.getcwd())
+        cache_dir = None if options["no_cache"] else options["cache_dir"] or str(default_cache_dir())
+        analysis, executor_summary = _analysis(paths, rules, project, options, report_only, root, cache_dir)
+    except (ConfigFileError, ConfigError, BaselineError, _RunError) as error:
         _error(str(error))
         return EXIT_ERROR
+    _report_diagnostics(analysis, options, root, executor_summary)
+    findings = analysis.findings
+    if not _write(_render(findings, rules, root, analysis, cache_dir, options), options["output"]):
+        return EXIT_ERROR
+    if not any(not unit.errors for unit in analysis.units):
+        return EXIT_ERROR  # nothing could be analysed (or only files that do not parse)
+    return EXIT_FINDINGS if any(f.suppression is None for f in findings) else EXIT_CLEAN
+
+
+def _paths_to_analyse(paths: list[str], project: ProjectConfig, report_only: list[str] | None) -> list[str]:
+    """The command line's paths, else the configuration's; the hook analyses the project's paths (default:
+    the current directory) and the files of the commit."""
     if report_only is not None:
-        paths = project.paths or [os.getcwd()]
-        paths += report_only
-    elif not paths:
-        if not project.paths:
-            _error("no paths given (name files or folders, or set `paths` in .gupcheck.toml)")
-            return EXIT_ERROR
-        paths = project.paths
-    root = os.path.abspath(options["source_root"] or os.getcwd())
-    cache_dir = None
-    if not options["no_cache"]:
-        cache_dir = options["cache_dir"] or str(default_cache_dir())
-    baseline: set[str] = set()
-    if options["baseline"]:
-        try:
-            baseline = load_baseline(options["baseline"])
-        except BaselineError as error:
-            _error(str(error))
-            return EXIT_ERROR
+        return [*(project.paths or [os.getcwd()]), *report_only]
+    if paths:
+        return paths
+    if not project.paths:
+        raise _RunError("no paths given (name files or folders, or set `paths` in .gupcheck.toml)")
+    return project.paths
+
+
+def _analysis(
+    paths: list[str],
+    rules: tuple[LazyRule, ...],
+    project: ProjectConfig,
+    options: dict[str, Any],
+    report_only: list[str] | None,
+    root: str,
+    cache_dir: str | None,
+) -> tuple[Analysis, str]:
+    """The analysis of `paths` with the command line's options over the configuration's, and what the
+    executor says of its work."""
+    baseline = load_baseline(options["baseline"]) if options["baseline"] else set()
     try:
         executor = _executor(options["executor"], options["scheduler"])
     except click.UsageError as error:
-        _error(error.message)
-        return EXIT_ERROR
+        raise _RunError(error.message) from None
+    progress = ProgressBar(sys.stderr) if not options["quiet"] and sys.stderr.isatty() else None
     executor_summary = ""
-    progress = None
-    if not quiet and sys.stderr.isatty():
-        progress = ProgressBar(sys.stderr)
     try:
         analysis = analyse(
             paths,
@@ -275,18 +293,20 @@ def _run(paths: list[str], options: dict[str, Any], report_only: list[str] | Non
                 source_root=root,
             ),
         )
-    except ConfigError as error:
-        _error(str(error))
-        return EXIT_ERROR
     finally:
         if progress is not None:
             progress.finish()
         if executor is not None:
             executor_summary = executor.summary()
             executor.close()
+    return analysis, executor_summary
 
-    findings = analysis.findings
 
+def _report_diagnostics(
+    analysis: Analysis, options: dict[str, Any], root: str, executor_summary: str
+) -> None:
+    """Problems with files, notes, statistics: on standard error, apart from the report."""
+    quiet = options["quiet"]
     for problem in analysis.problems:
         if problem.fatal or not quiet:
             _report_problem(problem)
@@ -306,31 +326,34 @@ def _run(paths: list[str], options: dict[str, Any], report_only: list[str] | Non
     if executor_summary and not quiet:
         click.echo(f"gupcheck: {executor_summary}", err=True)
 
-    output_format, output = options["output_format"], options["output"]
+
+def _render(
+    findings: list[Finding],
+    rules: tuple[LazyRule, ...],
+    root: str,
+    analysis: Analysis,
+    cache_dir: str | None,
+    options: dict[str, Any],
+) -> str:
+    """The report in the format asked for."""
+    output_format = options["output_format"]
     if output_format == "sarif":
-        report = _sarif_report(findings, rules, root, analysis, cache_dir)
-    elif output_format == "json":
+        return _sarif_report(findings, rules, root, analysis, cache_dir)
+    if output_format == "json":
         from gupcheck.output.jsonfmt import render_json
 
-        report = render_json(
+        return render_json(
             findings, source_root=root, files_analysed=len(analysis.units), problems=analysis.problems
         )
-    else:
-        stream = sys.stdout if output is None else None
-        color = stream is not None and should_use_color(stream)
-        report = render_text(
-            findings,
-            {rule.id: rule for rule in rules},
-            color=color,
-            source_root=root,
-            files_analysed=len(analysis.units),
-        )
-    if not _write(report, output):
-        return EXIT_ERROR
-
-    if not any(not unit.errors for unit in analysis.units):
-        return EXIT_ERROR  # nothing could be analysed (or only files that do not parse)
-    return EXIT_FINDINGS if any(f.suppression is None for f in findings) else EXIT_CLEAN
+    stream = sys.stdout if options["output"] is None else None
+    color = stream is not None and should_use_color(stream)
+    return render_text(
+        findings,
+        {rule.id: rule for rule in rules},
+        color=color,
+        source_root=root,
+        files_analysed=len(analysis.units),
+    )
 
 
 # The libraries whose code shapes the SARIF text (a rendered log is reused only with the same ones).

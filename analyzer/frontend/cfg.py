@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import clang.cindex as ci
@@ -83,61 +84,61 @@ class FunctionBuilder:
 
     def stmt(self, cursor: ci.Cursor, preds: Exits) -> Exits:
         """Add `cursor` after `preds`; return the dangling exits (node, edge label)."""
-        kind = cursor_kind(cursor)
-        if kind == K.COMPOUND_STMT:
-            for child in child_cursors(cursor):
-                preds = self.stmt(child, preds)
-            return preds
-        if kind == K.NULL_STMT:
-            return preds
-        if kind == K.IF_STMT:
-            return self._if(cursor, preds)
-        if kind in (K.WHILE_STMT, K.FOR_STMT, K.DO_STMT):
-            return self._loop(cursor, preds)
-        if kind == K.SWITCH_STMT:
-            return self._switch(cursor, preds)
-        if kind in (K.CASE_STMT, K.DEFAULT_STMT):
-            return self._case(cursor, preds)
-        if kind == K.RETURN_STMT:
-            node = self._new(NodeKind.RETURN, self.walker.location(cursor), self.walker.text(cursor))
-            self._link(preds, node)
-            children = child_cursors(cursor)
-            if children:
-                self.walker.events.collect(children[0], node, self, result_used=True)
-                node.returns = self.walker.values.value(children[0], self)
-            node.succs.append(Edge(self.exit.id))
-            return []
-        if kind == K.BREAK_STMT:
-            if self.break_targets:
-                self._link(preds, self.nodes[self.break_targets[-1]])
-            return []
-        if kind == K.CONTINUE_STMT:
-            if self.continue_targets:
-                self._link(preds, self.nodes[self.continue_targets[-1]])
-            return []
-        if kind == K.GOTO_STMT:
-            node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
-            self._link(preds, node)
-            target = next((c.spelling for c in child_cursors(cursor) if cursor_kind(c) == K.LABEL_REF), None)
-            if target:
-                self.gotos.append((node.id, target))
-            return []
-        if kind == K.LABEL_STMT:
-            node = self._new(NodeKind.LABEL, self.walker.location(cursor), cursor.spelling)
-            self.labels[cursor.spelling] = node.id
-            self._link(preds, node)
-            preds = [(node, None)]
-            for child in child_cursors(cursor):
-                preds = self.stmt(child, preds)
-            return preds
-        if kind == K.DECL_STMT:
-            node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
-            self._link(preds, node)
-            for decl in child_cursors(cursor):
-                if cursor_kind(decl) == K.VAR_DECL:
-                    self._declare(decl, node)
-            return [(node, None)]
-        # An expression statement.
+        handler = _STATEMENTS.get(cursor._kind_id, FunctionBuilder._expression)
+        return handler(self, cursor, preds)
+
+    # -- one handler per statement kind ------------------------------------------------------
+    def _compound(self, cursor: ci.Cursor, preds: Exits) -> Exits:
+        for child in child_cursors(cursor):
+            preds = self.stmt(child, preds)
+        return preds
+
+    def _null(self, cursor: ci.Cursor, preds: Exits) -> Exits:
+        return preds
+
+    def _return(self, cursor: ci.Cursor, preds: Exits) -> Exits:
+        node = self._new(NodeKind.RETURN, self.walker.location(cursor), self.walker.text(cursor))
+        self._link(preds, node)
+        children = child_cursors(cursor)
+        if children:
+            self.walker.events.collect(children[0], node, self, result_used=True)
+            node.returns = self.walker.values.value(children[0], self)
+        node.succs.append(Edge(self.exit.id))
+        return []
+
+    def _break(self, cursor: ci.Cursor, preds: Exits) -> Exits:
+        if self.break_targets:
+            self._link(preds, self.nodes[self.break_targets[-1]])
+        return []
+
+    def _continue(self, cursor: ci.Cursor, preds: Exits) -> Exits:
+        if self.continue_targets:
+            self._link(preds, self.nodes[self.continue_targets[-1]])
+        return []
+
+    def _goto(self, cursor: ci.Cursor, preds: Exits) -> Exits:
+        node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
+        self._link(preds, node)
+        target = next((c.spelling for c in child_cursors(cursor) if cursor_kind(c) == K.LABEL_REF), None)
+        if target:
+            self.gotos.append((node.id, target))  # linked once every label is known
+        return []
+
+    def _label(self, cursor: ci.Cursor, preds: Exits) -> Exits:
+        node = self._new(NodeKind.LABEL, self.walker.location(cursor), cursor.spelling)
+        self.labels[cursor.spelling] = node.id
+        self._link(preds, node)
+        return self._compound(cursor, [(node, None)])
+
+    def _declaration(self, cursor: ci.Cursor, preds: Exits) -> Exits:
+        node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
+        self._link(preds, node)
+        for decl in child_cursors(cursor):
+            if cursor_kind(decl) == K.VAR_DECL:
+                self._declare(decl, node)
+        return [(node, None)]
+
+    def _expression(self, cursor: ci.Cursor, preds: Exits) -> Exits:
         node = self._new(NodeKind.STMT, self.walker.location(cursor), self.walker.text(cursor))
         self._link(preds, node)
         self.walker.events.collect(cursor, node, self, result_used=False)
@@ -280,3 +281,22 @@ class FunctionBuilder:
         if sub is not None:
             preds = self.stmt(sub, preds)
         return preds
+
+
+_STATEMENTS: dict[int, Callable[[FunctionBuilder, ci.Cursor, Exits], Exits]] = {
+    K.COMPOUND_STMT.value: FunctionBuilder._compound,
+    K.NULL_STMT.value: FunctionBuilder._null,
+    K.IF_STMT.value: FunctionBuilder._if,
+    K.WHILE_STMT.value: FunctionBuilder._loop,
+    K.FOR_STMT.value: FunctionBuilder._loop,
+    K.DO_STMT.value: FunctionBuilder._loop,
+    K.SWITCH_STMT.value: FunctionBuilder._switch,
+    K.CASE_STMT.value: FunctionBuilder._case,
+    K.DEFAULT_STMT.value: FunctionBuilder._case,
+    K.RETURN_STMT.value: FunctionBuilder._return,
+    K.BREAK_STMT.value: FunctionBuilder._break,
+    K.CONTINUE_STMT.value: FunctionBuilder._continue,
+    K.GOTO_STMT.value: FunctionBuilder._goto,
+    K.LABEL_STMT.value: FunctionBuilder._label,
+    K.DECL_STMT.value: FunctionBuilder._declaration,
+}  # any other statement is an expression statement

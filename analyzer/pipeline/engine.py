@@ -136,6 +136,33 @@ def analyse(
                 return result
 
     clock = time.perf_counter()
+    pool = _compute_facts(result, sources, jobs_by_path, entries, jobs, timeout, progress, executor)
+    _finish_stats(result, cache, pool)
+    stats.stages["facts"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    keep_what_exists()  # the facts live till the end: the collector's passes while rules run skip them
+    findings = _run_rules(result, rules, config, target, spawn_copies_memory, api)
+    if cache is not None and result.units:
+        analysed = [jobs_by_path[unit.path].cache_key or "" for unit in result.units]
+        cache.store_result(FactCache.result_key(analysed, settings), (findings, result.notes))
+    result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
+    stats.stages["link and rules"] = time.perf_counter() - clock
+    return result
+
+
+def _compute_facts(
+    result: Analysis,
+    sources: list[str],
+    jobs_by_path: dict[str, FactJob],
+    entries: dict[str, CachedFacts],
+    jobs: int,
+    timeout: float,
+    progress: Progress | None,
+    executor: FactExecutor | None,
+) -> WorkerPool | None:
+    """The facts of every file into `result.units` (in the order of `sources`): decoded from the cache,
+    or computed by the executor, the worker pool or this process. Returns the pool, if one ran."""
     units: dict[str, TranslationUnitFacts] = {}
     pending: list[FactJob] = []
     for path, job in jobs_by_path.items():
@@ -154,7 +181,7 @@ def analyse(
         computed = executor(pending)
     elif jobs > 0 and len(pending) > 1:
         pool = WorkerPool(jobs, timeout)
-        stats.jobs = min(jobs, len(pending))
+        result.stats.jobs = min(jobs, len(pending))
         # largest files first, so that no worker starts a long parse when the others are done
         computed = pool.run(sorted(pending, key=lambda job: -len(job.source)))
     else:
@@ -169,18 +196,7 @@ def analyse(
         units[outcome.path] = outcome.unit
         _account(result, outcome.unit, "parsed", outcome.seconds)
     result.units = [units[path] for path in sources if path in units]
-    _finish_stats(result, cache, pool)
-    stats.stages["facts"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    keep_what_exists()  # the facts live till the end: the collector's passes while rules run skip them
-    findings = _run_rules(result, rules, config, target, spawn_copies_memory, api)
-    if cache is not None and result.units:
-        analysed = [jobs_by_path[unit.path].cache_key or "" for unit in result.units]
-        cache.store_result(FactCache.result_key(analysed, settings), (findings, result.notes))
-    result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
-    stats.stages["link and rules"] = time.perf_counter() - clock
-    return result
+    return pool
 
 
 def _account(result: Analysis, unit: TranslationUnitFacts, origin: str, seconds: float = 0.0) -> None:

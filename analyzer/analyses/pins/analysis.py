@@ -25,7 +25,7 @@ from gupcheck.kernel_api.containers import LINKERS
 from gupcheck.kernel_api.entries import SYSCALL_ROLES, Role
 from gupcheck.kernel_api.memory import MEMORY_ACCESS
 from gupcheck.kernel_api.pins import PAGE_USERS
-from gupcheck.model.facts import CallSite, CfgNode, EdgeLabel, Function, Side, last_field, root_of
+from gupcheck.model.facts import CallSite, CfgNode, EdgeLabel, Function, Side, Store, last_field, root_of
 from gupcheck.model.program import Program
 
 
@@ -136,54 +136,62 @@ class PinAnalysis:
                     if self._releases(fn, call, tracked):
                         return Released(call)
         for call in node.calls:
-            if pin is not None and call is pin.call:
-                continue
-            if self._releases(fn, call, tracked):
-                return Released(call)
-            if (
-                self.program.callee(fn, call) is None
-                and not self._keeps_nothing(call.callee)
-                and any(arg.address_of and (arg.path or arg.base or "") in tracked for arg in call.args)
-            ):
-                return Escaped()  # an out-parameter of code gupcheck cannot see
-            for position in self._storing_positions(fn, call):
-                if position < len(call.args) and any(
-                    root_of(name) in tracked
-                    for name in (*call.args[position].names, call.args[position].base or "")
-                ):
-                    return Stored(f"{call.callee}()")
+            if pin is None or call is not pin.call:
+                found = self._call_event(fn, call, tracked)
+                if found is not None:
+                    return found
         for store in node.stores:
-            target = store.target.path or ""
-            if not target:
-                continue
-            # the stored value is the pages (or their holder) itself, or a handle computed from
-            # them (`*paddr = page_to_phys(page)`), not a field read from them
-            value = store.value
-            itself = value.path in tracked
-            if not itself and not set(value.names) & tracked:
-                continue
-            if root_of(target) in tracked:
-                # a field of the tracked object is set: it stays the tracked object
-                continue
-            target_root = root_of(target)
-            owner = self.ownership.owner(fn, target_root)
-            kept: Stored | HandedOut | None = None
-            # `dev->pages = pages` or a global keeps the pages; `dev = pages` only rebinds a local
-            if owner is not None and (target != target_root or target_root in self.ownership.globals_of(fn)):
-                kept = Stored(target)
-            elif target_root in {p.name for p in fn.params}:
-                # `*out = pages` fills the caller's object: the caller passes &obj
-                kept = HandedOut(target_root, target.lstrip("*")[len(target_root) :])
-            if kept is not None:
-                # a handle keeps the pin only if the page is not released afterwards: the path goes
-                # on, and the handle counts if the pages reach the return
-                return kept if itself else Handle(kept)
-            if itself:
-                tracked.add(target_root)  # a local alias of the pages
-        if node.returns is not None:
-            names = {root_of(n) for n in node.returns.names}
-            if names & tracked:
-                return Returned()
+            found = self._store_event(fn, store, tracked)
+            if found is not None:
+                return found
+        if node.returns is not None and {root_of(n) for n in node.returns.names} & tracked:
+            return Returned()
+        return None
+
+    def _call_event(self, fn: Function, call: CallSite, tracked: set[str]) -> PinEvent | None:
+        """A call that releases, keeps, or takes the address of the pages."""
+        if self._releases(fn, call, tracked):
+            return Released(call)
+        if (
+            self.program.callee(fn, call) is None
+            and not self._keeps_nothing(call.callee)
+            and any(arg.address_of and (arg.path or arg.base or "") in tracked for arg in call.args)
+        ):
+            return Escaped()  # an out-parameter of code gupcheck cannot see
+        for position in self._storing_positions(fn, call):
+            if position < len(call.args) and any(
+                root_of(name) in tracked
+                for name in (*call.args[position].names, call.args[position].base or "")
+            ):
+                return Stored(f"{call.callee}()")
+        return None
+
+    def _store_event(self, fn: Function, store: Store, tracked: set[str]) -> PinEvent | None:
+        """A store of the pages, or of a handle computed from them (`*paddr = page_to_phys(page)`),
+        into a place: kept, handed to the caller, or a local alias (added to `tracked`)."""
+        target = store.target.path or ""
+        value = store.value
+        itself = value.path in tracked
+        if not target or (not itself and not set(value.names) & tracked):
+            return None
+        target_root = root_of(target)
+        if target_root in tracked:
+            return None  # a field of the tracked object is set: it stays the tracked object
+        kept: Stored | HandedOut | None = None
+        # `dev->pages = pages` or a global keeps the pages; `dev = pages` only rebinds a local
+        if self.ownership.owner(fn, target_root) is not None and (
+            target != target_root or target_root in self.ownership.globals_of(fn)
+        ):
+            kept = Stored(target)
+        elif target_root in {p.name for p in fn.params}:
+            # `*out = pages` fills the caller's object: the caller passes &obj
+            kept = HandedOut(target_root, target.lstrip("*")[len(target_root) :])
+        if kept is not None:
+            # a handle keeps the pin only if the page is not released afterwards: the path goes
+            # on, and the handle counts if the pages reach the return
+            return kept if itself else Handle(kept)
+        if itself:
+            tracked.add(target_root)  # a local alias of the pages
         return None
 
     def _releases(self, fn: Function, call: CallSite, tracked: set[str]) -> bool:

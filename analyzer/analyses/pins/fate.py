@@ -45,93 +45,120 @@ class SearchState(NamedTuple):
 
 
 def follow(analysis: PinAnalysis, pin: Pin) -> Fate:
-    fn = pin.function
-    fate = Fate()
-    root = root_of(pin.pages)
-    params = {p.name: p.index for p in fn.params}
-    ownership = analysis.ownership
-    # Pages pinned straight into a parameter's array or a long-lived place are still
-    # followed: released before the return, they were a short-term pin after all.
-    output: Output | None = None
-    owner: str | None = None
-    holder = ownership.param_holder(fn, root) if root not in params else root
-    if holder in params and (pin.pages == root or ownership.owner(fn, holder) is None):
-        # pinned into the caller's object (`mapped = &bitmap->mapped; ... mapped->pages`)
-        output = Output(params[holder], pin.pages[len(root) :] if holder == root else "")
-    else:
-        owner = ownership.owner(fn, root) and pin.pages
-    tracked = {pin.pages, root}
-    result = pin.call.assigned_to
-    zero_on_success = bool(pin.via) and _returns_zero(analysis, fn, pin.call)
-    # `if (is_userptr) { pin } ... if (is_userptr) unpin`: a condition that held at the pin
-    # still holds at a later test of the same condition (unless its variables change)
-    known = {fact[1]: fact[2] for fact in analysis.branch_facts(fn)[pin.node.id]}
-    # A search over (node, whether `result` still holds the pin's return value): once `rc`
-    # is reused for another call, tests of `rc` say nothing about the pin.
-    parents: dict[SearchState, SearchState | None] = {}
-    queue: deque[SearchState] = deque()
+    return _PathSearch(analysis, pin).run()
 
-    def expand(node: CfgNode, live: bool) -> None:
+
+class _PathSearch:
+    """A search from the pin call over (node, whether the call's result variable still holds its
+    return value): once `rc` is reused for another call, tests of `rc` say nothing about the pin."""
+
+    def __init__(self, analysis: PinAnalysis, pin: Pin) -> None:
+        fn = pin.function
+        self.analysis = analysis
+        self.pin = pin
+        self.fn = fn
+        self.fate = Fate()
+        self.root = root_of(pin.pages)
+        self.params = {p.name: p.index for p in fn.params}
+        ownership = analysis.ownership
+        # Pages pinned straight into a parameter's array or a long-lived place are still
+        # followed: released before the return, they were a short-term pin after all.
+        self.output: Output | None = None
+        self.owner: str | None = None
+        holder = ownership.param_holder(fn, self.root) if self.root not in self.params else self.root
+        if holder in self.params and (pin.pages == self.root or ownership.owner(fn, holder) is None):
+            # pinned into the caller's object (`mapped = &bitmap->mapped; ... mapped->pages`)
+            self.output = Output(
+                self.params[holder], pin.pages[len(self.root) :] if holder == self.root else ""
+            )
+        else:
+            self.owner = ownership.owner(fn, self.root) and pin.pages
+        self.tracked = {pin.pages, self.root}
+        self.result = pin.call.assigned_to
+        self.zero_on_success = bool(pin.via) and _returns_zero(analysis, fn, pin.call)
+        # `if (is_userptr) { pin } ... if (is_userptr) unpin`: a condition that held at the pin
+        # still holds at a later test of the same condition (unless its variables change)
+        self.known = {fact[1]: fact[2] for fact in analysis.branch_facts(fn)[pin.node.id]}
+        self.parents: dict[SearchState, SearchState | None] = {}
+        self.queue: deque[SearchState] = deque()
+        self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # handles kept on the way (page_to_pfn)
+
+    def run(self) -> Fate:
+        self.parents[SearchState(self.pin.node.id, True)] = None  # the path starts here
+        self.expand(self.pin.node, True)
+        while self.queue:
+            state = self.queue.popleft()
+            node = self.fn.nodes[state.node]
+            if self.ends_at(node):
+                continue
+            if node.id == self.fn.exit.id:
+                self.returns(node, state)
+                continue
+            live = state.live
+            if live and self.result and any(store.target.path == self.result for store in node.stores):
+                live = False
+            self.expand(node, live)
+        return self.fate
+
+    def expand(self, node: CfgNode, live: bool) -> None:
+        """Queue the successors of `node` the pin's outcome and the known branches allow."""
         for edge in node.succs:
-            if live and _pin_failed(analysis, node, edge, result, pin.call, zero_on_success):
+            if live and _pin_failed(
+                self.analysis, node, edge, self.result, self.pin.call, self.zero_on_success
+            ):
                 continue
             if (
-                node is not pin.node
+                node is not self.pin.node
                 and node.condition is not None
-                and known.get(node.text, edge.label) != edge.label
+                and self.known.get(node.text, edge.label) != edge.label
             ):
                 continue
             state = SearchState(edge.target, live)
-            if state not in parents:
-                parents[state] = SearchState(node.id, live)
-                queue.append(state)
+            if state not in self.parents:
+                self.parents[state] = SearchState(node.id, live)
+                self.queue.append(state)
 
-    handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # page handles kept on the way (page_to_pfn)
-    parents[SearchState(pin.node.id, True)] = None  # the path starts here
-    expand(pin.node, True)
-    while queue:
-        state = queue.popleft()
-        live = state.live
-        node = fn.nodes[state.node]
-        match analysis.event(fn, node, tracked, pin):
+    def ends_at(self, node: CfgNode) -> bool:
+        """Record what happens to the pages at `node`; whether this path of the search ends there."""
+        fate = self.fate
+        match self.analysis.event(self.fn, node, self.tracked, self.pin):
             case Released(call):
                 fate.released.append((node, call))
-                continue
             case Handle(kept):
-                handles.append((node, kept))
+                self.handles.append((node, kept))
+                return False
             case Stored(place):
                 fate.stored.append(Keep(node, place))
-                continue
             case HandedOut(param, suffix):
-                fate.handed_out.append(Output(params[param], suffix))
-                continue
+                fate.handed_out.append(Output(self.params[param], suffix))
             case Returned():
                 fate.returned.append(node)
-                continue
             case Escaped():
                 fate.escaped.append(node)
-                continue
-        if node.id == fn.exit.id:
-            if output is not None:
-                fate.handed_out.append(output)
-            elif owner is not None:
-                fate.stored.append(Keep(pin.node, owner))
-            elif handles:
-                for handle_node, kept in handles:
-                    match kept:
-                        case HandedOut(param, suffix):
-                            fate.handed_out.append(Output(params[param], suffix))
-                        case Stored(place):
-                            fate.stored.append(Keep(handle_node, place))
-            elif ownership.from_lookup(fn, root) or ownership.object_out_param(fn, pin, root):
-                fate.escaped.append(node)  # pinned into an object a lookup returned: it lives on
-            elif fate.leak_path is None:
-                fate.leak_path = _path(fn, parents, state)
-            continue
-        if live and result and any(store.target.path == result for store in node.stores):
-            live = False
-        expand(node, live)
-    return fate
+            case None:
+                return False
+        return True
+
+    def returns(self, node: CfgNode, state: SearchState) -> None:
+        """The function returns with the pages still held on this path."""
+        fate, ownership = self.fate, self.analysis.ownership
+        if self.output is not None:
+            fate.handed_out.append(self.output)
+        elif self.owner is not None:
+            fate.stored.append(Keep(self.pin.node, self.owner))
+        elif self.handles:
+            for handle_node, kept in self.handles:
+                match kept:
+                    case HandedOut(param, suffix):
+                        fate.handed_out.append(Output(self.params[param], suffix))
+                    case Stored(place):
+                        fate.stored.append(Keep(handle_node, place))
+        elif ownership.from_lookup(self.fn, self.root) or ownership.object_out_param(
+            self.fn, self.pin, self.root
+        ):
+            fate.escaped.append(node)  # pinned into an object a lookup returned: it lives on
+        elif fate.leak_path is None:
+            fate.leak_path = _path(self.fn, self.parents, state)
 
 
 def _path(fn: Function, parents: dict[SearchState, SearchState | None], end: SearchState) -> list[CfgNode]:
