@@ -13,13 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
+from testdata_cases import EXPECT, TESTDATA
 
 from gupcheck.frontend.discovery import is_repro_folder
 from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES
-
-TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
-EXPECT = re.compile(r"expect:\s*((?:GUP\d{3}[\s,]*)+)")
 
 
 def case_folders() -> list[Path]:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from testdata_cases import EXPECT, TESTDATA, VALIDATED_GROUPS
 
 from gupcheck.frontend.discovery import discover_sources
 from gupcheck.validate.cases import CaseError, ResultSpec, load_cases
@@ -22,10 +23,6 @@ from gupcheck.validate.run import KernelRun, ValidationRun, plan_text
 from gupcheck.validate.verdicts import BUG, NO_BUG, UNDECIDED, Verdict, result_state
 
 REPO = Path(__file__).resolve().parent.parent
-TESTDATA = REPO / "testdata"
-EXPECT = re.compile(r"expect:\s*((?:GUP\d{3}[\s,]*)+)")
-# Rules whose testdata cases carry repros (each new rule's cases get theirs: see the README).
-VALIDATED_GROUPS = ("example", "gup001", "gup002", "gup003", "gup004", "gup005")
 
 
 def gupcheck(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:

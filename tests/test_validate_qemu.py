@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from testdata_cases import TESTDATA, VALIDATED_GROUPS
 
 from gupcheck.validate.build import GUEST_DIR, build_modules, build_program, find_busybox
 from gupcheck.validate.cases import load_cases
@@ -23,8 +24,6 @@ from gupcheck.validate.kernels import Kernel, installed_kernels
 from gupcheck.validate.qemu import QEMU, qemu_command, run_qemu
 
 REPO = Path(__file__).resolve().parent.parent
-TESTDATA = REPO / "testdata"
-VALIDATED_GROUPS = ("example", "gup001", "gup002", "gup003", "gup004", "gup005")
 
 
 @pytest.fixture(scope="module")

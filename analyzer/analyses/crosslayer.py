@@ -336,11 +336,10 @@ def _userland_ioctls(program: Program) -> list[UserIoctl]:
 
 def _struct_fields(fn: Function, struct: str) -> list[tuple[str, Value]]:
     fields: dict[str, Value] = {}
-    for node in fn.nodes:
-        for store in node.stores:
-            target = store.target.path or ""
-            if target.startswith(struct + ".") and target.count(".") == struct.count(".") + 1:
-                fields[target.rsplit(".", 1)[1]] = store.value
+    for _node, store in fn.stores():
+        target = store.target.path or ""
+        if target.startswith(struct + ".") and target.count(".") == struct.count(".") + 1:
+            fields[target.rsplit(".", 1)[1]] = store.value
     return sorted(fields.items())
 
 
@@ -400,18 +399,17 @@ def _mmap_kind(text: str) -> Origin:
 
 
 def _dontfork(fn: Function, variable: str) -> bool:
-    for node in fn.nodes:
-        for call in node.calls:
-            if call.callee != "madvise" or len(call.args) < 3:
-                continue
-            advice = call.args[2]
-            if "MADV_DONTFORK" in advice.text or advice.const_value == MADV_DONTFORK:
-                if (
-                    call.args[0].path == variable
-                    or variable in call.args[0].names
-                    or call.args[0].text == variable
-                ):
-                    return True
+    for _node, call in fn.call_sites():
+        if call.callee != "madvise" or len(call.args) < 3:
+            continue
+        advice = call.args[2]
+        if "MADV_DONTFORK" in advice.text or advice.const_value == MADV_DONTFORK:
+            if (
+                call.args[0].path == variable
+                or variable in call.args[0].names
+                or call.args[0].text == variable
+            ):
+                return True
     return False
 
 

@@ -111,17 +111,16 @@ class UserAccessChecks:
                 for fact in _atom_facts(atom, held)
                 if fact[0] == CHECKED
             }
-            for node in fn.nodes:
-                for store in node.stores:
-                    target = store.target.path or ""
-                    field = last_field(target)
-                    if field == target or "(" in field:
-                        continue
-                    value = store.value
-                    if store.op != "=" or target in value.names:
-                        continue  # `st->user_gfn++` walks the same checked range
-                    ok = bool(value.path) and value.path in checked_anywhere
-                    assigned[field] = assigned.get(field, True) and ok
+            for _node, store in fn.stores():
+                target = store.target.path or ""
+                field = last_field(target)
+                if field == target or "(" in field:
+                    continue
+                value = store.value
+                if store.op != "=" or target in value.names:
+                    continue  # `st->user_gfn++` walks the same checked range
+                ok = bool(value.path) and value.path in checked_anywhere
+                assigned[field] = assigned.get(field, True) and ok
         return {field for field, ok in assigned.items() if ok}
 
     # -- fetches -------------------------------------------------------------------------------
@@ -148,16 +147,15 @@ class UserAccessChecks:
         return list(self._fetches_in(fn, self._fetching))
 
     def _fetches_in(self, fn: Function, summaries: dict[str, set[tuple[int, int]]]) -> Iterator[UserFetch]:
-        for node in fn.nodes:
-            for call in node.calls:
-                dest_position = FETCHES.get(call.callee)
-                if dest_position is not None and len(call.args) > 1:
-                    yield UserFetch(node, call, call.args[dest_position], call.args[1])
-                    continue
-                callee = self.program.callee(fn, call)
-                for source_position, dest_position in sorted(summaries.get(callee.key, ()) if callee else ()):
-                    if max(source_position, dest_position) < len(call.args):
-                        yield UserFetch(node, call, call.args[dest_position], call.args[source_position])
+        for node, call in fn.call_sites():
+            dest_position = FETCHES.get(call.callee)
+            if dest_position is not None and len(call.args) > 1:
+                yield UserFetch(node, call, call.args[dest_position], call.args[1])
+                continue
+            callee = self.program.callee(fn, call)
+            for source_position, dest_position in sorted(summaries.get(callee.key, ()) if callee else ()):
+                if max(source_position, dest_position) < len(call.args):
+                    yield UserFetch(node, call, call.args[dest_position], call.args[source_position])
 
     def refetches(self, fn: Function) -> Iterator[tuple[UserFetch, UserFetch]]:
         """(first, second) fetches of the same user address into different kernel objects, the second

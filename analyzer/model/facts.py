@@ -284,10 +284,9 @@ class Function:
 
     def stores_to(self, path: str) -> Iterator[Store]:
         """The stores whose target is exactly `path`."""
-        for node in self.nodes:
-            for store in node.stores:
-                if store.target.path == path:
-                    yield store
+        for _node, store in self.stores():
+            if store.target.path == path:
+                yield store
 
 
 @dataclass(frozen=True)

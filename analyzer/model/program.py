@@ -234,20 +234,17 @@ class Program:
     def _link_installed_tables(self, unit: TranslationUnitFacts, tables: dict[str, OpsTable]) -> None:
         """`vma->vm_ops = &my_vm_ops` in an mmap handler: the handler installs those callbacks."""
         for fn in unit.functions:
-            for node in fn.nodes:
-                for store in node.stores:
-                    target = store.target.path or ""
-                    if not target.endswith(("vm_ops", "f_op")):
-                        continue
-                    table = tables.get(store.value.base or "")
-                    if table is None:
-                        continue
-                    for field in table.fields:
-                        handler = self.resolve(field.function, unit.path)
-                        if handler is not None:
-                            self._edges.append(
-                                (fn.key, handler.key, {"kind": "installs", "field": field.field})
-                            )
+            for _node, store in fn.stores():
+                target = store.target.path or ""
+                if not target.endswith(("vm_ops", "f_op")):
+                    continue
+                table = tables.get(store.value.base or "")
+                if table is None:
+                    continue
+                for field in table.fields:
+                    handler = self.resolve(field.function, unit.path)
+                    if handler is not None:
+                        self._edges.append((fn.key, handler.key, {"kind": "installs", "field": field.field}))
 
 
 def _breadth_first(

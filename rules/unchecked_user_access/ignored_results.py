@@ -11,15 +11,14 @@ from gupcheck.rules.unchecked_user_access.report import finding
 
 
 def findings(fn: Function) -> Iterator[Finding]:
-    for node in fn.nodes:
-        for call in node.calls:
-            if call.callee in MUST_CHECK and not call.result_used:
-                yield finding(
-                    fn,
-                    call,
-                    call.location,
-                    f"result of '{call.callee}' is ignored: a failed copy goes unnoticed",
-                    f"`if ({call.callee}(...)) return -EFAULT;` — it returns the number of bytes "
-                    "not copied (or -EFAULT for get_user/put_user)",
-                    level=Level.WARNING,
-                )
+    for _node, call in fn.call_sites():
+        if call.callee in MUST_CHECK and not call.result_used:
+            yield finding(
+                fn,
+                call,
+                call.location,
+                f"result of '{call.callee}' is ignored: a failed copy goes unnoticed",
+                f"`if ({call.callee}(...)) return -EFAULT;` — it returns the number of bytes "
+                "not copied (or -EFAULT for get_user/put_user)",
+                level=Level.WARNING,
+            )

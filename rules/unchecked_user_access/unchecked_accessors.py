@@ -12,19 +12,18 @@ from gupcheck.rules.unchecked_user_access.report import finding
 
 
 def findings(context: Analyses, fn: Function) -> Iterator[Finding]:
-    for node in fn.nodes:
-        for call in node.calls:
-            position = UNCHECKED_ACCESSORS.get(call.callee)
-            if position is None or position >= len(call.args):
-                continue
-            pointer = call.args[position]
-            if context.uaccess.range_checked(fn, node, pointer):
-                continue
-            yield finding(
-                fn,
-                call,
-                call.location,
-                f"'{call.callee}' on '{pointer.text}' without an access_ok() that covers it on every path",
-                f"check the range first (`if (!access_ok({pointer.text}, size)) return -EFAULT;`) "
-                f"or use the checking variant '{call.callee.lstrip('_')}'",
-            )
+    for node, call in fn.call_sites():
+        position = UNCHECKED_ACCESSORS.get(call.callee)
+        if position is None or position >= len(call.args):
+            continue
+        pointer = call.args[position]
+        if context.uaccess.range_checked(fn, node, pointer):
+            continue
+        yield finding(
+            fn,
+            call,
+            call.location,
+            f"'{call.callee}' on '{pointer.text}' without an access_ok() that covers it on every path",
+            f"check the range first (`if (!access_ok({pointer.text}, size)) return -EFAULT;`) "
+            f"or use the checking variant '{call.callee.lstrip('_')}'",
+        )

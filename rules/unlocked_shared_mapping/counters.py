@@ -34,25 +34,24 @@ def racy_counters(shared: SharedMemory) -> list[RacyCounter]:
         if not roles:
             continue
         vma_params = {p.name for p in fn.params if "vm_area_struct" in p.type or "vm_fault" in p.type}
-        for node in fn.nodes:
-            for store in node.stores:
-                target = store.target.path or ""
-                if store.op not in ("++", "--", "+=", "-=") or not target:
-                    continue
-                bare = target.lstrip("*")
-                root = root_of(bare)
-                variable = fn.locals.get(root) or next((p for p in fn.params if p.name == root), None)
-                if (
-                    variable is not None
-                    and not variable.is_static
-                    and (bare == root or not variable.is_pointer or "->" not in target)
-                ):
-                    continue  # a local or a parameter, or a field of a struct held by value
-                if root in vma_params and target.count("->") == 1 and "." not in target:
-                    continue  # the vma's own fields: mmap_lock is held for writing
-                if shared.locks.held(fn, node.id):
-                    continue
-                found.append(RacyCounter(fn, store.location, target, store.op, sorted(roles)[0]))
+        for node, store in fn.stores():
+            target = store.target.path or ""
+            if store.op not in ("++", "--", "+=", "-=") or not target:
+                continue
+            bare = target.lstrip("*")
+            root = root_of(bare)
+            variable = fn.locals.get(root) or next((p for p in fn.params if p.name == root), None)
+            if (
+                variable is not None
+                and not variable.is_static
+                and (bare == root or not variable.is_pointer or "->" not in target)
+            ):
+                continue  # a local or a parameter, or a field of a struct held by value
+            if root in vma_params and target.count("->") == 1 and "." not in target:
+                continue  # the vma's own fields: mmap_lock is held for writing
+            if shared.locks.held(fn, node.id):
+                continue
+            found.append(RacyCounter(fn, store.location, target, store.op, sorted(roles)[0]))
     return found
 
 

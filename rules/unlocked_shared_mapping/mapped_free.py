@@ -35,18 +35,17 @@ def mapped_frees(shared: SharedMemory) -> list[MappedFree]:
         if shared.has_vm_close(release.file):
             continue
         for fn in shared.callees(release):
-            for node in fn.nodes:
-                for call in node.calls:
-                    position = FREES.get(call.callee)
-                    if position is None or position >= len(call.args):
-                        continue
-                    arg = call.args[position]
-                    place = shared.points_into(fn, arg) if arg.path is None else shared.place(fn, arg.path)
-                    if place is None or place.suffix:
-                        continue
-                    if shared.per_open(fn, arg.path or "", 0) or shared.counted(fn, release):
-                        continue
-                    found.append(MappedFree(fn, call, shared.buffer(fn, place), release))
+            for _node, call in fn.call_sites():
+                position = FREES.get(call.callee)
+                if position is None or position >= len(call.args):
+                    continue
+                arg = call.args[position]
+                place = shared.points_into(fn, arg) if arg.path is None else shared.place(fn, arg.path)
+                if place is None or place.suffix:
+                    continue
+                if shared.per_open(fn, arg.path or "", 0) or shared.counted(fn, release):
+                    continue
+                found.append(MappedFree(fn, call, shared.buffer(fn, place), release))
     return found
 
 

@@ -136,18 +136,17 @@ class SharedMemory:
         changed = True
         while changed:
             changed = False
-            for node in fn.nodes:
-                for store in node.stores:
-                    target = store.target.path
-                    if target is None or not _is_local(fn, target) or target in copies:
-                        continue
-                    value = store.value
-                    if set(value.calls) & CLAMPS or MASK.search(value.text):
-                        continue
-                    source = next((copies[name] for name in value.names if name in copies), None)
-                    if source is not None:
-                        copies[target] = source
-                        changed = True
+            for _node, store in fn.stores():
+                target = store.target.path
+                if target is None or not _is_local(fn, target) or target in copies:
+                    continue
+                value = store.value
+                if set(value.calls) & CLAMPS or MASK.search(value.text):
+                    continue
+                source = next((copies[name] for name in value.names if name in copies), None)
+                if source is not None:
+                    copies[target] = source
+                    changed = True
         return copies
 
     def bounded_locals(self, fn: Function) -> dict[int, frozenset]:
@@ -224,19 +223,18 @@ class SharedMemory:
         for fn in self.kernel:
             if fn.file != file or Role.OPEN not in self.program.roles(fn):
                 continue
-            for node in fn.nodes:
-                for store in node.stores:
-                    if (store.target.path or "").endswith("->private_data"):
-                        value = store.value
-                        if value.kind == ValueKind.HEAP or allocates(value.calls):
-                            return True
-                        if value.path in fn.locals and any(
-                            s.target.path == value.path
-                            and (s.value.kind == ValueKind.HEAP or allocates(s.value.calls))
-                            for n in fn.nodes
-                            for s in n.stores
-                        ):
-                            return True
+            for _node, store in fn.stores():
+                if (store.target.path or "").endswith("->private_data"):
+                    value = store.value
+                    if value.kind == ValueKind.HEAP or allocates(value.calls):
+                        return True
+                    if value.path in fn.locals and any(
+                        s.target.path == value.path
+                        and (s.value.kind == ValueKind.HEAP or allocates(s.value.calls))
+                        for n in fn.nodes
+                        for s in n.stores
+                    ):
+                        return True
         return False
 
     def counted(self, fn: Function, release: Function) -> bool:

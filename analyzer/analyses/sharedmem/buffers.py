@@ -145,10 +145,9 @@ class SharedBuffers:
         origins = {path}
         param = next((p for p in fn.params if p.name == root), None)
         if root in fn.locals and not fn.locals[root].is_static:
-            for node in fn.nodes:
-                for store in node.stores:
-                    if store.target.path == root and store.value.path and not store.value.calls:
-                        origins |= self._pointer_origins(fn, store.value.path, depth + 1)
+            for _node, store in fn.stores():
+                if store.target.path == root and store.value.path and not store.value.calls:
+                    origins |= self._pointer_origins(fn, store.value.path, depth + 1)
         elif param is not None:
             for ref in self.program.callers(fn):
                 arg = ref.call.args[param.index] if param.index < len(ref.call.args) else None
@@ -221,10 +220,9 @@ class SharedBuffers:
                 continue
             param = next((p for p in fn.params if p.name == root), None)
             if root in fn.locals and not fn.locals[root].is_static:
-                for node in fn.nodes:
-                    for store in node.stores:
-                        if store.target.path == root and store.value.path != root:
-                            found |= self._sources(fn, store.value, depth + 1)
+                for _node, store in fn.stores():
+                    if store.target.path == root and store.value.path != root:
+                        found |= self._sources(fn, store.value, depth + 1)
             elif param is not None:
                 for ref in self.program.callers(fn):
                     if param.index < len(ref.call.args):
@@ -268,20 +266,19 @@ class SharedBuffers:
             changed = False
             for fn in functions:
                 aliases = self._aliases[fn.key]
-                for node in fn.nodes:
-                    for store in node.stores:
-                        target = store.target.path or ""
-                        variable = fn.locals.get(target)
-                        if (
-                            variable is None
-                            or not (variable.is_pointer or variable.is_array)
-                            or target in aliases
-                        ):
-                            continue
-                        place = self.points_into(fn, store.value)
-                        if place is not None:
-                            aliases[target] = place
-                            changed = True
+                for _node, store in fn.stores():
+                    target = store.target.path or ""
+                    variable = fn.locals.get(target)
+                    if (
+                        variable is None
+                        or not (variable.is_pointer or variable.is_array)
+                        or target in aliases
+                    ):
+                        continue
+                    place = self.points_into(fn, store.value)
+                    if place is not None:
+                        aliases[target] = place
+                        changed = True
                 for param in fn.params:
                     if not param.is_pointer or param.name in aliases:
                         continue

@@ -73,16 +73,15 @@ class UserMappings:
             changed = False
             for fn in self.userland:
                 names = mapped[fn.key]
-                for node in fn.nodes:
-                    for store in node.stores:
-                        target = store.target.path or ""
-                        variable = fn.locals.get(target)
-                        if variable is None or not variable.is_pointer or target in names:
-                            continue
-                        source = _mapped_source(store.value, names)
-                        if source is not None:
-                            names[target] = names[source]
-                            changed = True
+                for _node, store in fn.stores():
+                    target = store.target.path or ""
+                    variable = fn.locals.get(target)
+                    if variable is None or not variable.is_pointer or target in names:
+                        continue
+                    source = _mapped_source(store.value, names)
+                    if source is not None:
+                        names[target] = names[source]
+                        changed = True
                 for param in fn.params:
                     if not param.is_pointer or param.name in names:
                         continue
