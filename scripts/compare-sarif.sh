@@ -9,6 +9,9 @@
 #   testdata-headers   the same with Debian's kernel headers (--kernel-dir)
 #   bench              the 12 real 6.1 drivers of bench/bench.py, with their compile database
 #   drivers-misc       all of drivers/misc/ of Debian's linux-source-6.1 (--kernel-dir)
+# and, asked for by name (SETS=facts), the facts themselves (a digest of each file's facts) of the
+# testdata (built-in model) and of the bench drivers and drivers/misc (headers, no PCH): for changes
+# to the front end, whose facts may differ where findings do not.
 # The inputs are the working tree's testdata and the extracted kernel sources, for both revisions.
 # SETS="testdata-model bench" limits the sets; KEEP=DIR keeps the logs. Prints one line per set
 # ("identical" or "DIFFERENT" with a diff summary) and exits 1 when any set differs.
@@ -88,9 +91,36 @@ misc_sources() {
     fi
 }
 
+facts_digests() {  # facts_digests VERSION -> $work/facts.VERSION.sarif (one line a file)
+    local version=$1
+    need_kernel
+    misc_sources
+    (cd "$work" && GUPCHECK_NO_PCH=1 PYTHONPATH="$work/$version" "$python" - "$kernel_dir" "$repo" \
+        "$source_tree" "$misc_tree" >"$work/facts.$version.sarif" 2>"$work/facts.$version.log") <<'PY'
+import glob, hashlib, os, sys
+kernel_dir, repo, source, misc = sys.argv[1:]
+try:
+    from gupcheck.frontend.buildconfig import BuildConfig
+    from gupcheck.frontend.parse import extract_facts
+except ImportError:
+    from gupcheck.buildconfig import BuildConfig
+    from gupcheck.parse import extract_facts
+model = BuildConfig(use_model=True)
+headers = BuildConfig(kernel_dir=kernel_dir)
+testdata = sorted(p for p in glob.glob(f"{repo}/testdata/**/*.c", recursive=True) if "/repro/" not in p)
+real = sorted(glob.glob(f"{source}/**/*.c", recursive=True) + glob.glob(f"{misc}/**/*.c", recursive=True))
+for config, paths in ((model, testdata), (headers, real)):
+    for path in paths:
+        facts = extract_facts(config.config_for(path))
+        facts.headers = []
+        print(os.path.relpath(path, repo), hashlib.sha256(repr(facts).encode()).hexdigest())
+PY
+}
+
 run_set() {  # run_set NAME VERSION -> $work/NAME.VERSION.sarif
     local name=$1 version=$2 out="$work/$1.$2.sarif" root args
     case $name in
+        facts) facts_digests "$version"; return ;;
         testdata-model) root=$repo; args=(testdata --kernel-model) ;;
         testdata-headers) need_kernel; root=$repo; args=(testdata --kernel-dir "$kernel_dir") ;;
         bench) root=$source_tree; args=($bench_files -p "$work/compile_commands.json") ;;
@@ -116,10 +146,14 @@ for name in $sets; do
     run_set "$name" base
     run_set "$name" new
     seconds=$(( $(date +%s) - started ))
-    results=$("$python" -c 'import json,sys; print(sum(len(r["results"]) for r in json.load(open(sys.argv[1]))["runs"]))' \
-        "$work/$name.new.sarif" 2>/dev/null || echo "?")
+    if [ "$name" = facts ]; then
+        results="$(wc -l <"$work/facts.new.sarif") files,"
+    else
+        results=$("$python" -c 'import json,sys; print(sum(len(r["results"]) for r in json.load(open(sys.argv[1]))["runs"]), "results,")' \
+            "$work/$name.new.sarif" 2>/dev/null || echo "?")
+    fi
     if cmp -s "$work/$name.base.sarif" "$work/$name.new.sarif"; then
-        echo "$name: identical ($results results, $(wc -c <"$work/$name.new.sarif") bytes, ${seconds} s)"
+        echo "$name: identical ($results $(wc -c <"$work/$name.new.sarif") bytes, ${seconds} s)"
     else
         differ=1
         echo "$name: DIFFERENT"

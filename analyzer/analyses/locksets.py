@@ -77,7 +77,7 @@ class LockSets:
         self.program = program
         self.side = side
         self.classify = classify
-        self.functions = [fn for fn in program.functions.values() if program.side_of(fn) == side]
+        self.functions = program.functions_of(side)
         self.summaries: dict[str, LockSummary] = {}
         self._states: dict[str, dict[int, frozenset]] = {}
         self._contexts: dict[str, frozenset | None] = {}

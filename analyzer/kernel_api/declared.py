@@ -49,12 +49,6 @@ class ApiKnowledge:
     unlocks: tuple[str, ...] = ()  # release it
     pinning_ioctls: tuple[PinningIoctl, ...] = ()
 
-    def pin_wrapper(self, name: str) -> PinWrapper | None:
-        for wrapper in self.pins:
-            if wrapper.name == name:
-                return wrapper
-        return None
-
     def __hash__(self) -> int:
         return hash(
             (self.pins, tuple(sorted(self.releases.items())), self.locks, self.unlocks, self.pinning_ioctls)

@@ -142,7 +142,7 @@ class Program:
         return cases
 
     def kernel_functions(self) -> list[Function]:
-        return [fn for fn in self.functions.values() if self.side_of(fn) == Side.KERNEL]
+        return self.functions_of(Side.KERNEL)
 
     def functions_of(self, side: Side) -> list[Function]:
         return [fn for fn in self.functions.values() if self.side_of(fn) == side]

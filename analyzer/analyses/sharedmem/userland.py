@@ -21,7 +21,7 @@ class UserMappings:
     def __init__(self, program: Program, commands: list[LockCommand]) -> None:
         self.program = program
         self.commands = commands
-        self.userland = [fn for fn in program.functions.values() if program.side_of(fn) == Side.USERLAND]
+        self.userland = program.functions_of(Side.USERLAND)
         self.locks = LockSets(program, Side.USERLAND, self._lock_events)
 
     def _command(self, call: CallSite) -> list[LockCommand]:
