@@ -10,11 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
 
-from gupcheck.model.facts import CfgNode, Edge, Function
+from gupcheck.model.facts import CfgNode, Comparison, Edge, Function
 
 Fact = Hashable
 Transfer = Callable[[CfgNode, frozenset], frozenset]
 EdgeGen = Callable[[CfgNode, Edge], Iterable[Fact]]
+
+
+def facts_along_branches(facts_of: Callable[[Comparison, bool], Iterable[Fact]]) -> EdgeGen:
+    """An edge generator: the facts `facts_of` gives for each atom of a branch condition whose value is
+    known along the edge."""
+
+    def along(node: CfgNode, edge: Edge) -> list[Fact]:
+        return [fact for atom, outcome in node.facts_along(edge) for fact in facts_of(atom, outcome)]
+
+    return along
 
 
 def reachable_from(fn: Function, start: int, *, include_start: bool = False) -> set[int]:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gupcheck.analyses.dataflow import must_facts, reachable_from
+from gupcheck.analyses.dataflow import facts_along_branches, must_facts, reachable_from
 from gupcheck.analyses.usercontrol import FunctionUserData, UserData, mentions
 from gupcheck.kernel_api.memory import SIZE_ARGUMENTS
 from gupcheck.kernel_api.uaccess import CHECKING_COPIES, FETCHES, RANGE_CHECKS
-from gupcheck.model.facts import CallSite, CfgNode, Comparison, Edge, Function, Value, last_field, root_of
+from gupcheck.model.facts import CallSite, CfgNode, Comparison, Function, Value, last_field, root_of
 from gupcheck.model.program import Program
 
 CHECKED, BOUNDED, GREATER, DERIVED = "checked", "bounded", "greater", "derived"
@@ -58,7 +58,9 @@ class UserAccessChecks:
         if fn.key not in self._facts:
             data = self.user.of(fn)
             self._facts[fn.key] = must_facts(
-                fn, edge_gen=_edge_facts, transfer=lambda node, facts: _transfer(node, facts, data)
+                fn,
+                edge_gen=facts_along_branches(_atom_facts),
+                transfer=lambda node, facts: _transfer(node, facts, data),
             )
         return self._facts[fn.key]
 
@@ -260,13 +262,6 @@ def _transfer(node: CfgNode, facts: frozenset, data: FunctionUserData) -> frozen
         elif (BOUNDED, target) in before and (GREATER, target, value.path) in before:
             result.add((BOUNDED, target))
     return frozenset(result)
-
-
-def _edge_facts(node: CfgNode, edge: Edge) -> list[PathFact]:
-    facts: list[PathFact] = []
-    for atom, outcome in node.facts_along(edge):
-        facts.extend(_atom_facts(atom, outcome))
-    return facts
 
 
 def _atom_facts(atom: Comparison, outcome: bool) -> list[PathFact]:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gupcheck.analyses.dataflow import must_facts, reachable_from
+from gupcheck.analyses.dataflow import facts_along_branches, must_facts, reachable_from
 from gupcheck.analyses.locksets import LockSets, kernel_lock_classifier
 from gupcheck.analyses.sharedmem import accesses
 from gupcheck.analyses.sharedmem.accesses import Access, Fetch, _is_local
@@ -22,7 +22,6 @@ from gupcheck.kernel_api.memory import SIZE_ARGUMENTS
 from gupcheck.model.facts import (
     CfgNode,
     Comparison,
-    Edge,
     Function,
     Side,
     Store,
@@ -153,7 +152,9 @@ class SharedMemory:
         """Locals bounded from above on every path to each node (compared, assigned a constant, a
         clamp or a mask)."""
         if fn.key not in self._bounded:
-            self._bounded[fn.key] = must_facts(fn, edge_gen=_bound_facts, transfer=_bound_transfer)
+            self._bounded[fn.key] = must_facts(
+                fn, edge_gen=facts_along_branches(_bounded_by), transfer=_bound_transfer
+            )
         return self._bounded[fn.key]
 
     @staticmethod
@@ -326,13 +327,6 @@ class SharedMemory:
                 continue
             found.append((f"word:{place.key}{place.suffix}", path or "", written))
         return found
-
-
-def _bound_facts(node: CfgNode, edge: Edge) -> list[str]:
-    bounded: list[str] = []
-    for atom, outcome in node.facts_along(edge):
-        bounded.extend(_bounded_by(atom, outcome))
-    return bounded
 
 
 def _bounded_by(atom: Comparison, outcome: bool) -> list[str]:
