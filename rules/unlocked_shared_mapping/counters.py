@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gupcheck.analyses.sharedmem import SharedMemory
-from gupcheck.kernel_api.entries import VM_ROLES
+from gupcheck.kernel_api.entries import VM_ROLES, Role
 from gupcheck.model.facts import Function, root_of
 from gupcheck.model.findings import Finding, Level, SourceLocation
 from gupcheck.rules.unlocked_shared_mapping.report import RULE_ID
@@ -19,7 +19,7 @@ class RacyCounter:
     location: SourceLocation
     target: str
     op: str
-    role: str  # the vm callback reaching it: "vm_open"
+    role: Role  # the vm callback reaching it
 
 
 def findings(shared: SharedMemory) -> Iterator[Finding]:
