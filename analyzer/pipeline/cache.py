@@ -49,13 +49,12 @@ def _analyser_identity(whole: bool) -> bytes:
     if whole:
         import gupcheck.rules
 
-        modules = sorted(package.rglob("*.py"))
-        modules += sorted(Path(gupcheck.rules.__file__).resolve().parent.rglob("*.py"))
+        modules = _python_files(package) + _python_files(Path(gupcheck.rules.__file__).resolve().parent)
     else:
         modules = []
         for name in _FACT_SOURCES:
             source = package / name
-            modules += sorted(source.rglob("*.py")) if source.is_dir() else [source]
+            modules += _python_files(source) if source.is_dir() else [source]
     for module in modules:
         digest.update(module.name.encode())
         digest.update(module.read_bytes())
@@ -63,6 +62,17 @@ def _analyser_identity(whole: bool) -> bytes:
     return digest.digest()
 
 
+def _python_files(folder: Path) -> list[Path]:
+    """The modules below `folder`, in a stable order; the folders that hold none (the kernel model's
+    headers, the guest's C, bytecode) are not walked."""
+    found = []
+    for directory, subdirectories, files in os.walk(folder):
+        subdirectories[:] = sorted(d for d in subdirectories if d not in _NOT_PYTHON)
+        found += [Path(directory) / name for name in sorted(files) if name.endswith(".py")]
+    return found
+
+
+_NOT_PYTHON = frozenset({"__pycache__", "kernel_model", "guest"})
 _IDENTITY: dict[bool, bytes] = {}
 
 
