@@ -84,8 +84,9 @@ class _PathSearch:
         self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # handles kept on the way (page_to_pfn)
 
     def run(self) -> Fate:
-        self.parents[SearchState(self.pin.node.id, True)] = None  # the path starts here
-        self.expand(self.pin.node, True)
+        start = SearchState(self.pin.node.id, True)
+        self.parents[start] = None  # the path starts here
+        self.expand(start, self.pin.node, True)
         while self.queue:
             state = self.queue.popleft()
             node = self.fn.nodes[state.node]
@@ -97,11 +98,13 @@ class _PathSearch:
             live = state.live
             if live and self.result and any(store.target.path == self.result for store in node.stores):
                 live = False
-            self.expand(node, live)
+            self.expand(state, node, live)
         return self.fate
 
-    def expand(self, node: CfgNode, live: bool) -> None:
-        """Queue the successors of `node` the pin's outcome and the known branches allow."""
+    def expand(self, state: SearchState, node: CfgNode, live: bool) -> None:
+        """Queue the successors of `node` (reached as `state`) the pin's outcome and the known branches
+        allow, `live` telling whether the result variable still holds the pin's value after `node`.
+        Each new state's parent is the state it was found from, so the parent links form a tree."""
         for edge in node.succs:
             if live and _pin_failed(
                 self.analysis, node, edge, self.result, self.pin.call, self.zero_on_success
@@ -113,10 +116,10 @@ class _PathSearch:
                 and self.known.get(node.text, edge.label) != edge.label
             ):
                 continue
-            state = SearchState(edge.target, live)
-            if state not in self.parents:
-                self.parents[state] = SearchState(node.id, live)
-                self.queue.append(state)
+            successor = SearchState(edge.target, live)
+            if successor not in self.parents:
+                self.parents[successor] = state
+                self.queue.append(successor)
 
     def ends_at(self, node: CfgNode) -> bool:
         """Record what happens to the pages at `node`; whether this path of the search ends there."""
