@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import os
 import sys
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -25,13 +27,14 @@ from gupcheck.pipeline.cache import FactCache, default_cache_dir
 from gupcheck.pipeline.engine import Analysis, analyse
 from gupcheck.pipeline.postprocess import Reporting
 from gupcheck.pipeline.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
-from gupcheck.pipeline.workers import DEFAULT_TIMEOUT, default_jobs
+from gupcheck.pipeline.workers import DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, default_jobs
 from gupcheck.rules import ALL_RULES, rule_by_id
 
 if TYPE_CHECKING:
     from gupcheck.pipeline.distributed import DaskExecutor
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # ^C, as shells report a process ended by SIGINT
 
 
 class _DefaultToCheck(click.Group):
@@ -56,9 +59,16 @@ def run() -> None:
     """The `gupcheck` command: `main`, then the process ends as soon as its output is out and the
     exit handlers have run. The interpreter's own shutdown would free the analysis's objects one by
     one (hundreds of thousands for a real driver tree: 0.35 s on the 12 drivers of bench/) for no one."""
+    code: object
     try:
-        main()
-        code: object = 0
+        returned = main(standalone_mode=False)  # a command's exit status comes as SystemExit
+        code = returned if isinstance(returned, int) else 0  # `--help`, `--version`
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except click.Abort:  # ^C (click turns KeyboardInterrupt into Abort)
+        print("gupcheck: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     except SystemExit as done:
         code = done.code
     if code is None:
@@ -73,6 +83,24 @@ def run() -> None:
             code = code or 1
     atexit._run_exitfuncs()
     os._exit(code)
+
+
+class _Seconds(click.ParamType):
+    """A finite positive number of seconds (`inf` and `nan` are refused)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a finite positive number of seconds", param, ctx)
+        return seconds
+
+
+_SECONDS = _Seconds()
 
 
 def _analysis_options(function):
@@ -154,9 +182,16 @@ def _analysis_options(function):
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
+            type=_SECONDS,
             metavar="SECONDS",
             help=f"Give up on a file whose parse takes longer (default: {DEFAULT_TIMEOUT:g}).",
+        ),
+        click.option(
+            "--max-memory",
+            type=click.IntRange(min=256),
+            metavar="MIB",
+            help=f"Address space of each parser process; a parse that needs more costs its file "
+            f"(default: {DEFAULT_MEMORY_MIB}).",
         ),
         click.option(
             "--cache-dir",
@@ -222,6 +257,7 @@ class _RunError(Exception):
 
 def _run(paths: list[str], options: dict[str, Any], report_only: list[str] | None = None) -> int:
     try:
+        _check_output(options["output"])
         project = _project_config(options["config_file"])
         rules = _selected_rules(project)
         paths = _paths_to_analyse(paths, project, report_only)
@@ -282,6 +318,7 @@ def _analysis(
             jobs=options["jobs"] or project.jobs or default_jobs(),
             cache_dir=cache_dir,
             timeout=options["timeout"] or project.timeout or DEFAULT_TIMEOUT,
+            max_memory=options["max_memory"] or project.max_memory or DEFAULT_MEMORY_MIB,
             excludes=tuple(project.exclude),
             progress=progress,
             api=project.api,
@@ -474,8 +511,6 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
     analyses that one file with exactly those flags and prints findings like compiler warnings. It exits
     0 (findings do not stop the build) unless --werror or GUPCHECK_KBUILD_WERROR=1 is given.
     """
-    import tempfile
-
     sources = [arg for arg in command if arg.endswith(".c") and not arg.startswith("-")]
     if not sources:
         _error("kbuild: no .c file on the command line (expected: gupcheck kbuild FLAGS... FILE.c)")
@@ -491,7 +526,7 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
             )
         try:
             analysis = analyse(
-                [source], ALL_RULES, compile_commands=database, jobs=0, cache_dir=str(default_cache_dir())
+                [source], ALL_RULES, compile_commands=database, jobs=1, cache_dir=str(default_cache_dir())
             )
         except ConfigError as error:
             _error(str(error))
@@ -542,16 +577,44 @@ def _error(message: str) -> None:
 
 
 def _write(report: str, output: str | None) -> bool:
+    """Print the report, or write it to `output` whole or not at all: a temporary file in the same
+    folder renamed over it, so an interrupted or failed write never leaves half a report (or spoils
+    the previous one)."""
+    # A file name that is not UTF-8 reaches the report as surrogates: shown as U+FFFD, not a crash.
+    report = report.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if output is None:
         click.echo(report, nl=not report.endswith("\n"))
         return True
+    folder = os.path.dirname(os.path.abspath(output))
     try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(report)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".gupcheck-report-")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(report)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it, not mkstemp's 0600
+            os.replace(temporary, output)
+        except BaseException:
+            os.unlink(temporary)
+            raise
     except OSError as error:
         _error(f"{output}: cannot write report: {error.strerror or error}")
         return False
     return True
+
+
+def _check_output(output: str | None) -> None:
+    """Refuse, before any analysis, a report path whose folder does not exist or cannot be written."""
+    if output is None:
+        return
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise _RunError(f"{output}: cannot write report: no such folder {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _RunError(f"{output}: cannot write report: folder {folder} is not writable")
+    if os.path.isdir(output):
+        raise _RunError(f"{output}: cannot write report: it is a folder")
 
 
 @main.command("validate")

@@ -170,7 +170,11 @@ class FunctionBuilder:
         return node
 
     def _if(self, cursor: ci.Cursor, preds: Exits) -> Exits:
-        children = [c for c in child_cursors(cursor) if cursor_kind(c) != K.DECL_STMT]
+        children = list(child_cursors(cursor))
+        while len(children) > 2 and cursor_kind(children[0]) == K.DECL_STMT:
+            children.pop(0)  # a declaration in the condition, before it
+        if len(children) < 2:
+            return self._expression(cursor, preds)  # what clang recovered from a broken `if`
         cond, then = children[0], children[1]
         node = self._branch(cond, preds)
         exits = self.stmt(then, [(node, EdgeLabel.TRUE)])

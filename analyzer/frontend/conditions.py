@@ -60,10 +60,13 @@ class ConditionReader:
             op = binary_operator(node)
             children = child_cursors(node)
             if op in ("&&", "||"):
-                return Condition(
-                    "and" if op == "&&" else "or",
-                    (self.condition(children[0], fn), self.condition(children[1], fn)),
-                )
+                # `a && b && c` is one "and" of three, not nested pairs: long chains stay shallow
+                kind = "and" if op == "&&" else "or"
+                operands: list[Condition] = []
+                for child in children[:2]:
+                    part = self.condition(child, fn)
+                    operands.extend(part.operands if part.op == kind else (part,))
+                return Condition(kind, tuple(operands))
             if op in RELATIONAL_OPERATORS:
                 return Condition(
                     "atom",

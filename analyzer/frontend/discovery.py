@@ -57,6 +57,25 @@ def read_source_text(path: str) -> str:
         return decode_source(f.read())[0]
 
 
+class NotRegularFile(OSError):
+    """The path names a FIFO, a device or a socket (reading it could block forever)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"not a regular file (a FIFO, device or socket): {path}")
+        self.strerror = "not a regular file (a FIFO, device or socket)"
+
+
+def read_regular_file(path: str) -> bytes:
+    """The bytes of a regular file. A path swapped for a FIFO, a device or a socket since it was found
+    raises NotRegularFile instead of blocking; other failures raise OSError."""
+    # O_NONBLOCK: opening a FIFO does not wait for a writer
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise NotRegularFile(path)
+        return handle.read()
+
+
 def _strerror(e: OSError) -> str:
     msg = e.strerror or str(e)
     return msg[0].lower() + msg[1:] if msg else "unknown error"
@@ -78,10 +97,7 @@ def _check_file(path: str, explicit: bool) -> InputProblem | None | str:
     if explicit and not path.endswith(SOURCE_SUFFIXES):
         return InputProblem(path, "not a C source file (expected a .c or .h file)")
     try:
-        # O_NONBLOCK: if the file was swapped for a FIFO since the stat, opening does not hang.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        with os.fdopen(fd, "rb") as f:
-            data = f.read()
+        data = read_regular_file(path)
     except OSError as e:
         return InputProblem(path, f"cannot read: {_strerror(e)}")
     if b"\0" in data[:BINARY_PROBE]:

@@ -8,6 +8,9 @@ flags and the analyser version. The front end (`gupcheck.frontend`) is the only 
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import clang.cindex as ci
 
 from gupcheck.frontend.buildconfig import FileConfig
@@ -49,18 +52,19 @@ def extract_facts(
         with open(config.path, "rb") as handle:
             source = handle.read()
     try:
-        precompiled = precompiled_header_for(config, cache_dir)
+        name, args = _parse_name(config)
+        precompiled = precompiled_header_for(config, cache_dir) if name == config.path else None
         if precompiled is not None:
             facts = _facts_with_pch(config, source, precompiled)
             if facts is not None:
                 return facts
-        tu = _parse(_get_index(), config, list(config.args))
+        tu = _parse(_get_index(), config, args, source, name)
         main, _ = top_level_cursors(tu, with_entities=False)
         facts = UnitWalker(tu, config, source).walk(main)
         facts.headers = sorted(
             {inclusion.include.name for inclusion in tu.get_includes() if inclusion.include is not None}
         )
-        _add_diagnostics(facts, tu)
+        _add_diagnostics(facts, tu, name)
         return facts
     finally:
         forget_cursors()
@@ -78,9 +82,41 @@ def _get_pch_index() -> ci.Index:
     return _pch_index
 
 
-def _parse(index: ci.Index, config: FileConfig, args: list[str]) -> ci.TranslationUnit:
+def _parse_name(config: FileConfig) -> tuple[str, list[str]]:
+    """The name libclang parses the file under, and its arguments. A path that is not valid UTF-8 (which
+    libclang's bindings cannot pass) is parsed as a UTF-8 name beside it (the content comes from memory
+    anyway), with the defines made from the name (`KBUILD_MODNAME`) spelled with U+FFFD."""
+    args = list(config.args)
+    if _utf8(config.path):
+        return config.path, args
+    args = [_printable(arg) if arg.startswith("-D") else arg for arg in args]
+    folder = os.path.dirname(config.path)
+    if not _utf8(folder) or not all(_utf8(arg) for arg in args):
+        raise ParseError("its folder (or one in its flags) is not valid UTF-8, which libclang cannot take")
+    digest = hashlib.sha256(os.fsencode(config.path)).hexdigest()[:16]
+    return os.path.join(folder, f".gupcheck-{digest}.c"), args
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _utf8(text: str) -> bool:
     try:
-        return index.parse(config.path, args=args, options=_OPTIONS)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _parse(
+    index: ci.Index, config: FileConfig, args: list[str], source: bytes, name: str | None = None
+) -> ci.TranslationUnit:
+    """Parse the file from `source`, the bytes the caller read (and keyed the fact cache with), not
+    from what the file holds by now; under `name` (default: its path)."""
+    name = name or config.path
+    try:
+        return index.parse(name, args=args, unsaved_files=[(name, source)], options=_OPTIONS)
     except ci.TranslationUnitLoadError as error:
         raise ParseError(f"libclang could not parse the file ({error})") from error
 
@@ -90,7 +126,7 @@ def _facts_with_pch(
 ) -> TranslationUnitFacts | None:
     """The facts from a parse with the PCH, or None when it does not stand in for the headers."""
     try:
-        tu = _parse(_get_pch_index(), config, [*config.args, "-include-pch", precompiled.path])
+        tu = _parse(_get_pch_index(), config, [*config.args, "-include-pch", precompiled.path], source)
     except ParseError:
         return None
     main, entities = top_level_cursors(tu, with_entities=True)
@@ -100,11 +136,12 @@ def _facts_with_pch(
         return None
     facts = UnitWalker(tu, config, source).walk(main)
     facts.headers = headers
-    _add_diagnostics(facts, tu)
+    _add_diagnostics(facts, tu, config.path)
     return facts
 
 
-def _add_diagnostics(facts: TranslationUnitFacts, tu: ci.TranslationUnit) -> None:
+def _add_diagnostics(facts: TranslationUnitFacts, tu: ci.TranslationUnit, name: str) -> None:
+    """clang's errors, located in the file's own path when libclang knew it under `name`."""
     for diag in tu.diagnostics:
         severity = _SEVERITY.get(diag.severity)
         if severity is None or severity == "warning":
@@ -112,5 +149,6 @@ def _add_diagnostics(facts: TranslationUnitFacts, tu: ci.TranslationUnit) -> Non
         loc = diag.location
         where = None
         if loc.file is not None:
-            where = SourceLocation(loc.file.name, loc.line, max(loc.column, 1))
+            path = facts.path if loc.file.name == name else loc.file.name
+            where = SourceLocation(path, loc.line, max(loc.column, 1))
         facts.diagnostics.append(Diagnostic(severity, diag.spelling, where))

@@ -3,7 +3,9 @@ ioctl command macros, module_init/exit) into `TranslationUnitFacts`."""
 
 from __future__ import annotations
 
+import ctypes
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -30,6 +32,11 @@ from gupcheck.frontend.values import ExpressionReader
 from gupcheck.kernel_api.entries import OPS_STRUCTS
 from gupcheck.model.facts import IoctlCommand, OpsField, OpsTable, TranslationUnitFacts, Variable
 from gupcheck.model.findings import SourceLocation
+
+# The walk recurses with the code's nesting (expressions, statements). Python 3.11 runs Python calls
+# without the C stack, so deep code gets this many frames; a function deeper still is skipped, named
+# in the facts, and the rest of the file is analysed.
+WALK_RECURSION_LIMIT = 12_000
 
 
 class UnitWalker:
@@ -158,6 +165,14 @@ class UnitWalker:
 
     def walk(self, top_level: list[ci.Cursor]) -> TranslationUnitFacts:
         """The facts of the main file, from its cursors at the top level (`top_level_cursors`)."""
+        previous = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(previous, WALK_RECURSION_LIMIT))
+        try:
+            return self._walk(top_level)
+        finally:
+            sys.setrecursionlimit(previous)
+
+    def _walk(self, top_level: list[ci.Cursor]) -> TranslationUnitFacts:
         declarations: list[ci.Cursor] = []
         for cursor in top_level:
             kind = cursor_kind(cursor)
@@ -180,9 +195,14 @@ class UnitWalker:
             key = cursor.spelling
             if cursor.storage_class == ci.StorageClass.STATIC:
                 key = f"{self.path}:{cursor.spelling}"
-            builder = FunctionBuilder(self, cursor, key)
-            self.facts.functions.append(builder.build())
-            forget_nodes()
+            try:
+                self.facts.functions.append(FunctionBuilder(self, cursor, key).build())
+            except (RecursionError, ctypes.ArgumentError):  # ArgumentError: a RecursionError in a ctypes call
+                line = self.location(cursor).line
+                self.facts.skipped.append(f"{cursor.spelling}() at line {line} nests too deeply to analyse")
+            finally:
+                forget_nodes()
+                self.values.forget()
         self._resolve_ioctl_values()
         self.facts.globals = self.globals
         self.facts.source_lines = self.source.count(b"\n") + 1

@@ -33,10 +33,20 @@ if TYPE_CHECKING:
     from gupcheck.frontend.unit import UnitWalker
 
 
+PathFacts = tuple[str | None, str | None, ValueKind, int | None, bool]  # see ExpressionReader.path_of
+
+
 class ExpressionReader:
     def __init__(self, unit: UnitWalker, macros: MacroIndex) -> None:
         self.unit = unit
         self.macros = macros
+        # path_of() of the function being walked, by cursor: a chain `a->b->...->z` asks for the path
+        # of each of its prefixes, once (not once per longer prefix)
+        self._paths: dict[tuple[bytes, bool, bool], PathFacts] = {}
+
+    def forget(self) -> None:
+        """Drop what is kept of the function walked so far."""
+        self._paths.clear()
 
     def value(self, cursor: ci.Cursor, fn: FunctionBuilder | None) -> Value:
         """Describe an expression: what it denotes, its access path, constants and names."""
@@ -120,10 +130,15 @@ class ExpressionReader:
             return True
         return head in self.unit.globals
 
-    def path_of(
-        self, cursor: ci.Cursor, fn: FunctionBuilder | None, address_of: bool
-    ) -> tuple[str | None, str | None, ValueKind, int | None, bool]:
+    def path_of(self, cursor: ci.Cursor, fn: FunctionBuilder | None, address_of: bool) -> PathFacts:
         """(path, base, kind, fixed_size, user_pointer) of an lvalue-ish expression."""
+        key = (bytes(cursor), address_of, fn is None)
+        found = self._paths.get(key)
+        if found is None:
+            found = self._paths[key] = self._path_of(cursor, fn, address_of)
+        return found
+
+    def _path_of(self, cursor: ci.Cursor, fn: FunctionBuilder | None, address_of: bool) -> PathFacts:
         kind = cursor_kind(cursor)
         if kind == K.DECL_REF_EXPR:
             ref = cursor.referenced

@@ -341,6 +341,7 @@ class TranslationUnitFacts:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source_lines: int = 0
     headers: list[str] = field(default_factory=list)  # every file the parse included (for the fact cache)
+    skipped: list[str] = field(default_factory=list)  # parts not analysed, a line each (too deep)
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -109,7 +109,7 @@ class Finding:
     def fingerprint(self, relative_path: str) -> str:
         """A hash that survives line shifts: rule, file, function and the flagged text, not line numbers."""
         material = "\x1f".join((self.rule_id, relative_path, self.function, self.snippet_key))
-        return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+        return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ class _UriMaker:
         """(uriBaseId or "", uri) of a path."""
         relative = relative_path(path, self.source_root)
         if relative is not None:
-            return SRCROOT, quote(relative)
+            return SRCROOT, quote(os.fsencode(relative))  # the file name's bytes, UTF-8 or not
         return "", Path(os.path.abspath(path)).as_uri()
 
     def artifacts(self) -> list[om.Artifact]:

@@ -30,9 +30,10 @@ def load_baseline(path: str) -> set[str]:
     fingerprints: set[str] = set()
     for run in log["runs"]:
         for result in (run.get("results") or []) if isinstance(run, dict) else []:
+            fingerprints_of_result = result.get("partialFingerprints") if isinstance(result, dict) else None
             value = (
-                (result.get("partialFingerprints") or {}).get(FINGERPRINT_KEY)
-                if isinstance(result, dict)
+                fingerprints_of_result.get(FINGERPRINT_KEY)
+                if isinstance(fingerprints_of_result, dict)
                 else None
             )
             if isinstance(value, str):

@@ -158,6 +158,7 @@ class FactCache:
             diagnostics=list(unit.diagnostics),
             source_lines=unit.source_lines,
             headers=list(unit.headers),
+            skipped=list(unit.skipped),
         )
         facts = pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL)
         write_entry(self._entry(key), (headers, summary, facts), MAGIC)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from gupcheck.frontend import buildconfig
-from gupcheck.frontend.discovery import discover_sources
+from gupcheck.frontend.discovery import discover_sources, read_regular_file
 from gupcheck.kernel_api.declared import ApiKnowledge
 from gupcheck.model.facts import TranslationUnitFacts
 from gupcheck.model.findings import Finding, InputProblem
@@ -18,7 +18,14 @@ from gupcheck.model.rule import LazyRule, Rule
 from gupcheck.pipeline.cache import CachedFacts, FactCache
 from gupcheck.pipeline.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
 from gupcheck.pipeline.postprocess import Reporting, postprocess
-from gupcheck.pipeline.workers import DEFAULT_TIMEOUT, FactJob, FactResult, WorkerPool, run_in_process
+from gupcheck.pipeline.workers import (
+    DEFAULT_MEMORY_MIB,
+    DEFAULT_TIMEOUT,
+    FactJob,
+    FactResult,
+    WorkerPool,
+    run_in_process,
+)
 
 FactExecutor = Callable[[list[FactJob]], Iterable[FactResult]]  # computes facts, results in any order
 
@@ -80,6 +87,7 @@ def analyse(
     executor: FactExecutor | None = None,
     api: ApiKnowledge | None = None,
     reporting: Reporting | None = None,
+    max_memory: int | None = DEFAULT_MEMORY_MIB,
 ) -> Analysis:
     """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options.
 
@@ -88,7 +96,7 @@ def analyse(
     facts between runs (None: no cache); `timeout` bounds one file's parse in a worker; `excludes` are
     glob patterns of paths to skip; `executor` replaces the local workers (for example a cluster);
     `api` declares wrappers gupcheck cannot see (from the configuration); `reporting` says what of the
-    findings to report (levels, files, baseline).
+    findings to report (levels, files, baseline); `max_memory` bounds each worker's address space (MiB).
     """
     target = target_kernel
     if target is not None:
@@ -136,7 +144,15 @@ def analyse(
                 return result
 
     clock = time.perf_counter()
-    pool = _compute_facts(result, sources, jobs_by_path, entries, jobs, timeout, progress, executor)
+    pool = _compute_facts(
+        result,
+        sources,
+        jobs_by_path,
+        entries,
+        WorkerPool(jobs, timeout, max_memory) if jobs > 0 else None,
+        progress,
+        executor,
+    )
     _finish_stats(result, cache, pool)
     stats.stages["facts"] = time.perf_counter() - clock
 
@@ -156,13 +172,14 @@ def _compute_facts(
     sources: list[str],
     jobs_by_path: dict[str, FactJob],
     entries: dict[str, CachedFacts],
-    jobs: int,
-    timeout: float,
+    workers: WorkerPool | None,
     progress: Progress | None,
     executor: FactExecutor | None,
 ) -> WorkerPool | None:
     """The facts of every file into `result.units` (in the order of `sources`): decoded from the cache,
-    or computed by the executor, the worker pool or this process. Returns the pool, if one ran."""
+    or computed by the executor, the worker pool (every parse, even of a single file: a libclang crash
+    or a runaway parse then costs that file, not the run) or, without workers, this process. Returns
+    the pool, if one ran."""
     units: dict[str, TranslationUnitFacts] = {}
     pending: list[FactJob] = []
     for path, job in jobs_by_path.items():
@@ -179,9 +196,9 @@ def _compute_facts(
     pool = None
     if executor is not None:
         computed = executor(pending)
-    elif jobs > 0 and len(pending) > 1:
-        pool = WorkerPool(jobs, timeout)
-        result.stats.jobs = min(jobs, len(pending))
+    elif workers is not None and pending:
+        pool = workers
+        result.stats.jobs = min(workers.jobs, len(pending))
         # largest files first, so that no worker starts a long parse when the others are done
         computed = pool.run(sorted(pending, key=lambda job: -len(job.source)))
     else:
@@ -286,8 +303,7 @@ def _job_for(
     path: str, config: buildconfig.BuildConfig, cache: FactCache | None, problems: list[InputProblem]
 ) -> FactJob | None:
     try:
-        with open(path, "rb") as handle:
-            source = handle.read()
+        source = read_regular_file(path)  # never blocks: a file swapped for a FIFO is refused
     except OSError as error:
         problems.append(InputProblem(path, f"cannot read file: {error.strerror or error}"))
         return None
@@ -302,6 +318,8 @@ def _job_for(
 
 
 def _report_parse_errors(unit: TranslationUnitFacts, problems: list[InputProblem]) -> None:
+    for skipped in unit.skipped:
+        problems.append(InputProblem(unit.path, f"partly analysed: {skipped}", fatal=False))
     if unit.errors:
         first = unit.errors[0]
         where = f"{first.location.line}:{first.location.column}: " if first.location else ""

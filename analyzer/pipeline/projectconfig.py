@@ -13,6 +13,7 @@ file are relative to the file's directory. Command-line options override the fil
     spawn-copies-memory = false
     jobs = 4
     timeout = 300
+    max-memory = 4096                # MiB for each parser process
     enable = ["GUP001", "GUP002"]     # only these rules (default: all)
     disable = ["GUP005"]
     [levels]                          # ([tool.gupcheck.levels] in pyproject.toml)
@@ -29,6 +30,7 @@ Unknown keys and bad values are errors naming the key (`ConfigFileError`, exit s
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -58,6 +60,7 @@ class ProjectConfig:
     spawn_copies_memory: bool = False
     jobs: int | None = None
     timeout: float | None = None
+    max_memory: int | None = None  # MiB for each parser process
     enable: list[str] | None = None
     disable: list[str] = field(default_factory=list)
     levels: dict[str, Level] = field(default_factory=dict)
@@ -166,6 +169,7 @@ _TOP_KEYS = {
     "spawn-copies-memory",
     "jobs",
     "timeout",
+    "max-memory",
     "enable",
     "disable",
     "levels",
@@ -202,10 +206,17 @@ def _parse(file: Path, table: Any, prefix: str) -> ProjectConfig:
     config.jobs = jobs
     timeout = table.get("timeout")
     if timeout is not None and (
-        not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not math.isfinite(timeout)
+        or timeout <= 0
     ):
         raise read.fail("timeout", "expected seconds (a positive number)")
     config.timeout = float(timeout) if timeout is not None else None
+    memory = table.get("max-memory")
+    if memory is not None and (not isinstance(memory, int) or isinstance(memory, bool) or memory < 256):
+        raise read.fail("max-memory", "expected MiB for each parser process (256 or more)")
+    config.max_memory = memory
     config.enable = read.strings(table, "enable")
     config.disable = read.strings(table, "disable") or []
     levels = table.get("levels", {})

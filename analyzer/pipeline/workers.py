@@ -12,12 +12,15 @@ reported as a problem, the worker is replaced and the run continues.
 
 from __future__ import annotations
 
+import ctypes
 import faulthandler
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import resource
 import signal
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -30,6 +33,8 @@ from gupcheck.pipeline.gcpause import collector_paused, kept_for_the_analysis
 
 WorkerContext = ForkContext | SpawnContext
 DEFAULT_TIMEOUT = 300.0  # seconds for one file's parse
+DEFAULT_MEMORY_MIB = 4096  # address space of one worker (a parse takes 100-400 MiB; nested min() 4+ GiB)
+_PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,23 @@ def _describe_exit(code: int | None) -> str:
     return f"exited with status {code}"
 
 
-def _worker_main(connection: multiprocessing.connection.Connection) -> None:
+def _worker_main(
+    connection: multiprocessing.connection.Connection,
+    parents_end: multiprocessing.connection.Connection,
+    memory_mib: int | None,
+    stderr_path: str,
+    parent_pid: int,
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops its workers
     faulthandler.disable()  # a crash is reported by the parent as one line, not a stack dump
+    _outlive_nothing(parents_end, parent_pid)
+    if memory_mib is not None:
+        limit = memory_mib * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # what libclang prints (its crash and fatal-error dumps) goes to a file the parent summarises
+    descriptor = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
     while True:
         try:
             job = connection.recv()
@@ -94,8 +113,12 @@ def _worker_main(connection: multiprocessing.connection.Connection) -> None:
             return
         if job is None:
             return
+        os.ftruncate(2, 0)
+        os.lseek(2, 0, os.SEEK_SET)
         try:
             result = compute_facts(job)
+        except MemoryError:
+            result = FactResult(job.path, None, f"the parse needed more than {memory_mib} MiB; file skipped")
         except Exception as error:  # noqa: BLE001 - an analyser bug costs this file, not the run
             result = FactResult(
                 job.path, None, f"internal error while extracting facts: {type(error).__name__}: {error}"
@@ -103,10 +126,29 @@ def _worker_main(connection: multiprocessing.connection.Connection) -> None:
         connection.send(result)
 
 
+def _outlive_nothing(parents_end: multiprocessing.connection.Connection, parent_pid: int) -> None:
+    """A worker ends when the parent does, whatever ends it: the parent's end of the pipe is closed
+    here (else the worker, holding both ends, never sees EOF), and on Linux the kernel sends SIGKILL
+    when the parent dies (SIGKILL and SIGTERM included)."""
+    parents_end.close()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the prctl
+        os._exit(0)
+
+
 class _Worker:
-    def __init__(self, context: WorkerContext) -> None:
+    def __init__(self, context: WorkerContext, memory_mib: int | None, stderr_path: str) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.stderr_path = stderr_path
+        self.process = context.Process(
+            target=_worker_main,
+            args=(child, self.connection, memory_mib, stderr_path, os.getpid()),
+            daemon=True,
+        )
         self.process.start()
         child.close()
         self.job: FactJob | None = None
@@ -133,11 +175,14 @@ class _Worker:
 class WorkerPool:
     """`jobs` worker processes parsing files; results come back as they finish."""
 
-    def __init__(self, jobs: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, jobs: int, timeout: float = DEFAULT_TIMEOUT, memory_mib: int | None = DEFAULT_MEMORY_MIB
+    ) -> None:
         if jobs < 1:
             raise ValueError("a worker pool needs at least one worker")
         self.jobs = jobs
         self.timeout = timeout
+        self.memory_mib = memory_mib
         # fork: workers start in milliseconds and inherit the loaded modules; they never touch the
         # parent's libclang state (the parent does not parse while a pool runs).
         self._context: WorkerContext = (
@@ -149,7 +194,15 @@ class WorkerPool:
 
     def run(self, jobs: Iterable[FactJob]) -> Iterator[FactResult]:
         queue = deque(jobs)
-        workers = [_Worker(self._context) for _ in range(min(self.jobs, len(queue)))]
+        scratch = tempfile.TemporaryDirectory(prefix="gupcheck-workers-")
+        started = 0
+
+        def new_worker() -> _Worker:
+            nonlocal started
+            started += 1
+            return _Worker(self._context, self.memory_mib, os.path.join(scratch.name, f"stderr-{started}"))
+
+        workers = [new_worker() for _ in range(min(self.jobs, len(queue)))]
         try:
             for worker in workers:
                 if queue:
@@ -170,7 +223,7 @@ class WorkerPool:
                         self._record_memory(worker)
                     else:
                         worker.stop(kill=True)
-                        worker = workers[index] = _Worker(self._context)
+                        worker = workers[index] = new_worker()
                     # The next file first: decoding a large result takes the parent a while, and
                     # the worker would wait for it.
                     if queue:
@@ -182,6 +235,7 @@ class WorkerPool:
         finally:
             for worker in workers:
                 worker.stop(kill=worker.job is not None)
+            scratch.cleanup()
 
     def _collect(self, worker: _Worker, ready: list) -> FactResult | bytes | None:
         """The worker's result, still pickled (bytes), or the problem it had; None while it works."""
@@ -196,11 +250,7 @@ class WorkerPool:
         if result is None:
             if worker.connection in ready or worker.process.sentinel in ready:
                 worker.process.join(timeout=5)
-                result = FactResult(
-                    job.path,
-                    None,
-                    f"the parser process crashed ({_describe_exit(worker.process.exitcode)}); file skipped",
-                )
+                result = FactResult(job.path, None, self._crash(worker))
             elif time.monotonic() >= worker.deadline:
                 worker.process.kill()
                 worker.process.join()
@@ -212,11 +262,36 @@ class WorkerPool:
         worker.job = None
         return result
 
+    def _crash(self, worker: _Worker) -> str:
+        """One line on a worker that died: how, what libclang said last, and the memory limit when
+        running out of it is a likely cause (a failed allocation aborts libclang; the kernel's
+        out-of-memory killer sends SIGKILL)."""
+        code = worker.process.exitcode
+        message = f"the parser process crashed ({_describe_exit(code)})"
+        said = _first_error_line(worker.stderr_path)
+        if said:
+            message += f": {said}"
+        if self.memory_mib is not None and code in (-signal.SIGABRT, -signal.SIGKILL):
+            message += f" (the memory limit is {self.memory_mib} MiB: --max-memory)"
+        return message + "; file skipped"
+
     def _record_memory(self, worker: _Worker) -> None:
         pid = worker.process.pid
         rss = _peak_rss_kib(pid)
         if pid is not None and rss is not None:
             self.peak_rss_kib[pid] = rss
+
+
+def _first_error_line(path: str) -> str:
+    """The line of a worker's standard error that says what went wrong (libclang's fatal errors and
+    crash dumps are many lines), shortened."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = [line.strip() for line in handle.read(65536).splitlines() if line.strip()]
+    except OSError:
+        return ""
+    chosen = next((line for line in lines if "error" in line.lower() or "fatal" in line.lower()), "")
+    return chosen[:200]
 
 
 def _peak_rss_kib(pid: int | None) -> int | None:

@@ -1,0 +1,250 @@
+"""Faults from outside the analysis: files that change under it, parsers that crash or grow, a parent
+that is killed or interrupted, outputs that cannot be written, odd file names and options. Each run
+ends with a report, one line per problem and a documented exit status, never a traceback or a
+process left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from gupcheck.frontend.buildconfig import BuildConfig
+from gupcheck.pipeline import workers
+from gupcheck.pipeline.engine import analyse
+from gupcheck.pipeline.workers import FactJob, compute_facts
+from gupcheck.rules import ALL_RULES
+
+REPO = Path(__file__).resolve().parent.parent
+CASE = REPO / "testdata" / "gup005" / "ignored-copy-result"
+
+SMALL_DRIVER = """
+#include <linux/module.h>
+#include <linux/fs.h>
+#include <linux/uaccess.h>
+
+static long {name}(struct file *file, unsigned int cmd, unsigned long arg)
+{{
+	long value;
+
+	copy_from_user(&value, (void __user *)arg, sizeof(value));
+	return value;
+}}
+
+static const struct file_operations f_fops = {{ .unlocked_ioctl = {name} }};
+MODULE_LICENSE("GPL");
+"""
+
+
+def gupcheck(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gupcheck", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def processes_running(marker: str) -> list[int]:
+    """Processes whose command line mentions `marker` (a path only one test uses)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read()
+        except OSError:
+            continue
+        if marker.encode() in command:
+            found.append(int(entry))
+    return found
+
+
+def test_a_file_is_parsed_from_the_bytes_that_were_read_and_hashed(tmp_path: Path) -> None:
+    path = write(tmp_path / "drv.c", SMALL_DRIVER.format(name="read_first"))
+    config = BuildConfig(use_model=True).config_for(str(path))
+    job = FactJob(config, path.read_bytes())
+    write(path, SMALL_DRIVER.format(name="changed_since"))  # the file changes after it was read
+    unit = compute_facts(job).unit
+    assert unit is not None and [fn.name for fn in unit.functions] == ["read_first"]
+
+
+def test_a_parser_crash_on_a_single_file_is_one_line_and_the_run_ends(monkeypatch, tmp_path: Path) -> None:
+    """A single file is parsed in a worker like any other, so a crash of libclang costs that file."""
+    path = write(tmp_path / "drv.c", SMALL_DRIVER.format(name="crashes"))
+    real = workers.compute_facts
+    monkeypatch.setattr(
+        workers, "compute_facts", lambda job: os.kill(os.getpid(), signal.SIGSEGV) or real(job)
+    )
+    analysis = analyse([str(path)], ALL_RULES, use_model=True, jobs=1)
+    ((problem_path, message),) = [(p.path, p.message) for p in analysis.problems]
+    assert problem_path == str(path) and "crashed (killed by SIGSEGV)" in message
+    assert analysis.units == []
+
+
+def test_a_parse_past_the_memory_limit_costs_its_file(monkeypatch, tmp_path: Path) -> None:
+    path = write(tmp_path / "drv.c", SMALL_DRIVER.format(name="greedy"))
+    real = workers.compute_facts
+
+    def greedy(job: FactJob):
+        bytearray(600 * 1024 * 1024)  # more than the 512 MiB the worker may use
+        return real(job)
+
+    monkeypatch.setattr(workers, "compute_facts", greedy)
+    analysis = analyse([str(path)], ALL_RULES, use_model=True, jobs=1, max_memory=512)
+    assert [p.message for p in analysis.problems] == ["the parse needed more than 512 MiB; file skipped"]
+
+
+def slow_tree(tmp_path: Path, files: int) -> Path:
+    """Files whose analysis takes a while (200 000 statements on one line), not much memory."""
+    folder = tmp_path / "slow-tree"
+    folder.mkdir()
+    for index in range(files):
+        write(
+            folder / f"slow{index}.c",
+            f"long slow{index}(long x)\n{{\n\t{'x++; ' * 200_000}\n\treturn x;\n}}\n",
+        )
+    return folder
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL to gupcheck (as a CI job's cancellation may send) leaves no parser running."""
+    folder = slow_tree(tmp_path, 2)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gupcheck",
+            "--kernel-model",
+            "--no-cache",
+            "-j2",
+            "--timeout",
+            "600",
+            str(folder),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while len(processes_running(str(folder))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the parent and its two workers
+    assert len(processes_running(str(folder))) >= 3
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while processes_running(str(folder)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_running(str(folder)) == []
+
+
+def test_an_interrupted_run_exits_130_leaves_no_worker_and_no_report(tmp_path: Path) -> None:
+    folder = slow_tree(tmp_path, 1)
+    report = tmp_path / "report.sarif"
+    command = ["--kernel-model", "--no-cache", "--format", "sarif", "-o", str(report), str(folder)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gupcheck", *command],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(processes_running(str(folder))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not report.exists()
+    time.sleep(0.5)
+    assert processes_running(str(folder)) == []
+
+
+def test_a_report_that_cannot_be_written_is_refused_before_the_analysis(tmp_path: Path) -> None:
+    done = gupcheck(
+        "--kernel-model", "--no-cache", "-o", str(tmp_path / "missing" / "r.sarif"), str(CASE), cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"gupcheck: error: {tmp_path / 'missing' / 'r.sarif'}: cannot write report: no such folder "
+        f"{tmp_path / 'missing'}"
+    ]
+
+
+def test_a_report_is_replaced_whole(tmp_path: Path) -> None:
+    report = tmp_path / "r.sarif"
+    report.write_text("the previous report\n")
+    done = gupcheck(
+        "--kernel-model", "--no-cache", "--format", "sarif", "-o", str(report), str(CASE), cwd=tmp_path
+    )
+    assert done.returncode == 1, done.stderr
+    assert report.read_text().startswith("{") and oct(report.stat().st_mode & 0o777) != oct(0o600)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".gupcheck-report-")] == []
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "0"])
+def test_a_timeout_must_be_finite_and_positive(tmp_path: Path, value: str) -> None:
+    done = gupcheck("--timeout", value, str(CASE), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "is not a finite positive number of seconds" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_baseline_with_odd_fingerprints_is_read_without_a_traceback(tmp_path: Path) -> None:
+    baseline = tmp_path / "old.sarif"
+    baseline.write_text('{"runs": [{"results": [{"partialFingerprints": ["not", "an", "object"]}]}]}')
+    done = gupcheck("--kernel-model", "--no-cache", "--baseline", str(baseline), str(CASE), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+
+
+def test_a_file_swapped_for_a_fifo_after_discovery_does_not_hang(monkeypatch, tmp_path: Path) -> None:
+    path = write(tmp_path / "drv.c", SMALL_DRIVER.format(name="swapped"))
+    from gupcheck.pipeline import engine
+
+    real = engine.discover_sources
+
+    def discover_then_swap(paths):
+        found = real(paths)
+        path.unlink()
+        os.mkfifo(path)
+        return found
+
+    monkeypatch.setattr(engine, "discover_sources", discover_then_swap)
+    analysis = analyse([str(tmp_path)], ALL_RULES, use_model=True, jobs=1)
+    assert [p.message for p in analysis.problems] == [
+        "cannot read file: not a regular file (a FIFO, device or socket)"
+    ]
+
+
+def test_a_file_name_that_is_not_utf8_is_analysed_and_reported_in_every_format(tmp_path: Path) -> None:
+    source = next(CASE.glob("*.c"))
+    name = os.fsdecode(b"drv\xff.c")
+    (tmp_path / name).write_bytes(source.read_bytes())
+    for output_format in ("text", "json", "sarif"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gupcheck",
+                "--kernel-model",
+                "--no-cache",
+                "--format",
+                output_format,
+                ".",
+            ],
+            capture_output=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert done.returncode == 1, done.stderr
+        assert b"Traceback" not in done.stderr
+        assert "drv\ufffd.c" in done.stdout.decode("utf-8") or "drv%FF.c" in done.stdout.decode("utf-8")
