@@ -3,13 +3,22 @@ a regression fails this test instead of hanging the suite."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from gupcheck.analyses.context import Analyses
 from gupcheck.model.program import Program
+from gupcheck.model.rule import Rule
+from gupcheck.pipeline.engine import analyse
+from gupcheck.pipeline.isolation import RuleBudget
+from gupcheck.rules import ALL_RULES
+
+REPO = Path(__file__).resolve().parent.parent
 
 LIMIT = 60  # seconds; each case takes well under one
 
@@ -70,3 +79,66 @@ def test_the_leak_path_follows_cfg_edges_from_the_pin(kernel_facts) -> None:
     assert path is not None and path[0] is pin.node and path[-1] is pin.function.exit
     for before, after in zip(path, path[1:], strict=False):
         assert any(edge.target == after.id for edge in before.succs), (before.text, after.text)
+
+
+# -- one rule cannot take the run down -------------------------------------------------------------
+def _rule(rule_id: str, check) -> Rule:
+    from gupcheck.model.findings import Level
+    from gupcheck.model.rule import RuleDoc
+
+    doc = RuleDoc(rule_id, f"test-{rule_id.lower()}", Level.ERROR, (), "s", "w", "b", "e", "u", ())
+    return Rule(doc, check)
+
+
+def _raising(context: Analyses):
+    for fn in context.program.kernel_functions():
+        raise ValueError(f"cannot handle {fn.name}")
+    yield from ()
+
+
+def _looping(context: Analyses):
+    fn = context.program.kernel_functions()[0]
+    while fn is not None:
+        pass
+    yield from ()
+
+
+def _greedy(context: Analyses):
+    fn = context.program.kernel_functions()[0]
+    hoard = [bytearray(64 * 1024 * 1024) for _ in range(64)]  # 4 GiB
+    yield from (hoard and fn and ())
+
+
+@pytest.mark.parametrize(
+    "check, budget, failure",
+    [
+        (_raising, RuleBudget(), "internal error after"),
+        (_looping, RuleBudget(seconds=2), "stopped after 2 s"),
+        (_greedy, RuleBudget(memory_mib=256), "needed more than 256 MiB"),
+    ],
+    ids=["raises", "loops", "grows"],
+)
+def test_a_failing_rule_is_stopped_named_and_the_others_run(check, budget: RuleBudget, failure: str) -> None:
+    case = REPO / "testdata" / "gup005" / "ignored-copy-result"
+    rules = (_rule("GUP901", check), *ALL_RULES)
+    analysis = analyse([str(case)], rules, use_model=True, rule_budget=budget)
+    assert {f.rule_id for f in analysis.findings} == {"GUP005"}  # the real rules' findings are all there
+    (problem,) = [p for p in analysis.problems if p.fatal]
+    assert problem.path == "" and problem.message.startswith(f"GUP901 (test-gup901) {failure}")
+    assert " in " in problem.message and "() (" in problem.message  # the function it was working on
+    assert problem.message.endswith("its findings are incomplete")
+    assert analysis.incomplete
+
+
+def test_a_run_with_a_file_not_analysed_and_no_findings_exits_3(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.c"
+    clean.write_text('#include <linux/module.h>\nstatic int x;\nMODULE_LICENSE("GPL");\n')
+    os.mkfifo(tmp_path / "pipe.c")  # a FIFO named like a source file is refused, not read
+    done = subprocess.run(
+        [sys.executable, "-m", "gupcheck", "--kernel-model", "--no-cache", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "no findings in 1 file analysed; 1 file not analysed (see the errors above)" in done.stdout

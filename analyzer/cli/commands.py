@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gupcheck.pipeline.distributed import DaskExecutor
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INCOMPLETE = 3  # no findings, but a file was not analysed or a rule stopped: not a clean bill
 EXIT_INTERRUPTED = 130  # ^C, as shells report a process ended by SIGINT
 
 
@@ -273,7 +274,9 @@ def _run(paths: list[str], options: dict[str, Any], report_only: list[str] | Non
         return EXIT_ERROR
     if not any(not unit.errors for unit in analysis.units):
         return EXIT_ERROR  # nothing could be analysed (or only files that do not parse)
-    return EXIT_FINDINGS if any(f.suppression is None for f in findings) else EXIT_CLEAN
+    if any(f.suppression is None for f in findings):
+        return EXIT_FINDINGS
+    return EXIT_INCOMPLETE if analysis.incomplete else EXIT_CLEAN
 
 
 def _paths_to_analyse(paths: list[str], project: ProjectConfig, report_only: list[str] | None) -> list[str]:
@@ -390,6 +393,8 @@ def _render(
         color=color,
         source_root=root,
         files_analysed=len(analysis.units),
+        files_not_analysed=len(analysis.files_not_analysed),
+        rules_stopped=sum(1 for problem in analysis.problems if problem.fatal and not problem.path),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections import Counter
 from typing import TextIO
@@ -62,4 +63,6 @@ def render_stats(stats: RunStats, source_root: str) -> str:
     if stats.worker_peak_rss_kib:
         peak = max(stats.worker_peak_rss_kib) / 1024
         lines.append(f"gupcheck: stats: peak worker memory: {peak:.0f} MiB")
+    main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    lines.append(f"gupcheck: stats: peak memory of the main process: {main_peak:.0f} MiB")
     return "\n".join(lines) + "\n"

@@ -116,9 +116,9 @@ class Finding:
 class InputProblem:
     """A file or path that could not be analysed (or was analysed only in part)."""
 
-    path: str
+    path: str  # "" for a problem of the analysis rather than of a file (a rule that stopped)
     message: str
     fatal: bool = True  # False: the file was still analysed (e.g. parse errors)
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return f"{self.path}: {self.message}" if self.path else self.message

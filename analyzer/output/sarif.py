@@ -258,13 +258,15 @@ def _location(
 def _notification(item: str | InputProblem, uris: _UriMaker) -> om.Notification:
     if isinstance(item, InputProblem):
         return om.Notification(
-            message=om.Message(text=_sentence(f"{item.path}: {item.message}")),
+            message=om.Message(text=_sentence(str(item))),
             level="error" if item.fatal else "warning",
             locations=[
                 om.Location(
                     physical_location=om.PhysicalLocation(artifact_location=uris.artifact_location(item.path))
                 )
-            ],
+            ]
+            if item.path
+            else None,
         )
     return om.Notification(message=om.Message(text=_sentence(item)), level="warning")
 

@@ -67,6 +67,8 @@ def render_text(
     color: bool,
     source_root: str,
     files_analysed: int,
+    files_not_analysed: int = 0,
+    rules_stopped: int = 0,
 ) -> str:
     """All findings, sorted, each with its source snippet, then the rules involved and a summary line.
     Findings an inline comment suppresses are only counted in the summary."""
@@ -80,7 +82,7 @@ def render_text(
         lines.extend(_render_finding(finding, style, source_root, shown_notes))
     if ordered:
         lines.append(_rules_line(ordered, rules))
-    summary = _summary_line(ordered, files_analysed, style)
+    summary = _summary_line(ordered, files_analysed, style) + _incomplete(files_not_analysed, rules_stopped)
     if suppressed:
         summary += f"; {_plural(suppressed, 'finding')} suppressed in the source"
     lines.append(summary)
@@ -167,6 +169,16 @@ def _summary_line(findings: list[Finding], files_analysed: int, style: _Style) -
     by_level = Counter(f.level for f in findings)
     parts = [_plural(by_level[level], level.value) for level in Level if by_level[level]]
     return style(_BOLD, f"{_plural(len(findings), 'finding')} ({', '.join(parts)}) in {files} analysed")
+
+
+def _incomplete(files_not_analysed: int, rules_stopped: int) -> str:
+    """What the summary adds when the analysis is incomplete (each item has its error line)."""
+    parts = []
+    if files_not_analysed:
+        parts.append(f"{_plural(files_not_analysed, 'file')} not analysed")
+    if rules_stopped:
+        parts.append(f"{_plural(rules_stopped, 'rule')} stopped early")
+    return f"; {' and '.join(parts)} (see the errors above)" if parts else ""
 
 
 def _plural(count: int, noun: str) -> str:

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from gupcheck.frontend import buildconfig
 from gupcheck.frontend.discovery import discover_sources, read_regular_file
@@ -17,6 +18,7 @@ from gupcheck.model.findings import Finding, InputProblem
 from gupcheck.model.rule import LazyRule, Rule
 from gupcheck.pipeline.cache import CachedFacts, FactCache
 from gupcheck.pipeline.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
+from gupcheck.pipeline.isolation import RuleBudget, run_rule
 from gupcheck.pipeline.postprocess import Reporting, postprocess
 from gupcheck.pipeline.workers import (
     DEFAULT_MEMORY_MIB,
@@ -61,6 +63,16 @@ class Analysis:
         return [unit.path for unit in self.units]
 
     @property
+    def files_not_analysed(self) -> list[str]:
+        """Files named in a fatal problem: unreadable, refused, or whose parse crashed or timed out."""
+        return sorted({problem.path for problem in self.problems if problem.fatal and problem.path})
+
+    @property
+    def incomplete(self) -> bool:
+        """Some file was not analysed, or some rule stopped before its end."""
+        return any(problem.fatal for problem in self.problems)
+
+    @property
     def reported(self) -> list[Finding]:
         """The findings no inline comment suppresses: what text output shows and the exit status counts."""
         return [finding for finding in self.findings if finding.suppression is None]
@@ -88,6 +100,7 @@ def analyse(
     api: ApiKnowledge | None = None,
     reporting: Reporting | None = None,
     max_memory: int | None = DEFAULT_MEMORY_MIB,
+    rule_budget: RuleBudget | None = None,
 ) -> Analysis:
     """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options.
 
@@ -96,7 +109,8 @@ def analyse(
     facts between runs (None: no cache); `timeout` bounds one file's parse in a worker; `excludes` are
     glob patterns of paths to skip; `executor` replaces the local workers (for example a cluster);
     `api` declares wrappers gupcheck cannot see (from the configuration); `reporting` says what of the
-    findings to report (levels, files, baseline); `max_memory` bounds each worker's address space (MiB).
+    findings to report (levels, files, baseline); `max_memory` bounds each worker's address space (MiB);
+    `rule_budget` each rule's time and memory.
     """
     target = target_kernel
     if target is not None:
@@ -158,8 +172,11 @@ def analyse(
 
     clock = time.perf_counter()
     keep_what_exists()  # the facts live till the end: the collector's passes while rules run skip them
-    findings = _run_rules(result, rules, config, target, spawn_copies_memory, api)
-    if cache is not None and result.units:
+    failed = len(result.problems)
+    findings = _run_rules(
+        result, rules, config, target, spawn_copies_memory, api, rule_budget or RuleBudget()
+    )
+    if cache is not None and result.units and len(result.problems) == failed:  # a stopped rule is not cached
         analysed = [jobs_by_path[unit.path].cache_key or "" for unit in result.units]
         cache.store_result(FactCache.result_key(analysed, settings), (findings, result.notes))
     result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
@@ -243,9 +260,11 @@ def _run_rules(
     target: str | None,
     spawn_copies_memory: bool,
     api: ApiKnowledge | None,
+    budget: RuleBudget,
 ) -> list[Finding]:
     """The findings of every rule (as the rules word them), and notes on what the rules that link
-    userland to drivers could not follow."""
+    userland to drivers could not follow. A rule that fails, or runs past its budget, is stopped and
+    named in a problem; the others still run."""
     from gupcheck.analyses.context import Analyses  # the analyses are imported when they are needed
     from gupcheck.model.program import Program
 
@@ -257,7 +276,14 @@ def _run_rules(
         api=api,
     )
     context = Analyses(program)
-    findings = [finding for rule in rules for finding in rule.check(context)]
+    findings: list[Finding] = []
+    for rule in rules:
+        outcome = run_rule(partial(rule.check, context), budget)
+        findings.extend(outcome.findings)
+        if outcome.failure is not None:
+            result.problems.append(
+                InputProblem("", f"{rule.id} ({rule.name}) {outcome.failure}; its findings are incomplete")
+            )
     linking = [rule.id for rule in rules if rule.doc.links_userland]
     if linking:
         for call in context.unresolved_requests:
