@@ -57,7 +57,7 @@ class ValueKind(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Value:
     """An expression as the rules see it."""
 
@@ -75,7 +75,7 @@ class Value:
     is_sizeof: bool = False  # a sizeof expression (a compile-time size)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallSite:
     callee: str  # function name, or macro name for calls that are macros in the kernel (get_user, ...)
     args: tuple[Value, ...]
@@ -86,7 +86,7 @@ class CallSite:
     indirect: bool = False  # call through a function pointer (callee is the pointer's access path)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Store:
     """An assignment `target = value` (also initialised declarations, `x op= y`, `x++`)."""
 
@@ -96,7 +96,7 @@ class Store:
     op: str = "="  # "=", "+=", "-=", ..., "++", "--"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deref:
     """A dereference of a pointer: *p, p[i], p->f (not inside sizeof/typeof, not under &)."""
 
@@ -106,7 +106,7 @@ class Deref:
     path: str | None = None  # what is accessed through the pointer: `hdr->len`, `ring->slots[]`, `*p`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subscript:
     """An indexed access `a[i]` (also under &): the array or pointer, and the index."""
 
@@ -132,7 +132,7 @@ _UPPER_BOUNDED = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """An atom of a branch condition."""
 
@@ -154,7 +154,7 @@ class Comparison:
         return pairs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Condition:
     """A boolean formula over comparisons: op in "and", "or", "not", "atom"."""
 
@@ -196,7 +196,7 @@ class EdgeLabel(StrEnum):
     DEFAULT = "default"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Edge:
     target: int
     label: EdgeLabel | None = None  # None: plain fall-through
@@ -213,7 +213,7 @@ class Edge:
         return None
 
 
-@dataclass
+@dataclass(slots=True)
 class CfgNode:
     """A statement-level control flow node; the events happen in order when it executes."""
 
@@ -238,7 +238,7 @@ class CfgNode:
         return self.condition.facts(outcome)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Variable:
     name: str
     type: str  # spelled type
@@ -252,7 +252,7 @@ class Variable:
     is_static: bool = False  # static local: lives past the call
 
 
-@dataclass
+@dataclass(slots=True)
 class Function:
     name: str
     key: str  # unique across the program: "name" for external linkage, "file:name" for static
@@ -289,14 +289,14 @@ class Function:
                 yield store
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpsField:
     field: str  # ".unlocked_ioctl"
     function: str  # handler name
     location: SourceLocation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpsTable:
     """An initialised ops structure: file_operations, vm_operations_struct, miscdevice, ..."""
 
@@ -307,7 +307,7 @@ class OpsTable:
     nested: tuple[tuple[str, str], ...] = ()  # (field, variable): e.g. miscdevice .fops = &my_fops
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IoctlCommand:
     """`#define NAME _IOWR(type, nr, size)` or `_IO(type, nr)`."""
 
@@ -320,14 +320,14 @@ class IoctlCommand:
     value: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     severity: str  # "error", "warning", "fatal"
     message: str
     location: SourceLocation | None
 
 
-@dataclass
+@dataclass(slots=True)
 class TranslationUnitFacts:
     path: str
     side: Side

@@ -18,7 +18,7 @@ class Level(StrEnum):
     NOTE = "note"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class SourceLocation:
     """A region in a source file: 1-based lines and columns, the end column exclusive
     (as in libclang and SARIF)."""
