@@ -54,7 +54,7 @@ class FunctionBuilder:
     @staticmethod
     def _link(preds: Exits, target: CfgNode) -> None:
         for pred, label in preds:
-            pred.succs.append(Edge(target.id, label))
+            pred.succs += (Edge(target.id, label),)
 
     # -- building -----------------------------------------------------------------
     def build(self) -> Function:
@@ -68,7 +68,7 @@ class FunctionBuilder:
         self._link(preds, self.exit)
         for source, label in self.gotos:
             if label in self.labels:
-                self.nodes[source].succs.append(Edge(self.labels[label]))
+                self.nodes[source].succs += (Edge(self.labels[label]),)
         name = self.cursor.spelling
         return Function(
             name=name,
@@ -103,7 +103,7 @@ class FunctionBuilder:
         if children:
             self.walker.events.collect(children[0], node, self, result_used=True)
             node.returns = self.walker.values.value(children[0], self)
-        node.succs.append(Edge(self.exit.id))
+        node.succs += (Edge(self.exit.id),)
         return []
 
     def _break(self, cursor: ci.Cursor, preds: Exits) -> Exits:
@@ -155,12 +155,12 @@ class FunctionBuilder:
             target = Value(
                 text=var.name, kind=ValueKind.LOCAL, base=var.name, path=var.name, names=(var.name,)
             )
-            node.stores.append(Store(target, self.walker.values.value(init, self), location))
+            node.stores += (Store(target, self.walker.values.value(init, self), location),)
             # `struct req r = { .addr = (uintptr_t)buf };` also sets r.addr
             for field_name, value in self.walker.initialised_fields(decl, init):
                 path = f"{var.name}.{field_name}"
                 field_target = Value(text=path, kind=ValueKind.STACK, base=var.name, path=path, names=(path,))
-                node.stores.append(Store(field_target, self.walker.values.value(value, self), location))
+                node.stores += (Store(field_target, self.walker.values.value(value, self), location),)
 
     def _branch(self, cond: ci.Cursor, preds: Exits, kind: NodeKind = NodeKind.BRANCH) -> CfgNode:
         node = self._new(kind, self.walker.location(cond), self.walker.text(cond))
@@ -200,9 +200,9 @@ class FunctionBuilder:
             self._link(exits, latch)
             if cond is not None:
                 branch = self._branch(cond, [(latch, None)])
-                branch.succs.append(Edge(head.id, EdgeLabel.TRUE))
+                branch.succs += (Edge(head.id, EdgeLabel.TRUE),)
                 return [(branch, EdgeLabel.FALSE), (after, None)]
-            latch.succs.append(Edge(head.id))
+            latch.succs += (Edge(head.id),)
             return [(after, None)]
 
         init = cond = inc = None
@@ -229,7 +229,7 @@ class FunctionBuilder:
         if cond is not None:
             branch = self._branch(cond, [(head, None)])
             body_preds: list = [(branch, EdgeLabel.TRUE)]
-            branch.succs.append(Edge(after.id, EdgeLabel.FALSE))
+            branch.succs += (Edge(after.id, EdgeLabel.FALSE),)
         else:
             body_preds = [(head, None)]
         self.break_targets.append(after.id)
@@ -240,11 +240,11 @@ class FunctionBuilder:
         self._link(exits, latch)
         if inc is not None:
             inc_node = self._new(NodeKind.STMT, self.walker.location(inc), self.walker.text(inc))
-            latch.succs.append(Edge(inc_node.id))
+            latch.succs += (Edge(inc_node.id),)
             self.walker.events.collect(inc, inc_node, self, result_used=False)
-            inc_node.succs.append(Edge(head.id))
+            inc_node.succs += (Edge(head.id),)
         else:
-            latch.succs.append(Edge(head.id))
+            latch.succs += (Edge(head.id),)
         return [(after, None)]
 
     def _switch(self, cursor: ci.Cursor, preds: Exits) -> Exits:
@@ -261,7 +261,7 @@ class FunctionBuilder:
         self._switch_stack.pop()
         self.break_targets.pop()
         if not any(e.label == EdgeLabel.DEFAULT for e in node.succs):
-            node.succs.append(Edge(after.id, EdgeLabel.DEFAULT))
+            node.succs += (Edge(after.id, EdgeLabel.DEFAULT),)
         self._link(exits, after)
         return [(after, None)]
 
@@ -275,11 +275,11 @@ class FunctionBuilder:
             value = evaluate_int(value_cursor)
             macro = self.walker.macros.spelling(value_cursor)
             if switch is not None:
-                switch.succs.append(Edge(label.id, EdgeLabel.CASE, value, macro))
+                switch.succs += (Edge(label.id, EdgeLabel.CASE, value, macro),)
             sub = children[-1] if len(children) > 1 else None
         else:
             if switch is not None:
-                switch.succs.append(Edge(label.id, EdgeLabel.DEFAULT))
+                switch.succs += (Edge(label.id, EdgeLabel.DEFAULT),)
             sub = children[0] if children else None
         preds = [(label, None)]
         if sub is not None:

@@ -83,14 +83,14 @@ class _ExpressionEvents:
     ) -> None:
         use = self.macros.at(expr)
         if use is not None and use.name in MACRO_CALLS:
-            self.node.calls.append(self.values.call_site(expr, self.fn, result_used=used, assigned_to=target))
+            self.node.calls += (self.values.call_site(expr, self.fn, result_used=used, assigned_to=target),)
             return
         handler = _HANDLERS.get(expr._kind_id, _ExpressionEvents.other)
         if use is not None and use.start not in self.seen_macros:
             # Any other macro: its arguments' own macro calls are invisible in the AST.
             self.seen_macros.add(use.start)
             for inner in self.macros.calls_within(use):
-                self.node.calls.append(self.values.text_call(inner, self.fn))
+                self.node.calls += (self.values.text_call(inner, self.fn),)
             self.macro_stack.append(use)
             try:
                 handler(self, expr, used, target, under_address, writing)
@@ -105,14 +105,14 @@ class _ExpressionEvents:
         if self.macro_stack and not spelled_as_deref(value, self.macro_stack[-1], self.unit.source):
             return  # the dereference belongs to the macro's own body, not to this code
         accessed = self.values.path_of(strip_casts(expr), self.fn, False)[0]
-        self.node.derefs.append(Deref(value, self.unit.location(expr), writing, accessed))
+        self.node.derefs += (Deref(value, self.unit.location(expr), writing, accessed),)
 
     def add_subscript(self, base: ci.Cursor, index: ci.Cursor, expr: ci.Cursor, writing: bool) -> None:
         array = self.values.value(base, self.fn)
         if self.macro_stack and not spelled_as_deref(array, self.macro_stack[-1], self.unit.source):
             return
         location = self.unit.location(expr)
-        self.node.subscripts.append(Subscript(array, self.values.value(index, self.fn), location, writing))
+        self.node.subscripts += (Subscript(array, self.values.value(index, self.fn), location, writing),)
 
     # -- one handler per cursor kind ---------------------------------------------------------
     def unevaluated(
@@ -126,7 +126,7 @@ class _ExpressionEvents:
                 self.visit(child, True, None, False, False)  # a call through a computed pointer
         for arg in call_arguments(expr):
             self.visit(arg, True, None, False, False)
-        self.node.calls.append(self.values.call_site(expr, self.fn, result_used=used, assigned_to=target))
+        self.node.calls += (self.values.call_site(expr, self.fn, result_used=used, assigned_to=target),)
 
     def cast(self, expr: ci.Cursor, used: bool, target: str | None, under: bool, writing: bool) -> None:
         if expr.type.kind == ci.TypeKind.VOID:  # `(void)call()`: the result is discarded
@@ -149,7 +149,7 @@ class _ExpressionEvents:
                 rhs_value = Value(
                     text=self.unit.text(expr), names=lhs_value.names + rhs_value.names, calls=rhs_value.calls
                 )
-            self.node.stores.append(Store(lhs_value, rhs_value, self.unit.location(expr), op))
+            self.node.stores += (Store(lhs_value, rhs_value, self.unit.location(expr), op),)
             return
         for child in children:
             # the value of `a, b` is b's: a comma passes on whether its value is used
@@ -171,8 +171,8 @@ class _ExpressionEvents:
         if op in ("++", "--", "post++", "post--"):
             target_value = self.values.value(child, self.fn)
             update = Value(text=self.unit.text(expr), names=target_value.names)
-            self.node.stores.append(
-                Store(target_value, update, self.unit.location(expr), op.replace("post", ""))
+            self.node.stores += (
+                Store(target_value, update, self.unit.location(expr), op.replace("post", "")),
             )
             self.visit(child, True, None, False, True)
             return

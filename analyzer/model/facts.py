@@ -221,14 +221,14 @@ class CfgNode:
     kind: NodeKind
     location: SourceLocation | None = None
     text: str = ""
-    calls: list[CallSite] = field(default_factory=list)
-    stores: list[Store] = field(default_factory=list)
-    derefs: list[Deref] = field(default_factory=list)
-    subscripts: list[Subscript] = field(default_factory=list)
+    calls: tuple[CallSite, ...] = ()
+    stores: tuple[Store, ...] = ()
+    derefs: tuple[Deref, ...] = ()
+    subscripts: tuple[Subscript, ...] = ()
     condition: Condition | None = None  # BRANCH
     switch_on: Value | None = None  # SWITCH
     returns: Value | None = None  # RETURN (None for `return;`)
-    succs: list[Edge] = field(default_factory=list)
+    succs: tuple[Edge, ...] = ()
 
     def facts_along(self, edge: Edge) -> list[tuple[Comparison, bool]]:
         """The atoms of the branch condition whose truth is known along `edge` (none off a branch)."""

@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gupcheck import __version__
 from gupcheck.model.facts import TranslationUnitFacts
+from gupcheck.pipeline.factcodec import FactDecoder, encode
 from gupcheck.storage import file_identity, module_identity, read_entry, write_entry
 
 if TYPE_CHECKING:
     from gupcheck.frontend.buildconfig import FileConfig
 
-MAGIC = b"gupcheck-facts-v2\n"
+MAGIC = b"gupcheck-facts-v3\n"
 # The modules whose source decides a file's facts (relative to the package): the front end, the fact
 # model and the API tables the front end reads.
 _FACT_SOURCES = ("frontend", "model/facts.py", "model/findings.py", "kernel_api", "storage.py")
@@ -91,10 +91,10 @@ class CachedFacts:
         self.summary = summary
         self._unit_bytes = unit_bytes
 
-    def unit(self) -> TranslationUnitFacts | None:
+    def unit(self, decoder: FactDecoder) -> TranslationUnitFacts | None:
         """The full facts, or None if they cannot be decoded (the entry is then treated as a miss)."""
         try:
-            unit = pickle.loads(self._unit_bytes)
+            unit = decoder.decode(self._unit_bytes)
         except Exception:  # noqa: BLE001 - an undecodable entry is a miss, whatever the reason
             return None
         return unit if isinstance(unit, TranslationUnitFacts) else None
@@ -160,7 +160,7 @@ class FactCache:
             headers=list(unit.headers),
             skipped=list(unit.skipped),
         )
-        facts = pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL)
+        facts = encode(unit)
         write_entry(self._entry(key), (headers, summary, facts), MAGIC)
 
     # -- results of whole runs ------------------------------------------------------------------

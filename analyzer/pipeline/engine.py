@@ -17,6 +17,7 @@ from gupcheck.model.facts import TranslationUnitFacts
 from gupcheck.model.findings import Finding, InputProblem
 from gupcheck.model.rule import LazyRule, Rule
 from gupcheck.pipeline.cache import CachedFacts, FactCache
+from gupcheck.pipeline.factcodec import FactDecoder
 from gupcheck.pipeline.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
 from gupcheck.pipeline.isolation import RuleBudget, run_rule
 from gupcheck.pipeline.postprocess import Reporting, postprocess
@@ -169,6 +170,8 @@ def analyse(
     )
     _finish_stats(result, cache, pool)
     stats.stages["facts"] = time.perf_counter() - clock
+    cache_keys = {path: job.cache_key or "" for path, job in jobs_by_path.items()}
+    del jobs_by_path, entries, pool  # the sources' bytes are not needed by the rules
 
     clock = time.perf_counter()
     keep_what_exists()  # the facts live till the end: the collector's passes while rules run skip them
@@ -177,7 +180,7 @@ def analyse(
         result, rules, config, target, spawn_copies_memory, api, rule_budget or RuleBudget()
     )
     if cache is not None and result.units and len(result.problems) == failed:  # a stopped rule is not cached
-        analysed = [jobs_by_path[unit.path].cache_key or "" for unit in result.units]
+        analysed = [cache_keys[unit.path] for unit in result.units]
         cache.store_result(FactCache.result_key(analysed, settings), (findings, result.notes))
     result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
     stats.stages["link and rules"] = time.perf_counter() - clock
@@ -199,9 +202,11 @@ def _compute_facts(
     the pool, if one ran."""
     units: dict[str, TranslationUnitFacts] = {}
     pending: list[FactJob] = []
+    decoder = FactDecoder()  # one for the run: what repeats across files is held once
     for path, job in jobs_by_path.items():
+        entry = entries.pop(path, None)  # its encoded facts are not kept once decoded
         with kept_for_the_analysis():  # decoded facts live till the end of the analysis
-            decoded = entries[path].unit() if path in entries else None
+            decoded = entry.unit(decoder) if entry is not None else None
         if decoded is None:
             pending.append(job)
             continue
@@ -217,7 +222,7 @@ def _compute_facts(
         pool = workers
         result.stats.jobs = min(workers.jobs, len(pending))
         # largest files first, so that no worker starts a long parse when the others are done
-        computed = pool.run(sorted(pending, key=lambda job: -len(job.source)))
+        computed = pool.run(sorted(pending, key=lambda job: -len(job.source)), decoder)
     else:
         computed = run_in_process(pending)
     for outcome in computed:

@@ -17,7 +17,6 @@ import faulthandler
 import multiprocessing
 import multiprocessing.connection
 import os
-import pickle
 import resource
 import signal
 import tempfile
@@ -29,6 +28,7 @@ from multiprocessing.context import ForkContext, SpawnContext
 
 from gupcheck.frontend.buildconfig import FileConfig
 from gupcheck.model.facts import TranslationUnitFacts
+from gupcheck.pipeline.factcodec import FactDecoder, encode
 from gupcheck.pipeline.gcpause import collector_paused, kept_for_the_analysis
 
 WorkerContext = ForkContext | SpawnContext
@@ -123,7 +123,7 @@ def _worker_main(
             result = FactResult(
                 job.path, None, f"internal error while extracting facts: {type(error).__name__}: {error}"
             )
-        connection.send(result)
+        connection.send_bytes(encode(result))  # the parent shares what repeats across files
 
 
 def _outlive_nothing(parents_end: multiprocessing.connection.Connection, parent_pid: int) -> None:
@@ -192,7 +192,10 @@ class WorkerPool:
         )
         self.peak_rss_kib: dict[int, int] = {}
 
-    def run(self, jobs: Iterable[FactJob]) -> Iterator[FactResult]:
+    def run(self, jobs: Iterable[FactJob], decoder: FactDecoder | None = None) -> Iterator[FactResult]:
+        """The results of `jobs` as they finish; `decoder` decodes the facts (one per analysis shares
+        repeated values across all its files)."""
+        decoder = decoder or FactDecoder()
         queue = deque(jobs)
         scratch = tempfile.TemporaryDirectory(prefix="gupcheck-workers-")
         started = 0
@@ -230,7 +233,9 @@ class WorkerPool:
                         worker.give(queue.popleft(), self.timeout)
                     if isinstance(outcome, bytes):  # facts for the analysis, which unfreezes them at its end
                         with kept_for_the_analysis():
-                            outcome = pickle.loads(outcome)
+                            decoded = decoder.decode(outcome)
+                        assert isinstance(decoded, FactResult)
+                        outcome = decoded
                     yield outcome
         finally:
             for worker in workers:
