@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gupcheck.analyses.dataflow import must_facts, reachable_from, reaching
+import pytest
+
+from gupcheck.analyses.dataflow import cycles, must_facts, reachable_from
 
 SOURCE = """
 #include <linux/uaccess.h>
@@ -63,13 +65,50 @@ void f(struct page **pages, int n)
 """
 
 
-def test_reaching_is_reachability_backwards(kernel_facts):
+GOTO_WEB = """
+#include <linux/mm.h>
+int g(int a, int b)
+{
+    int n = 0;
+again:
+    while (a-- > 0) {
+        if (b & 1)
+            goto inner;
+        n++;
+        do {
+inner:
+            n += b;
+        } while (n < 10);
+        if (n == 42)
+            goto again;
+    }
+    if (b-- > 0)
+        goto again;
+    for (;;)
+        if (n++ > 100)
+            break;
+    return n;
+}
+"""
+
+
+@pytest.mark.parametrize("source", [LOOP, GOTO_WEB], ids=["for-loop", "goto-web"])
+def test_cycles_are_the_strongly_connected_parts_of_the_cfg(kernel_facts, source):
+    fn = kernel_facts(source).functions[0]
+    found = cycles(fn)
+    for node in fn.nodes:
+        both_ways = {
+            other.id
+            for other in fn.nodes
+            if other.id in reachable_from(fn, node.id) and node.id in reachable_from(fn, other.id)
+        }
+        assert found.get(node.id, frozenset()) == (both_ways if node.id in both_ways else frozenset())
+
+
+def test_the_loop_test_and_body_share_a_cycle(kernel_facts):
     fn = kernel_facts(LOOP).functions[0]
-    for target in fn.nodes:
-        expected = {node.id for node in fn.nodes if target.id in reachable_from(fn, node.id)}
-        assert reaching(fn, target.id) == expected
+    found = cycles(fn)
     test = next(node for node in fn.nodes if node.condition is not None)
     put = next(node for node, call in fn.call_sites() if call.callee == "put_page")
-    assert test.id in reaching(fn, test.id)  # through the loop's back edge
-    assert put.id in reaching(fn, test.id)
-    assert fn.exit.id not in reaching(fn, test.id)
+    assert {test.id, put.id} <= found[test.id]  # the loop's test and body, through its back edge
+    assert fn.exit.id not in found and fn.entry.id not in found

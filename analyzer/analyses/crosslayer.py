@@ -157,6 +157,7 @@ def same_request(macro_a: str | None, value_a: int | None, macro_b: str | None, 
 # -- driver side -------------------------------------------------------------------------------
 def driver_commands(program: Program, pins: PinAnalysis) -> list[CommandPin]:
     found: list[CommandPin] = []
+    propagated: Propagated = {}  # each function's environment is worked out once, not once per case
     for handler in program.kernel_functions():
         cases = program.ioctl_dispatch(handler)
         if not cases:
@@ -164,9 +165,8 @@ def driver_commands(program: Program, pins: PinAnalysis) -> list[CommandPin]:
         arg = handler.params[2].name if len(handler.params) > 2 else None
         for macro, value, case_node in cases:
             env: dict[str, ArgumentPart] = {arg: ARG} if arg else {}
-            for pin, target in _pins_from(
-                program, pins, handler, reachable_from(handler, case_node.id) | {case_node.id}, env, depth=0
-            ):
+            region = reachable_from(handler, case_node.id) | {case_node.id}
+            for pin, target in _pins_from(program, pins, handler, region, env, 0, propagated):
                 fate = pins.fate(pin)
                 kept = pins.outlives_syscall(pin, fate)
                 kept_in, kept_at = ("", None)
@@ -222,15 +222,28 @@ def _origin(value: Value, env: dict[str, ArgumentPart]) -> ArgumentPart | None:
     return None
 
 
+Propagated = dict[tuple[str, frozenset[tuple[str, ArgumentPart]], int], dict[str, ArgumentPart]]
+
+
 def _propagate(
-    program: Program, fn: Function, env: dict[str, ArgumentPart], depth: int
+    program: Program, fn: Function, env: dict[str, ArgumentPart], depth: int, propagated: Propagated
 ) -> dict[str, ArgumentPart]:
     """Extend `env` over `fn` in statement order: copies of arg, and structs copied in from arg
-    here or by a helper that fills its parameter (`rr_get_region(&reg, uarg)`)."""
+    here or by a helper that fills its parameter (`rr_get_region(&reg, uarg)`). Remembered in
+    `propagated`."""
+    key = (fn.key, frozenset(env.items()), depth)
+    if key not in propagated:
+        propagated[key] = _propagate_over(program, fn, env, depth, propagated)
+    return propagated[key]
+
+
+def _propagate_over(
+    program: Program, fn: Function, env: dict[str, ArgumentPart], depth: int, propagated: Propagated
+) -> dict[str, ArgumentPart]:
     env = dict(env)
     for node in fn.nodes:
         for call in node.calls:
-            for position in _filled_from_user(program, fn, call, env, depth):
+            for position in _filled_from_user(program, fn, call, env, depth, propagated):
                 dest = call.args[position]
                 if dest.path:
                     env[root_of(dest.path)] = FromArgument.STRUCT
@@ -244,7 +257,12 @@ def _propagate(
 
 
 def _filled_from_user(
-    program: Program, fn: Function, call: CallSite, env: dict[str, ArgumentPart], depth: int
+    program: Program,
+    fn: Function,
+    call: CallSite,
+    env: dict[str, ArgumentPart],
+    depth: int,
+    propagated: Propagated,
 ) -> list[int]:
     """Arguments a call fills with a struct copied from the ioctl argument."""
     if call.callee in BLOCK_COPIES_FROM_USER:
@@ -262,7 +280,7 @@ def _filled_from_user(
     }
     if ARG not in callee_env.values():
         return []
-    inner = _propagate(program, callee, callee_env, depth + 1)
+    inner = _propagate(program, callee, callee_env, depth + 1, propagated)
     return [
         p.index
         for p in callee.params
@@ -277,9 +295,10 @@ def _pins_from(
     region: set[int],
     env: dict[str, ArgumentPart],
     depth: int,
+    propagated: Propagated,
 ) -> list[tuple[Pin, str]]:
     """Pins reached from `region` of `fn` whose user address comes from the ioctl argument."""
-    env = _propagate(program, fn, env, depth)
+    env = _propagate(program, fn, env, depth, propagated)
     found: list[tuple[Pin, str]] = []
     by_call = {(pin.node.id, id(pin.call)): pin for pin in pins.pins_in(fn)}
     for node_id in sorted(region):
@@ -305,7 +324,9 @@ def _pins_from(
                         callee_env[callee.params[index].name] = origin
             if callee_env:
                 found.extend(
-                    _pins_from(program, pins, callee, {n.id for n in callee.nodes}, callee_env, depth + 1)
+                    _pins_from(
+                        program, pins, callee, {n.id for n in callee.nodes}, callee_env, depth + 1, propagated
+                    )
                 )
     return found
 

@@ -8,6 +8,7 @@ a check succeeded).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Hashable, Iterable
 
 from gupcheck.model.facts import CfgNode, Comparison, Edge, Function
@@ -42,30 +43,53 @@ def reachable_from(fn: Function, start: int, *, include_start: bool = False) -> 
     return seen
 
 
-def predecessors(fn: Function) -> dict[int, list[int]]:
-    """Each node's predecessors along CFG edges (nodes without any are left out)."""
-    preds: dict[int, list[int]] = {}
-    for node in fn.nodes:
-        for edge in node.succs:
-            preds.setdefault(edge.target, []).append(node.id)
-    return preds
-
-
-def reaching(fn: Function, target: int, preds: dict[int, list[int]] | None = None) -> set[int]:
-    """Nodes from which `target` is reachable along one or more CFG edges (`reachable_from`
-    backwards: one walk for all nodes instead of one per node). `preds`: `predecessors(fn)`, when
-    the caller keeps it."""
-    if preds is None:
-        preds = predecessors(fn)
-    seen: set[int] = set()
-    stack = list(preds.get(target, ()))
-    while stack:
-        current = stack.pop()
-        if current in seen:
+def cycles(fn: Function) -> dict[int, frozenset[int]]:
+    """The nodes that lie on a cycle of the CFG (a loop, or a goto back), each with its strongly
+    connected component: the nodes it can reach that can reach it back. (Tarjan's algorithm with an
+    explicit stack: a function may have thousands of nodes in a row.)"""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    component_stack: list[int] = []
+    found: dict[int, frozenset[int]] = {}
+    for root in range(len(fn.nodes)):
+        if root in index:
             continue
-        seen.add(current)
-        stack.extend(preds.get(current, ()))
-    return seen
+        work = [(root, 0)]  # (node, index of its next successor to look at)
+        index[root] = low[root] = len(index)
+        component_stack.append(root)
+        on_stack.add(root)
+        while work:
+            node_id, next_edge = work[-1]
+            succs = fn.nodes[node_id].succs
+            if next_edge < len(succs):
+                work[-1] = (node_id, next_edge + 1)
+                target = succs[next_edge].target
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    component_stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, 0))
+                elif target in on_stack:
+                    low[node_id] = min(low[node_id], index[target])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node_id])
+            if low[node_id] == index[node_id]:
+                members = []
+                while True:
+                    member = component_stack.pop()
+                    on_stack.discard(member)
+                    members.append(member)
+                    if member == node_id:
+                        break
+                looping = len(members) > 1 or any(e.target == node_id for e in succs)
+                if looping:
+                    component = frozenset(members)
+                    found.update(dict.fromkeys(component, component))
+    return found
 
 
 def must_facts(
@@ -81,29 +105,63 @@ def must_facts(
 
     Unreachable nodes get every fact any path could produce (the lattice top), which keeps them
     from being reported.
+
+    Nodes are visited in reverse postorder from the origin (a node before its successors, apart
+    from loop back edges), each at most once per round of changes: the facts are gen/kill sets, so
+    the states settle after a few passes over the function (about its loop nesting depth), however
+    many gotos and labels it has. A node's facts only ever shrink, which bounds the work in any case.
     """
     origin = fn.entry.id if start is None else start
+    rank = _reverse_postorder(fn, origin)
     state_in: dict[int, frozenset | None] = {node.id: None for node in fn.nodes}  # None: not reached
     state_in[origin] = frozenset(initial)
+    along_edge: dict[tuple[int, int], frozenset] = {}  # what an edge adds depends on the edge only
 
-    worklist = [origin]
-    while worklist:
-        node_id = worklist.pop()
+    pending = [(rank[origin], origin)]
+    queued = {origin}
+    while pending:
+        _, node_id = heapq.heappop(pending)
+        queued.discard(node_id)
         node = fn.nodes[node_id]
         current = state_in[node_id]
         if current is None:
             continue
         out = transfer(node, current) if transfer is not None else current
-        for edge in node.succs:
+        for index, edge in enumerate(node.succs):
             along = out
             if edge_gen is not None:
-                extra = frozenset(edge_gen(node, edge))
+                extra = along_edge.get((node_id, index))
+                if extra is None:
+                    extra = along_edge[node_id, index] = frozenset(edge_gen(node, edge))
                 if extra:
                     along = out | extra
             previous = state_in[edge.target]
             merged = along if previous is None else previous & along
             if merged != previous:
                 state_in[edge.target] = merged
-                worklist.append(edge.target)
+                if edge.target not in queued:
+                    queued.add(edge.target)
+                    heapq.heappush(pending, (rank[edge.target], edge.target))
     universe = frozenset().union(*(s for s in state_in.values() if s is not None))
     return {key: (value if value is not None else universe) for key, value in state_in.items()}
+
+
+def _reverse_postorder(fn: Function, origin: int) -> dict[int, int]:
+    """The rank of each node reachable from `origin` in a reverse postorder of a depth-first search
+    (an explicit stack: a function may have thousands of nodes in a row)."""
+    postorder: list[int] = []
+    visited = {origin}
+    stack: list[tuple[int, int]] = [(origin, 0)]  # (node, index of its next successor to visit)
+    while stack:
+        node_id, next_edge = stack[-1]
+        succs = fn.nodes[node_id].succs
+        if next_edge < len(succs):
+            stack[-1] = (node_id, next_edge + 1)
+            target = succs[next_edge].target
+            if target not in visited:
+                visited.add(target)
+                stack.append((target, 0))
+        else:
+            stack.pop()
+            postorder.append(node_id)
+    return {node_id: rank for rank, node_id in enumerate(reversed(postorder))}

@@ -3,7 +3,7 @@ each pin's fate, and whether kept pages outlive the syscall that pinned them."""
 
 from __future__ import annotations
 
-from gupcheck.analyses.dataflow import predecessors, reachable_from, reaching
+from gupcheck.analyses.dataflow import cycles, reachable_from
 from gupcheck.analyses.pins import fate as fates
 from gupcheck.analyses.pins.events import (
     RETURNED,
@@ -36,8 +36,8 @@ class PinAnalysis:
         self.program = program
         self.ownership = Ownership(program)
         self.summaries: dict[str, PinSummary] = {}
-        self._loops: dict[tuple[str, int], frozenset[int]] = {}
-        self._preds: dict[str, dict[int, list[int]]] = {}  # function key -> CFG predecessors
+        self._loops: dict[tuple[str, int], tuple[int, ...]] = {}
+        self._cycles: dict[str, dict[int, frozenset[int]]] = {}  # function key -> its CFG's cycles
         self._field_releases: dict[str, list[tuple[Function, CallSite, str]]] | None = None
         self._conditions: dict[str, dict[int, frozenset]] = {}
         self._fates: dict[tuple[str, int, int, str], Fate] = {}
@@ -131,7 +131,7 @@ class PinAnalysis:
         if node.condition is not None and (pin is None or pin.node.id not in self.loop_body(fn, node)):
             # `for (i = 0; i < n; i++) put_page(pages[i]);` releases the pages even on the
             # path that skips the body (n == 0 pinned nothing)
-            for body_id in sorted(self.loop_body(fn, node)):
+            for body_id in self.loop_body(fn, node):
                 for call in fn.nodes[body_id].calls:
                     if self._releases(fn, call, tracked):
                         return Released(call)
@@ -203,29 +203,29 @@ class PinAnalysis:
             return False
         return key in tracked or root_of(key) in tracked
 
-    def loop_body(self, fn: Function, test: CfgNode) -> frozenset[int]:
-        """The nodes of the loop whose test is `test` (empty for a plain `if`)."""
+    def loop_body(self, fn: Function, test: CfgNode) -> tuple[int, ...]:
+        """The nodes of the loop whose test is `test` that make calls, in order (empty for a plain
+        `if`): nodes reached from its true branch, without passing the test, that lead back to it.
+        They lie in the test's strongly connected component, so the search never leaves it (and
+        a component without calls, such as a web of gotos, is not searched at all)."""
         key = (fn.key, test.id)
         if key not in self._loops:
-            # nodes reached from the true branch before coming back to the test
+            if fn.key not in self._cycles:
+                self._cycles[fn.key] = cycles(fn)
+            component = self._cycles[fn.key].get(test.id, frozenset())
             seen: set[int] = set()
             back = False
-            stack = [e.target for e in test.succs if e.label == EdgeLabel.TRUE]
-            while stack:
-                current = stack.pop()
-                if current == test.id:
-                    back = True
-                    continue
-                if current in seen:
-                    continue
-                seen.add(current)
-                stack.extend(e.target for e in fn.nodes[current].succs)
-            body: frozenset[int] = frozenset()
-            if back:
-                if fn.key not in self._preds:
-                    self._preds[fn.key] = predecessors(fn)
-                body = frozenset(seen & reaching(fn, test.id, self._preds[fn.key]))
-            self._loops[key] = body
+            if any(fn.nodes[member].calls for member in component):
+                stack = [e.target for e in test.succs if e.label == EdgeLabel.TRUE]
+                while stack:
+                    current = stack.pop()
+                    if current == test.id:
+                        back = True
+                    elif current in component and current not in seen:
+                        seen.add(current)
+                        stack.extend(e.target for e in fn.nodes[current].succs)
+            calling = sorted(member for member in seen if fn.nodes[member].calls)
+            self._loops[key] = tuple(calling) if back else ()
         return self._loops[key]
 
     def branch_facts(self, fn: Function) -> dict[int, frozenset]:

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from gupcheck.analyses.dataflow import must_facts
+from gupcheck.analyses.dataflow import cycles, must_facts
 from gupcheck.analyses.pins.events import Escaped, HandedOut, Handle, Output, Released, Returned, Stored
 from gupcheck.analyses.pins.sites import Pin
 from gupcheck.kernel_api.errors import ERROR_POINTER_TESTS
@@ -175,17 +175,33 @@ def _path(fn: Function, parents: dict[SearchState, SearchState | None], end: Sea
 
 
 def branch_facts(fn: Function) -> dict[int, frozenset]:
-    """("cond", condition text, "true"/"false") known on every path to each node."""
+    """("cond", condition text, "true"/"false") known on every path to each node, for the conditions
+    a later test can repeat: those the function tests more than once, or in a loop. (Facts of the
+    others are never asked for; leaving them out keeps the work linear in a function of thousands
+    of `if (...) goto` tests.)"""
+    tested = Counter(node.text for node in fn.nodes if node.condition is not None)
+    looping = cycles(fn)
 
     def edge_gen(node: CfgNode, edge: Edge) -> Iterator[tuple[str, str, EdgeLabel | None]]:
-        if node.condition is not None and edge.outcome is not None:
+        if (
+            node.condition is not None
+            and edge.outcome is not None
+            and (tested[node.text] > 1 or node.id in looping)
+        ):
             yield ("cond", node.text, edge.label)
+
+    words: dict[str, frozenset[str]] = {}  # the names a condition reads, by its text
+
+    def names_in(condition: str) -> frozenset[str]:
+        if condition not in words:
+            words[condition] = frozenset(re.findall(r"\w+", condition))
+        return words[condition]
 
     def transfer(node: CfgNode, facts: frozenset) -> frozenset:
         written = {root_of(s.target.path) for s in node.stores if s.target.path}
         if not written:
             return facts
-        return frozenset(f for f in facts if not written & set(re.findall(r"\w+", f[1])))
+        return frozenset(f for f in facts if written.isdisjoint(names_in(f[1])))
 
     return must_facts(fn, edge_gen=edge_gen, transfer=transfer)
 

@@ -57,7 +57,6 @@ class SharedMemory:
         self.buffers: dict[tuple[str, str], SharedBuffer] = self.index.buffers
         self.locks = LockSets(program, Side.KERNEL, kernel_lock_classifier(program.api))
         self._lock_names = self._spell_locks()
-        self._roles: dict[str, frozenset[Role]] = {}
         self._bounded: dict[str, dict[int, frozenset]] = {}
 
     # -- places, accesses and fetches ------------------------------------------------------------
@@ -86,11 +85,7 @@ class SharedMemory:
     # -- context -------------------------------------------------------------------------------
     def reaching_roles(self, fn: Function) -> frozenset[Role]:
         """Entry roles from which `fn` can be called (its own included)."""
-        if fn.key not in self._roles:
-            self._roles[fn.key] = frozenset(
-                role for current in self.program.reaching(fn) for role in self.program.roles(current)
-            )
-        return self._roles[fn.key]
+        return self.program.roles_reaching(fn)
 
     def before_sharing(self, fn: Function, place: Place) -> bool:
         """Code that runs while nobody can map the buffer: module init/exit, or the function that
