@@ -166,6 +166,25 @@ def pin_result_reused_in_loop(n: int) -> str:
     )
 
 
+def goto_into_loops(n: int) -> str:
+    """n loops, each pinning and releasing in its body, entered again by a goto from after the
+    next loop into a label inside the body."""
+    lines = [
+        "static long shape_ioctl(struct file *file, unsigned int cmd, unsigned long arg)\n{",
+        "\tstruct page *page;\n\tlong i, x = arg;",
+    ]
+    for k in range(n):
+        lines.append(
+            f"\tfor (i = 0; i < x; i++) {{\nbody{k}:\n"
+            "\t\tif (get_user_pages_fast(arg + i, 1, 0, &page) != 1)\n\t\t\treturn -EFAULT;\n"
+            "\t\tput_page(page);\n\t}"
+        )
+        if k:
+            lines.append(f"\tif (x-- == {k})\n\t\tgoto body{k - 1};")
+    lines.append("\treturn 0;\n}")
+    return "\n".join(lines) + "\n"
+
+
 SHAPES: dict[str, tuple[Callable[[int], str], tuple[int, ...], tuple[int, ...]]] = {
     # name: (generator, small sizes, large sizes)
     "pinning-gotos": (pinning_gotos, (250, 500, 1000), (500, 1000, 2000)),
@@ -176,6 +195,7 @@ SHAPES: dict[str, tuple[Callable[[int], str], tuple[int, ...], tuple[int, ...]]]
     "big-switch": (big_switch, (1000, 3000), (3000, 6000)),
     "mutual-recursion": (mutual_recursion, (100, 500), (500, 2000)),
     "pin-result-reused-in-loop": (pin_result_reused_in_loop, (50, 200), (200, 800)),
+    "goto-into-loops": (goto_into_loops, (100, 300), (300, 1000)),
 }
 STAT = re.compile(r"gupcheck: stats: (link and rules|peak memory of the main process): ([0-9.]+)")
 
