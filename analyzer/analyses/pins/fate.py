@@ -78,7 +78,7 @@ class _PathSearch:
         self.zero_on_success = bool(pin.via) and _returns_zero(analysis, fn, pin.call)
         # `if (is_userptr) { pin } ... if (is_userptr) unpin`: a condition that held at the pin
         # still holds at a later test of the same condition (unless its variables change)
-        self.known = {fact[1]: fact[2] for fact in analysis.branch_facts(fn)[pin.node.id]}
+        self.known = _known_outcomes(analysis.branch_facts(fn)[pin.node.id])
         self.parents: dict[SearchState, SearchState | None] = {}
         self.queue: deque[SearchState] = deque()
         self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # handles kept on the way (page_to_pfn)
@@ -162,6 +162,16 @@ class _PathSearch:
             fate.escaped.append(node)  # pinned into an object a lookup returned: it lives on
         elif fate.leak_path is None:
             fate.leak_path = _path(self.fn, self.parents, state)
+
+
+def _known_outcomes(facts: frozenset) -> dict[str, EdgeLabel | None]:
+    """Condition text -> the outcome it had on every path, for the conditions with one outcome (the
+    same text seen true and false, as on a path no input can take, says nothing: whichever came
+    last would depend on the order of a set)."""
+    outcomes: dict[str, set[EdgeLabel | None]] = {}
+    for _cond, text, label in facts:
+        outcomes.setdefault(text, set()).add(label)
+    return {text: labels.pop() for text, labels in outcomes.items() if len(labels) == 1}
 
 
 def _path(fn: Function, parents: dict[SearchState, SearchState | None], end: SearchState) -> list[CfgNode]:
