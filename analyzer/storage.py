@@ -55,9 +55,10 @@ def read_entry(entry: Path, magic: bytes) -> object | None:
         return None
 
 
-def write_entry(entry: Path, value: object, magic: bytes) -> None:
-    """Write `value` as an entry atomically (a temporary file renamed into place); a directory that
-    cannot be written is skipped silently."""
+def write_entry(entry: Path, value: object, magic: bytes) -> str | None:
+    """Write `value` as an entry atomically (a temporary file renamed into place, removed if the
+    write fails: a full disk leaves no partial file). Returns None when written, else why not
+    ("No space left on device"): a cache is an optimisation, so the caller decides whether to say so."""
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
@@ -71,5 +72,6 @@ def write_entry(entry: Path, value: object, magic: bytes) -> None:
         except BaseException:
             os.unlink(temporary)
             raise
-    except OSError:
-        return
+    except OSError as error:
+        return error.strerror or str(error)
+    return None

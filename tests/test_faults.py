@@ -5,12 +5,16 @@ process left behind."""
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -248,3 +252,70 @@ def test_a_file_name_that_is_not_utf8_is_analysed_and_reported_in_every_format(t
         assert done.returncode == 1, done.stderr
         assert b"Traceback" not in done.stderr
         assert "drv\ufffd.c" in done.stdout.decode("utf-8") or "drv%FF.c" in done.stdout.decode("utf-8")
+
+
+# -- a cache that cannot be written -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def small_filesystem(mount_point: Path, size: str, *, read_only: bool = False) -> Iterator[Path]:
+    """A real filesystem of `size` (tmpfs) at `mount_point`, read-only if asked, with an empty
+    `cache` folder made before; skipped where this user cannot mount."""
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        (mount_point / "cache").mkdir()
+        if read_only:
+            subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
+        yield mount_point / "cache"
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def kernel_headers() -> str:
+    trees = sorted(glob.glob("/usr/src/linux-headers-*-amd64"))
+    if not trees:
+        pytest.skip("Debian's linux-headers-amd64 is not installed (make test installs it)")
+    return trees[-1]
+
+
+def some_drivers(tmp_path: Path, count: int) -> list[Path]:
+    folder = tmp_path / "drivers"
+    folder.mkdir()
+    return [write(folder / f"drv{i}.c", SMALL_DRIVER.format(name=f"drv{i}_ioctl")) for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [1, 4], ids=["single-file", "several-files"])
+def test_a_cache_on_a_full_filesystem_gives_one_warning_and_the_same_report(
+    tmp_path: Path, count: int
+) -> None:
+    tree = kernel_headers()
+    files = some_drivers(tmp_path, count)
+    common = ["--kernel-dir", tree, "-j", "2", "--format", "json", *map(str, files)]
+    plain = gupcheck("--no-cache", *common, cwd=tmp_path, timeout=600)
+    with small_filesystem(tmp_path / "full", "256k") as cache:  # room for a few facts, not the PCH
+        full = gupcheck("--cache-dir", str(cache), *common, cwd=tmp_path, timeout=600)
+        leftovers = [p.name for p in cache.rglob("*") if p.name.startswith(".tmp")]
+    assert full.returncode == plain.returncode == 1, full.stderr
+    assert json.loads(full.stdout)["findings"] == json.loads(plain.stdout)["findings"]
+    assert json.loads(full.stdout)["filesAnalysed"] == count
+    assert "Traceback" not in full.stderr and "crashed" not in full.stderr
+    warnings = [line for line in full.stderr.splitlines() if "No space left on device" in line]
+    assert warnings and len(warnings) == len(set(warnings)) <= 2  # the facts, the shared header: once each
+    assert leftovers == []  # no partial entry or header left behind
+
+
+def test_a_read_only_cache_gives_one_warning_and_the_same_report(tmp_path: Path) -> None:
+    files = some_drivers(tmp_path, 3)
+    common = ["--kernel-model", "-j", "2", "--format", "json", *map(str, files)]
+    plain = gupcheck("--no-cache", *common, cwd=tmp_path)
+    with small_filesystem(tmp_path / "ro", "1m", read_only=True) as cache:
+        read_only = gupcheck("--cache-dir", str(cache), *common, cwd=tmp_path)
+    assert read_only.returncode == plain.returncode == 1
+    assert json.loads(read_only.stdout)["findings"] == json.loads(plain.stdout)["findings"]
+    warnings = [line for line in read_only.stderr.splitlines() if "Read-only file system" in line]
+    assert len(warnings) == 1 and str(cache) in warnings[0], read_only.stderr

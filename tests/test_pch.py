@@ -352,3 +352,24 @@ def test_building_a_pch_removes_those_no_run_can_use_again(tree: Path, tmp_path:
             "other0tree.pch",
         ]
     )
+
+
+def test_a_pch_corrupted_in_place_is_rebuilt_not_trusted(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = driver(tmp_path, USES_BOTH)
+    cache = tmp_path / "cache"
+    facts_of(source, tree, cache)
+    [built] = (cache / "pch").glob("*.pch")
+    good = built.read_bytes()
+    stamp = built.stat()
+    damaged = bytearray(good)
+    middle = len(damaged) // 2
+    damaged[middle : middle + 4096] = bytes(255 - b for b in damaged[middle : middle + 4096])
+    built.write_bytes(bytes(damaged))  # same size
+    os.utime(built, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same modification time
+    monkeypatch.setattr(pch, "_loaded", {})  # a new process: nothing of the PCH known yet
+    before = pch.outcomes["stood in"]
+    facts = facts_of(source, tree, cache)
+    assert pch.outcomes["stood in"] == before + 1 and not facts.errors
+    assert built.read_bytes() != bytes(damaged)  # rebuilt from the headers

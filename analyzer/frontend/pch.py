@@ -22,7 +22,10 @@ read before, and the PCH holds more of them; the findings do not depend on those
 Where: ``<cache dir>/pch/<key>.pch`` with ``<key>.meta`` (what the check needs and the size and
 modification time of every header inside), or a private directory under the temporary directory when
 there is no cache. The key covers the flags (so the kernel tree's paths), the libclang version and the
-root list; a PCH whose headers changed since it was built is rebuilt. One process builds it while
+root list; a PCH whose headers changed since it was built is rebuilt, and so is one whose bytes are
+not those it was built with (its digest is in the description, checked when a process loads it). The
+PCH is written by a child process: libclang aborts when the write fails (a full disk), and only the
+child dies; the build is then recorded as failed, with no partial file left. One process builds it while
 the others parse their files without it. A build that fails is recorded, so other files do not retry
 it; they are parsed without a PCH. Building one removes the PCHs no run can use again: those an older
 gupcheck wrote and those whose headers are gone. `outcomes` counts, per process, how the parses went.
@@ -107,7 +110,7 @@ ROOTS: tuple[str, ...] = (
 # in the file's own code: defining one before the includes changes nothing the analysis reads.
 LATE_BOUND_MACROS = frozenset({"pr_fmt", "dev_fmt"})
 
-_FORMAT = b"gupcheck-pch-v3\n"
+_FORMAT = b"gupcheck-pch-v4\n"
 _FOR_SERIALIZATION = 0x10  # CXTranslationUnit_ForSerialization, not named by the Python bindings
 # The headers' function bodies are not kept: the walk reads only the main file's functions, and a
 # body changes nothing a later declaration or expression of the file means. Half the build time.
@@ -243,6 +246,7 @@ class PrecompiledHeader:
     sensitive_in: dict[str, frozenset[int]]  # macro name -> the headers that define, undefine or test it
     identities: list[tuple[str, tuple[int, int] | None]]  # (file, (size, mtime)) of all inputs
     pch_identity: tuple[int, int] | None = None  # (size, mtime) of the .pch file described
+    pch_digest: bytes = b""  # sha256 of the .pch file: a corrupted one of the same size is rebuilt
     validated_at: float = 0.0
     _index_of: dict[str, int] = field(default_factory=dict, repr=False)
     _closures: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
@@ -273,6 +277,11 @@ class PrecompiledHeader:
         return file_identity(self.path) == self.pch_identity and all(
             file_identity(path) == identity for path, identity in self.identities
         )
+
+    def is_intact(self) -> bool:
+        """Whether the .pch file holds the bytes it was built with (checked once a process loads it:
+        a file corrupted in place keeps its size and modification time, and libclang crashes on it)."""
+        return _digest_of(self.path) == self.pch_digest
 
     def accepts_flags(self, flags: _FileFlags) -> bool:
         """Whether the file's own flags leave the PCH's headers as they are: its own macros are not
@@ -394,14 +403,20 @@ class _Failed:
     reason: str
     identities: list[tuple[str, tuple[int, int] | None]]
     validated_at: float = 0.0
+    lasting: bool = True  # False: the build worked but the file could not be written (a full disk)
 
     def is_current(self) -> bool:
         return all(file_identity(path) == identity for path, identity in self.identities)
+
+    def is_intact(self) -> bool:
+        return True  # there is no file to check
 
 
 _loaded: dict[tuple[str, str], PrecompiledHeader | _Failed] = {}
 # How parses of this process went with the PCH: "stood in", or why it did not (for --stats and tests).
 outcomes: Counter[str] = Counter()
+# Why a PCH built by this process could not be written (for one warning a run: the cache is full).
+unsaved: set[str] = set()
 _private_dir: str | None = None
 
 
@@ -468,7 +483,7 @@ def _load_or_build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledH
     """The PCH of `key`, built if needed; None while another process builds it (the file at hand is
     parsed without it rather than waiting)."""
     entry = _load(directory, key)
-    if entry is not None and entry.is_current():
+    if entry is not None and entry.is_current() and entry.is_intact():
         return entry
     try:
         lock = open(directory / f"{key}.lock", "a")  # noqa: SIM115 - held for the whole build
@@ -480,10 +495,11 @@ def _load_or_build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledH
         except BlockingIOError:
             return None
         entry = _load(directory, key)
-        if entry is not None and entry.is_current():
+        if entry is not None and entry.is_current() and entry.is_intact():
             return entry
         entry = _build(directory, key, flags)
-        _store(directory, key, entry)
+        if not isinstance(entry, _Failed) or entry.lasting:  # a disk that was full may not be later
+            _store(directory, key, entry)
     _prune(directory, keep=key)
     return entry
 
@@ -622,15 +638,20 @@ def _build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledHeader | 
             sensitive_in.setdefault(name, set()).add(index)
     pch_path = directory / f"{key}.pch"
     temporary = directory / f".tmp-{key}-{os.getpid()}.pch"
-    try:
-        tu.save(str(temporary))
-        os.replace(temporary, pch_path)
-    except (ci.TranslationUnitSaveError, OSError) as error:
+    failure = _save_apart(tu, temporary)
+    if failure is None:
+        try:
+            os.replace(temporary, pch_path)
+        except OSError as error:
+            failure = error.strerror or str(error)
+    if failure is not None:
         try:
             temporary.unlink()
         except OSError:
             pass
-        return _Failed(f"cannot save the precompiled header: {error}", identities)
+        reason = f"cannot save the precompiled header in {directory}: {failure}"
+        unsaved.add(reason)
+        return _Failed(reason, identities, lasting=False)
     return PrecompiledHeader(
         path=str(pch_path),
         headers=headers,
@@ -640,4 +661,48 @@ def _build(directory: Path, key: str, flags: _FileFlags) -> PrecompiledHeader | 
         sensitive_in={name: frozenset(homes) for name, homes in sensitive_in.items()},
         identities=identities,
         pch_identity=file_identity(str(pch_path)),
+        pch_digest=_digest_of(str(pch_path)),
     )
+
+
+def _save_apart(tu: ci.TranslationUnit, path: Path) -> str | None:
+    """Save `tu` as a PCH at `path` in a child process; None when saved, else why not. libclang
+    aborts the process it runs in when the write fails ("IO failure on output stream": a full disk,
+    a quota), so the save runs in a fork, which dies alone, and what it printed becomes the reason."""
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: save, say how it went through the exit status, never return
+        status = 1
+        try:
+            os.close(reading)
+            os.dup2(writing, 2)
+            tu.save(str(path))
+            status = 0
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must not go on
+            pass
+        finally:
+            os._exit(status)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as said:
+        output = said.read(65536).decode("utf-8", "replace")
+    _, status = os.waitpid(child, 0)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return None
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    reason = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
+    if not reason:
+        reason = (
+            "libclang could not write it" if os.WIFEXITED(status) else "libclang aborted while writing it"
+        )
+    return reason[:200]
+
+
+def _digest_of(path: str) -> bytes:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return b""
+    return digest.digest()

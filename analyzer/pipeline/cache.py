@@ -100,6 +100,11 @@ class CachedFacts:
         return unit if isinstance(unit, TranslationUnitFacts) else None
 
 
+def unwritable_warning(root: str | os.PathLike[str], reason: str) -> str:
+    """The warning a run gives, once, when its cache cannot be written."""
+    return f"the cache in {root} cannot be written ({reason}): this run's facts are not kept"
+
+
 class FactCache:
     """Facts of translation units, one file per entry under ``<root>/facts/``."""
 
@@ -147,9 +152,9 @@ class FactCache:
                 return None  # an included header changed
         return CachedFacts(summary, unit_bytes)
 
-    def store(self, key: str, unit: TranslationUnitFacts) -> None:
-        """Write an entry atomically. A cache that cannot be written is skipped silently: the run
-        itself does not depend on it."""
+    def store(self, key: str, unit: TranslationUnitFacts) -> str | None:
+        """Write an entry atomically. Returns None, or why the cache cannot be written (the run goes
+        on without it: it does not depend on it)."""
         headers = [(path, file_identity(path)) for path in unit.headers]
         summary = TranslationUnitFacts(
             unit.path,
@@ -161,7 +166,7 @@ class FactCache:
             skipped=list(unit.skipped),
         )
         facts = encode(unit)
-        write_entry(self._entry(key), (headers, summary, facts), MAGIC)
+        return write_entry(self._entry(key), (headers, summary, facts), MAGIC)
 
     # -- results of whole runs ------------------------------------------------------------------
     # When every file's facts come from the cache, the findings of the same files with the same rules
@@ -177,8 +182,8 @@ class FactCache:
     def load_result(self, key: str) -> object | None:
         return read_entry(self.root / "runs" / key[:2] / f"{key}.run", MAGIC)
 
-    def store_result(self, key: str, result: object) -> None:
-        write_entry(self.root / "runs" / key[:2] / f"{key}.run", result, MAGIC)
+    def store_result(self, key: str, result: object) -> str | None:
+        return write_entry(self.root / "runs" / key[:2] / f"{key}.run", result, MAGIC)
 
     # -- rendered reports -----------------------------------------------------------------------
     # A report is a function of what it is made of, of gupcheck and of the libraries that render it:
@@ -197,5 +202,5 @@ class FactCache:
         report = read_entry(self.root / "reports" / key[:2] / f"{key}.report", MAGIC)
         return report if isinstance(report, str) else None
 
-    def store_report(self, key: str, report: str) -> None:
-        write_entry(self.root / "reports" / key[:2] / f"{key}.report", report, MAGIC)
+    def store_report(self, key: str, report: str) -> str | None:
+        return write_entry(self.root / "reports" / key[:2] / f"{key}.report", report, MAGIC)

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from gupcheck.pipeline.cache import FactCache
+from gupcheck.pipeline.cache import FactCache, unwritable_warning
 from gupcheck.pipeline.workers import FactJob, FactResult, compute_facts
 
 MAX_ATTEMPTS = 3  # submissions of one file whose result was lost before it is reported as a problem
@@ -92,7 +92,9 @@ class DaskExecutor:
             if result is None:
                 continue  # submitted again
             if result.unit is not None and job.cache_dir is not None and job.cache_key is not None:
-                FactCache(job.cache_dir).store(job.cache_key, result.unit)
+                unwritable = FactCache(job.cache_dir).store(job.cache_key, result.unit)
+                if unwritable is not None:
+                    result.cache_problems += (unwritable_warning(job.cache_dir, unwritable),)
             self.files += 1
             self.seconds = time.perf_counter() - started
             yield result

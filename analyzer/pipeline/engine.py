@@ -16,7 +16,7 @@ from gupcheck.kernel_api.declared import ApiKnowledge
 from gupcheck.model.facts import TranslationUnitFacts
 from gupcheck.model.findings import Finding, InputProblem
 from gupcheck.model.rule import LazyRule, Rule
-from gupcheck.pipeline.cache import CachedFacts, FactCache
+from gupcheck.pipeline.cache import CachedFacts, FactCache, unwritable_warning
 from gupcheck.pipeline.factcodec import FactDecoder
 from gupcheck.pipeline.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
 from gupcheck.pipeline.isolation import RuleBudget, run_rule
@@ -57,6 +57,7 @@ class Analysis:
     problems: list[InputProblem] = field(default_factory=list)
     units: list[TranslationUnitFacts] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. ioctl requests no analysed driver handles
+    cache_problems: set[str] = field(default_factory=set)  # warnings: the cache could not be written
     stats: RunStats = field(default_factory=RunStats)
 
     @property
@@ -181,7 +182,11 @@ def analyse(
     )
     if cache is not None and result.units and len(result.problems) == failed:  # a stopped rule is not cached
         analysed = [cache_keys[unit.path] for unit in result.units]
-        cache.store_result(FactCache.result_key(analysed, settings), (findings, result.notes))
+        unwritable = cache.store_result(FactCache.result_key(analysed, settings), (findings, result.notes))
+        if unwritable is not None:
+            result.cache_problems.add(unwritable_warning(cache.root, unwritable))
+    # one warning for each thing that went wrong, whatever the number of writes that failed
+    result.problems += [InputProblem("", warning, fatal=False) for warning in sorted(result.cache_problems)]
     result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
     stats.stages["link and rules"] = time.perf_counter() - clock
     return result
@@ -229,6 +234,7 @@ def _compute_facts(
         done += 1
         if progress is not None:
             progress(done, total)
+        result.cache_problems.update(outcome.cache_problems)
         if outcome.unit is None:
             result.problems.append(InputProblem(outcome.path, outcome.problem or "no facts"))
             continue

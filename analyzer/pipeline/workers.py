@@ -20,6 +20,7 @@ import os
 import resource
 import signal
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,8 @@ from gupcheck.pipeline.gcpause import collector_paused, kept_for_the_analysis
 WorkerContext = ForkContext | SpawnContext
 DEFAULT_TIMEOUT = 300.0  # seconds for one file's parse
 DEFAULT_MEMORY_MIB = 4096  # address space of one worker (a parse takes 100-400 MiB; nested min() 4+ GiB)
+PARSE_STACK_MIB = 256  # the stack a worker parses on (at most 1/16 of its memory limit)
+_WORKING, _RETIRING = b"W", b"R"  # the byte before a worker's result: whether it ends after it
 _PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 
 
@@ -55,11 +58,13 @@ class FactResult:
     unit: TranslationUnitFacts | None
     problem: str | None = None  # one line, when no facts could be computed
     seconds: float = 0.0
+    cache_problems: tuple[str, ...] = ()  # warnings: the cache (facts or shared header) not written
 
 
 def compute_facts(job: FactJob) -> FactResult:
     """Parse one file and extract its facts (and store them in the cache when one is given)."""
     # Imported here so that a process that only reads the cache never loads libclang.
+    from gupcheck.frontend import pch
     from gupcheck.frontend.parse import ParseError, extract_facts
 
     started = time.perf_counter()
@@ -72,11 +77,14 @@ def compute_facts(job: FactJob) -> FactResult:
         return FactResult(
             job.path, None, "the file nests too deeply to analyse", time.perf_counter() - started
         )
+    warnings = [f"{reason}: files are parsed without it (slower)" for reason in sorted(pch.unsaved)]
     if job.cache_dir is not None and job.cache_key is not None:
-        from gupcheck.pipeline.cache import FactCache
+        from gupcheck.pipeline.cache import FactCache, unwritable_warning
 
-        FactCache(job.cache_dir).store(job.cache_key, unit)
-    return FactResult(job.path, unit, None, time.perf_counter() - started)
+        unwritable = FactCache(job.cache_dir).store(job.cache_key, unit)
+        if unwritable is not None:
+            warnings.append(unwritable_warning(job.cache_dir, unwritable))
+    return FactResult(job.path, unit, None, time.perf_counter() - started, tuple(warnings))
 
 
 def _describe_exit(code: int | None) -> str:
@@ -106,6 +114,12 @@ def _worker_main(
     descriptor = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(descriptor, 2)
     os.close(descriptor)
+    # libclang parses on a thread of its own with an 8 MiB stack, and its parser recurses with the
+    # code's nesting: a 20 000-term expression overflowed it (SIGSEGV). Parsing on the calling thread
+    # instead, a thread with a deep stack, makes such files parse.
+    os.environ["LIBCLANG_NOTHREADS"] = "1"
+    stack_mib = PARSE_STACK_MIB if memory_mib is None else min(PARSE_STACK_MIB, max(memory_mib // 16, 8))
+    threading.stack_size(stack_mib * 1024 * 1024)
     while True:
         try:
             job = connection.recv()
@@ -115,15 +129,40 @@ def _worker_main(
             return
         os.ftruncate(2, 0)
         os.lseek(2, 0, os.SEEK_SET)
+        outcome: list[FactResult] = []
+        parse = threading.Thread(target=_compute_into, args=(outcome, job, memory_mib))
         try:
-            result = compute_facts(job)
-        except MemoryError:
-            result = FactResult(job.path, None, f"the parse needed more than {memory_mib} MiB; file skipped")
-        except Exception as error:  # noqa: BLE001 - an analyser bug costs this file, not the run
-            result = FactResult(
-                job.path, None, f"internal error while extracting facts: {type(error).__name__}: {error}"
-            )
-        connection.send_bytes(encode(result))  # the parent shares what repeats across files
+            parse.start()
+            parse.join()
+        except RuntimeError:  # no room for the thread's stack: parse on this one
+            _compute_into(outcome, job, memory_mib)
+        result = outcome[0]
+        exhausted = _near_the_limit(memory_mib)
+        if result.unit is None and result.problem is not None and result.problem.startswith("libclang"):
+            result.problem = _with_what_libclang_said(result.problem, stderr_path, memory_mib, exhausted)
+        # A worker whose address space grew near its limit ends after this file (the parent starts
+        # another): what the next file's parse gets, and how a failure of it reads, must not depend on
+        # the files before.
+        connection.send_bytes((_RETIRING if exhausted else _WORKING) + encode(result))
+        if exhausted:
+            return
+
+
+def _compute_into(outcome: list[FactResult], job: FactJob, memory_mib: int | None) -> None:
+    """`compute_facts` (on the parse thread), with the worker's failures turned into a problem with
+    the file; the result is appended to `outcome`."""
+    outcome.append(_compute_guarded(job, memory_mib))
+
+
+def _compute_guarded(job: FactJob, memory_mib: int | None) -> FactResult:
+    try:
+        return compute_facts(job)
+    except MemoryError:
+        return FactResult(job.path, None, f"the parse needed more than {memory_mib} MiB; file skipped")
+    except Exception as error:  # noqa: BLE001 - an analyser bug costs this file, not the run
+        return FactResult(
+            job.path, None, f"internal error while extracting facts: {type(error).__name__}: {error}"
+        )
 
 
 def _outlive_nothing(parents_end: multiprocessing.connection.Connection, parent_pid: int) -> None:
@@ -222,10 +261,12 @@ class WorkerPool:
                     outcome = self._collect(worker, ready)
                     if outcome is None:
                         continue
-                    if worker.process.is_alive():
-                        self._record_memory(worker)
-                    else:
-                        worker.stop(kill=True)
+                    retiring = isinstance(outcome, bytes) and outcome.startswith(_RETIRING)
+                    if isinstance(outcome, bytes):
+                        outcome = outcome[1:]
+                    self._record_memory(worker)
+                    if retiring or not worker.process.is_alive():
+                        worker.stop(kill=not retiring)  # a retiring worker ends by itself
                         worker = workers[index] = new_worker()
                     # The next file first: decoding a large result takes the parent a while, and
                     # the worker would wait for it.
@@ -285,6 +326,30 @@ class WorkerPool:
         rss = _peak_rss_kib(pid)
         if pid is not None and rss is not None:
             self.peak_rss_kib[pid] = rss
+
+
+def _with_what_libclang_said(problem: str, stderr_path: str, memory_mib: int | None, exhausted: bool) -> str:
+    """A parse that failed, with why: the memory limit when the worker reached it (a macro that
+    expands without end; libclang says `LLVM ERROR: out of memory`, or, when even that allocation
+    fails, nothing), else the line of libclang's output that says what went wrong."""
+    said = _first_error_line(stderr_path)
+    if memory_mib is not None and (exhausted or "out of memory" in said.lower()):
+        return f"{problem}: it needs more memory than the limit of {memory_mib} MiB (--max-memory)"
+    return f"{problem}: {said}" if said else problem
+
+
+def _near_the_limit(memory_mib: int | None) -> bool:
+    """Whether this process's address space has reached three quarters of its limit (VmPeak)."""
+    if memory_mib is None:
+        return False
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) >= memory_mib * 1024 * 3 // 4
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 def _first_error_line(path: str) -> str:
