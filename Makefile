@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 EXAMPLE := testdata/example
 PYTHON_SOURCES := analyzer rules tests bench scripts
 
-.PHONY: run test setup lint clean
+.PHONY: run test setup lint fuzz clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: setup lint
 	bash scripts/setup-sarif-tools.sh
 	bash scripts/setup-qemu.sh
 	$(BIN)/python -m pytest -q
+
+# The fuzz test with many more generated inputs than CI runs (FUZZ_COUNT of them, from FUZZ_SEED).
+FUZZ_COUNT ?= 400
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: setup
+	bash scripts/setup-kernel.sh
+	GUPCHECK_FUZZ_COUNT=$(FUZZ_COUNT) GUPCHECK_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 # ruff (lint and format) over the project's Python, mypy over the package.
 lint: setup
