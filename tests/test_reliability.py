@@ -195,3 +195,24 @@ def test_the_verdict_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     assert len(reports) == 1
     [finding] = json.loads(reports.pop())["findings"]  # unknown, so both ways: the path that skips put_page
     assert finding["ruleId"] == "GUP001"
+
+
+def test_summaries_past_their_budget_are_named_once_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    import shapes
+
+    from gupcheck.analyses import summaries
+
+    path = tmp_path / "chain.c"
+    path.write_text(shapes.HEADERS + shapes.helper_chain(300) + shapes.FOOTER)
+    full = analyse([str(path)], ALL_RULES, use_model=True, jobs=1)
+    assert full.notes == []
+    monkeypatch.setattr(summaries, "STEPS_PER_FUNCTION", 0)  # 100 steps for 301 functions
+    cut = analyse([str(path)], ALL_RULES, use_model=True, jobs=1)
+    pins, locks = [note for note in cut.notes if "not fully analysed" in note]
+    assert pins.startswith("GUP001: 201 functions") and "its pin summary did not settle within 100" in pins
+    assert locks.startswith("GUP004: 201 functions") and "its lock summary did not settle within 100" in locks
+    assert pins.endswith("and 198 more")  # one note for them all, a few named
+    assert not cut.problems  # a budget met is not an error: the rules ran to their end

@@ -142,7 +142,7 @@ class LockSets:
 
     # -- summaries ------------------------------------------------------------------------
     def _summarise(self) -> None:
-        summarise_bottom_up(
+        self.program.unfinished += summarise_bottom_up(
             self.functions,
             self.summaries,
             self._summary_of,
@@ -152,6 +152,7 @@ class LockSets:
                 if self.program.side_of(ref.caller) == self.side
             ),
             unknown=LockSummary(),
+            what="its lock summary",
         )
 
     def _summary_of(self, fn: Function) -> LockSummary:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from gupcheck.model.facts import Function
+from gupcheck.model.program import Unfinished
 
 Summary = TypeVar("Summary")
 
@@ -26,10 +27,12 @@ def summarise_bottom_up(
     callers_of: Callable[[Function], Iterable[Function]],
     *,
     unknown: Summary | None = None,
-) -> None:
+    what: str = "its summary",
+) -> list[Unfinished]:
     """Fill `summaries` (by function key) for `functions`. `summary_of` reads the callees' summaries
     from `summaries` as the work goes on; `callers_of` gives the functions to summarise again when a
-    summary changes; a function whose summary stays `unknown` is left out."""
+    summary changes; a function whose summary stays `unknown` is left out. Returns the functions
+    still waiting to be summarised again when the budget ran out (`what` names their summary)."""
     pending = deque(functions)
     queued = {fn.key for fn in functions}
     budget = STEPS_PER_FUNCTION * len(functions) + 100
@@ -45,3 +48,5 @@ def summarise_bottom_up(
             if caller.key not in queued:
                 queued.add(caller.key)
                 pending.append(caller)
+    steps = STEPS_PER_FUNCTION * len(functions) + 100
+    return [Unfinished(fn, what, f"did not settle within {steps} steps") for fn in pending]

@@ -67,6 +67,7 @@ class Program:
         self._callers: dict[str, list[CallRef]] = {}
         self._calls_by_name: dict[str, list[tuple[Function, CfgNode, CallSite]]] | None = None
         self._roles_reaching: dict[str, frozenset[Role]] | None = None
+        self.unfinished: list[Unfinished] = []  # what the analyses left at their budgets, in order
         self._build()
 
     @property
@@ -269,6 +270,16 @@ class Program:
                     handler = self.resolve(field.function, unit.path)
                     if handler is not None:
                         self._edges.append((fn.key, handler.key, {"kind": "installs", "field": field.field}))
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A function an analysis of the program stopped on at its budget: what it says of the function
+    may be incomplete. The analyses record these in `Program.unfinished`; the run reports them."""
+
+    function: Function
+    what: str  # "its pin summary"
+    reason: str  # "did not settle within 300 steps"
 
 
 def _breadth_first(

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from gupcheck.frontend import buildconfig
 from gupcheck.frontend.discovery import discover_sources, read_regular_file
@@ -29,6 +30,9 @@ from gupcheck.pipeline.workers import (
     WorkerPool,
     run_in_process,
 )
+
+if TYPE_CHECKING:
+    from gupcheck.model.program import Unfinished
 
 FactExecutor = Callable[[list[FactJob]], Iterable[FactResult]]  # computes facts, results in any order
 
@@ -289,12 +293,14 @@ def _run_rules(
     context = Analyses(program)
     findings: list[Finding] = []
     for rule in rules:
+        reported = len(program.unfinished)
         outcome = run_rule(partial(rule.check, context), budget)
         findings.extend(outcome.findings)
         if outcome.failure is not None:
             result.problems.append(
                 InputProblem("", f"{rule.id} ({rule.name}) {outcome.failure}; its findings are incomplete")
             )
+        result.notes += _unfinished_notes(rule.id, program.unfinished[reported:])
     linking = [rule.id for rule in rules if rule.doc.links_userland]
     if linking:
         for call in context.unresolved_requests:
@@ -306,6 +312,30 @@ def _run_rules(
                 f"any analysed driver: cross-layer rules ({', '.join(linking)}) cannot follow it"
             )
     return findings
+
+
+def _unfinished_notes(rule_id: str, unfinished: list[Unfinished], named: int = 3) -> list[str]:
+    """Notes on the functions an analysis a rule used left at its budget: one a function, or one for
+    them all when there are more than `named` for the same reason."""
+    groups: dict[tuple[str, str], list[Unfinished]] = {}
+    for left in unfinished:
+        groups.setdefault((left.what, left.reason), []).append(left)
+    notes = []
+    for (what, reason), lefts in groups.items():
+        if len(lefts) <= named:
+            for left in lefts:
+                where = left.function.location
+                notes.append(
+                    f"{where.path}:{where.line}: {rule_id}: {left.function.name}() not fully analysed: "
+                    f"{what} {reason}"
+                )
+        else:
+            names = ", ".join(f"{left.function.name}()" for left in lefts[:named])
+            notes.append(
+                f"{rule_id}: {len(lefts)} functions not fully analysed ({what} {reason}): {names} "
+                f"and {len(lefts) - named} more"
+            )
+    return notes
 
 
 def _names(rules: tuple[Rule | LazyRule, ...]) -> dict[str, str]:

@@ -43,13 +43,14 @@ class PinAnalysis:
         self._fates: dict[tuple[str, int, int, str], Fate] = {}
         self._pins: dict[str, list[Pin]] = {}
         self._summarised = False
-        summarise_bottom_up(
+        program.unfinished += summarise_bottom_up(
             program.kernel_functions(),
             self.summaries,
             self._summary_of,
             lambda fn: (
                 ref.caller for ref in program.callers(fn) if program.side_of(ref.caller) == Side.KERNEL
             ),
+            what="its pin summary",
         )
         self._summarised = True
 
