@@ -319,3 +319,53 @@ def test_a_read_only_cache_gives_one_warning_and_the_same_report(tmp_path: Path)
     assert json.loads(read_only.stdout)["findings"] == json.loads(plain.stdout)["findings"]
     warnings = [line for line in read_only.stderr.splitlines() if "Read-only file system" in line]
     assert len(warnings) == 1 and str(cache) in warnings[0], read_only.stderr
+
+
+# -- code deeper than a walk can follow --------------------------------------------------------------
+
+
+def test_deep_code_costs_only_the_function_too_deep_to_walk(tmp_path: Path) -> None:
+    """A 20 000-term sum (which once overflowed libclang's 8 MiB parse stack: SIGSEGV), a 5000-term
+    `&&` chain, 3000 `else if`s and a 600-step member chain (which once raised RecursionError) next to
+    a driver whose pin leaks: the driver's finding comes out, and only the function too deep for the
+    walk is named, as partly analysed."""
+    terms = " + ".join(f"v[{i % 8}]" for i in range(20000))
+    tests = " && ".join(f"v[{i % 8}] != {i}" for i in range(5000))
+    ladder = "\n".join(
+        ("\tif" if i == 0 else "\telse if") + f" (x == {i})\n\t\treturn {i};" for i in range(3000)
+    )
+    members = "s" + "->next" * 600
+    source = (
+        "#include <linux/module.h>\n#include <linux/fs.h>\n#include <linux/mm.h>\n"
+        "struct node { struct node *next; long v; };\n"
+        f"static long huge_sum(long *v) {{ return {terms}; }}\n"
+        f"static int long_test(long *v) {{ return {tests}; }}\n"
+        f"static long ladder(long x)\n{{\n{ladder}\n\treturn -1;\n}}\n"
+        f"static long walk(struct node *s) {{ return {members}->v; }}\n"
+        + textwrap.dedent(
+            """\
+            static long deep_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+            {
+                struct page *page;
+                long got = get_user_pages_fast(arg, 1, FOLL_WRITE, &page);
+                if (got != 1)
+                    return -EFAULT;
+                if (cmd == 7)
+                    return -EINVAL;
+                put_page(page);
+                return 0;
+            }
+            static const struct file_operations deep_fops = { .unlocked_ioctl = deep_ioctl };
+            MODULE_LICENSE("GPL");
+            """
+        )
+    )
+    path = tmp_path / "deep.c"
+    path.write_text(source)
+    done = gupcheck("--kernel-model", "--no-cache", "--format", "json", str(path), cwd=tmp_path, timeout=300)
+    assert done.returncode == 1, done.stderr
+    [finding] = json.loads(done.stdout)["findings"]
+    assert finding["ruleId"] == "GUP001" and finding["function"] == "deep_ioctl"
+    [partly] = [line for line in done.stderr.splitlines() if "partly analysed" in line]
+    assert "huge_sum()" in partly
+    assert not any(name in partly for name in ("long_test", "ladder", "walk"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -99,3 +100,23 @@ def test_a_new_rule_gets_a_row_and_a_section_at_the_end_of_the_rules(script: Mod
 def test_broken_markers_are_reported(script: ModuleType, edit, message: str) -> None:
     difference = script.first_difference(edit(README.read_text()), script.load_docs())
     assert difference is not None and message in difference
+
+
+def test_each_reliability_promise_names_tests_that_exist() -> None:
+    text = README.read_text()
+    section = text[text.index("## Reliability") : text.index("## Rules")]
+    promises = [item for item in section.split("\n- ")[1:]]
+    assert len(promises) >= 8
+    defined = {
+        line.split("(")[0].removeprefix("def ")
+        for path in (REPO / "tests").glob("test_*.py")
+        for line in path.read_text().splitlines()
+        if line.startswith("def test_")
+    }
+    files = {path.name for path in (REPO / "tests").glob("*.py")}
+    for promise in promises:
+        named = re.findall(r"`(test_\w+)`", promise)
+        named_files = re.findall(r"tests/(\w+\.py)", promise)
+        assert named or named_files, f"a promise without a test: {promise[:80]}"
+        assert set(named) <= defined, set(named) - defined
+        assert set(named_files) <= files, set(named_files) - files
