@@ -61,8 +61,10 @@ class Run:
 
     @property
     def ok(self) -> bool:
+        """No crash, timeout or traceback, within the targets, and a documented exit status (2 when
+        every file parsed with errors, as modules whose own include folder is not given do)."""
         return (
-            self.status in (0, 1)
+            self.status in (0, 1, 2, 3)
             and not self.crashed
             and not self.timed_out
             and not self.traceback
