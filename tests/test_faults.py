@@ -229,6 +229,26 @@ def test_a_file_swapped_for_a_fifo_after_discovery_does_not_hang(monkeypatch, tm
     ]
 
 
+def test_a_file_removed_after_discovery_is_named_and_the_others_analysed(monkeypatch, tmp_path: Path) -> None:
+    kept = write(tmp_path / "kept.c", SMALL_DRIVER.format(name="kept"))
+    gone = write(tmp_path / "gone.c", SMALL_DRIVER.format(name="gone"))
+    from gupcheck.pipeline import engine
+
+    real = engine.discover_sources
+
+    def discover_then_remove(paths):
+        found = real(paths)
+        gone.unlink()
+        return found
+
+    monkeypatch.setattr(engine, "discover_sources", discover_then_remove)
+    analysis = analyse([str(tmp_path)], ALL_RULES, use_model=True, jobs=1)
+    assert [(Path(p.path).name, p.fatal) for p in analysis.problems] == [("gone.c", True)]
+    assert "cannot read file" in analysis.problems[0].message
+    assert [unit.path for unit in analysis.units] == [str(kept)]
+    assert analysis.incomplete
+
+
 def test_a_file_name_that_is_not_utf8_is_analysed_and_reported_in_every_format(tmp_path: Path) -> None:
     source = next(CASE.glob("*.c"))
     name = os.fsdecode(b"drv\xff.c")
