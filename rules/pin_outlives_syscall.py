@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from gupcheck.analyses.context import Analyses
 from gupcheck.analyses.pins import Fate, Pin, PinAnalysis
-from gupcheck.kernel_api.pins import FOLL_GET, PIN_RELEASE_OF, foll_pin_counterpart, pin_api
-from gupcheck.model.facts import CallSite, Function, NodeKind, last_field
-from gupcheck.model.findings import Finding, Fix, FlowStep, Level, RelatedLocation, Replacement
+from gupcheck.kernel_api.pins import (
+    FOLL_GET,
+    FOLL_PIN_RELEASES,
+    LOCKED_LAST_ARGUMENT,
+    PIN_RELEASE_OF,
+    foll_pin_counterpart,
+    pin_api,
+)
+from gupcheck.model.facts import Function, NodeKind, last_field
+from gupcheck.model.findings import Finding, Fix, FlowStep, Level, RelatedLocation
 from gupcheck.model.rule import Rule, RuleDoc
+from gupcheck.rules.edits import rebuildable, rename, rewrite
 
 DOC = RuleDoc(
     id="GUP001",
@@ -139,7 +148,7 @@ def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function
         related=related,
         flow=flow,
         hint=hint,
-        fixes=_fixes(analysis, pin, [call for _fn, call in releases]),
+        fixes=_fixes(analysis, pin),
     )
 
 
@@ -175,25 +184,48 @@ def _leak(pin: Pin, fate: Fate) -> Finding:
     )
 
 
-def _fixes(analysis: PinAnalysis, pin: Pin, releases: list[CallSite]) -> list[Fix]:
-    """FOLL_GET -> FOLL_PIN | FOLL_LONGTERM at a direct API call, and its releases."""
+def _fixes(analysis: PinAnalysis, pin: Pin) -> list[Fix]:
+    """FOLL_PIN | FOLL_LONGTERM at a direct API call; for a FOLL_GET reference, also unpin_user_page(s)()
+    at every release of its pages, when the analysis names them all and they release nothing else."""
     call = pin.call
-    if pin.via or call.via_macro or analysis.program.target_kernel < (5, 6):
+    target = analysis.program.target_kernel
+    if pin.via or call.via_macro or not rebuildable(call):
         return []
     api = pin_api(call.callee, len(call.args))
-    if api is None or api.flags is None:
+    if api is None or api.flags is None or api.flags >= len(call.args):
+        return []
+    if call.callee in LOCKED_LAST_ARGUMENT and call.args[-1].text not in ("NULL", "0"):
+        return []  # FOLL_LONGTERM refuses a `locked` argument
+    name = foll_pin_counterpart(call.callee, target) if pin.kind == FOLL_GET else call.callee
+    if name is None or target < (5, 6):
         return []
     args = [arg.text for arg in call.args]
-    if "FOLL_LONGTERM" not in args[api.flags]:
-        args[api.flags] = f"{args[api.flags]} | FOLL_LONGTERM" if args[api.flags] != "0" else "FOLL_LONGTERM"
-    name = foll_pin_counterpart(call.callee) if pin.kind == FOLL_GET else call.callee
-    replacements = [Replacement(call.location, f"{name}({', '.join(args)})")]
-    for release in releases:
-        new = PIN_RELEASE_OF.get(release.callee)
-        if new is not None and not release.via_macro:
-            text = ", ".join(arg.text for arg in release.args)
-            replacements.append(Replacement(release.location, f"{new}({text})"))
+    if not pin.longterm:
+        if "FOLL_LONGTERM" in args[api.flags]:
+            return []  # spelled but not set (`flags & ~FOLL_LONGTERM`): not mechanical
+        args[api.flags] = _with_longterm(args[api.flags])
+    replacements = [rewrite(call, name, args)]
+    if pin.kind == FOLL_GET:
+        releases = analysis.releases(pin)
+        if not releases.complete or any(other.kind == FOLL_GET for other in releases.shared):
+            return []  # a release the fix cannot see, or one that also drops other references
+        for _fn, release in releases.calls:
+            if release.callee in FOLL_PIN_RELEASES:
+                continue  # already unpins (a branch for pages pinned the other way)
+            new = PIN_RELEASE_OF.get(release.callee)
+            if new is None or release.via_macro:
+                return []  # a helper or a release without a same-argument FOLL_PIN twin
+            replacements.append(rename(release, new))
     description = f"pin with {name}(..., FOLL_LONGTERM)" + (
         " and release with unpin_user_page(s)()" if len(replacements) > 1 else ""
     )
     return [Fix(description, tuple(replacements))]
+
+
+def _with_longterm(flags: str) -> str:
+    """The gup flags with FOLL_LONGTERM added (in parentheses unless they are a plain `A | B`)."""
+    if flags == "0":
+        return "FOLL_LONGTERM"
+    if re.fullmatch(r"\w+(\s*\|\s*\w+)*", flags):
+        return f"{flags} | FOLL_LONGTERM"
+    return f"({flags}) | FOLL_LONGTERM"

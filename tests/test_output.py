@@ -139,8 +139,9 @@ def test_text_location_line_snippet_and_caret_under_tabbed_code(source_root: Pat
     assert carets.index("^") == code.index(CALL)
     assert carets.strip() == "^" + "~" * (len(CALL) - 1)
     assert lines[first + 3] == "  hint: use copy_from_user(), which checks the range itself"
-    assert lines[first + 4] == "drivers/foo/foo.c:3:8: note: argp comes from the ioctl argument"
-    assert lines[first + 5] == "note: parsed with the built-in kernel API model"
+    assert lines[first + 4] == "  fix available: use the checking copy (--diff shows it, --fix applies it)"
+    assert lines[first + 5] == "drivers/foo/foo.c:3:8: note: argp comes from the ioctl argument"
+    assert lines[first + 6] == "note: parsed with the built-in kernel API model"
 
 
 def test_text_sorted_and_summary_counts(source_root: Path) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from gupcheck.analyses.dataflow import facts_along_branches, must_facts, reachable_from
 from gupcheck.analyses.usercontrol import FunctionUserData, UserData, mentions
 from gupcheck.kernel_api.memory import SIZE_ARGUMENTS
-from gupcheck.kernel_api.uaccess import CHECKING_COPIES, FETCHES, RANGE_CHECKS
+from gupcheck.kernel_api.uaccess import CHECKING_COPIES, FETCHES, RANGE_CHECKS, USER_ACCESS
 from gupcheck.model.facts import CallSite, CfgNode, Comparison, Function, Value, last_field, root_of
 from gupcheck.model.program import Program
 
@@ -96,6 +96,23 @@ class UserAccessChecks:
                 return False
             if not self._covered(ref.caller, ref.node, ref.call.args[param.index], depth + 1, visiting):
                 return False
+        return True
+
+    # -- an early return ----------------------------------------------------------------------
+    @staticmethod
+    def returns_cleanly_after(fn: Function, node: CfgNode) -> bool:
+        """Whether `fn` could return right after `node` and skip nothing that has to run: on every path
+        from `node` to the return there is no call but user copies (an unlock, a free, a release, or a
+        helper that does one would be skipped) and no store but to the function's own locals (handing
+        an object over would be skipped, and the object leaked)."""
+        for node_id in reachable_from(fn, node.id):
+            later = fn.nodes[node_id]
+            if any(call.callee not in USER_ACCESS for call in later.calls):
+                return False
+            for store in later.stores:
+                target = store.target.path or ""
+                if target not in fn.locals or store.target.address_of:
+                    return False
         return True
 
     def _checked_fields(self) -> set[str]:

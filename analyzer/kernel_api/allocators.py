@@ -72,6 +72,19 @@ ALLOCATORS: dict[str, Allocator] = {
 }
 
 
+# The allocators whose result is pages (not an array that will hold page pointers).
+PAGE_ALLOCATORS = frozenset(
+    {
+        "__get_free_pages",
+        "__get_free_page",
+        "get_zeroed_page",
+        "alloc_pages",
+        "alloc_page",
+        "alloc_pages_exact",
+    }
+)
+
+
 def is_allocator(name: str) -> bool:
     """Whether a call's result is fresh memory (not a lookup of an existing object)."""
     allocator = ALLOCATORS.get(name)

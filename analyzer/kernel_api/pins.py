@@ -73,16 +73,97 @@ RELEASES: dict[str, int] = {
 }
 
 
-def foll_pin_counterpart(name: str) -> str:
-    """The pin_user_pages* API that replaces a get_user_pages* one (the same arguments)."""
-    return name.replace("get_user_pages", "pin_user_pages")
+# The pin_user_pages* API that replaces a get_user_pages* one: the same arguments in every signature,
+# and the kernel version it first exists in. (`__get_user_pages_fast` has no FOLL_PIN twin.)
+FOLL_PIN_COUNTERPARTS: dict[str, tuple[str, tuple[int, int]]] = {
+    "get_user_pages": ("pin_user_pages", (5, 6)),
+    "get_user_pages_fast": ("pin_user_pages_fast", (5, 6)),
+    "get_user_pages_unlocked": ("pin_user_pages_unlocked", (5, 6)),
+    "get_user_pages_remote": ("pin_user_pages_remote", (5, 6)),
+    "get_user_pages_fast_only": ("pin_user_pages_fast_only", (5, 9)),
+}
 
 
-# The FOLL_PIN release that replaces a FOLL_GET one.
-PIN_RELEASE_OF: dict[str, str] = {"put_page": "unpin_user_page", "release_pages": "unpin_user_pages"}
+def foll_pin_counterpart(name: str, target_kernel: tuple[int, int] = (6, 1)) -> str | None:
+    """The pin_user_pages* API that replaces the get_user_pages* API `name` on `target_kernel`, or None."""
+    counterpart = FOLL_PIN_COUNTERPARTS.get(name)
+    if counterpart is None or target_kernel < counterpart[1]:
+        return None
+    return counterpart[0]
+
+
+# Pin APIs whose last argument is `int *locked`: FOLL_LONGTERM needs it NULL (-EINVAL otherwise, 5.6+).
+LOCKED_LAST_ARGUMENT = frozenset({"get_user_pages_remote", "pin_user_pages_remote"})
+
+# The FOLL_PIN release that replaces a FOLL_GET one, with the same arguments. (put_user_page* are the
+# 5.4-5.5 names of the FOLL_PIN releases; `put_user_pages_dirty` has no same-argument replacement.)
+PIN_RELEASE_OF: dict[str, str] = {
+    "put_page": "unpin_user_page",
+    "release_pages": "unpin_user_pages",
+    "put_user_page": "unpin_user_page",
+    "put_user_pages": "unpin_user_pages",
+    "put_user_pages_dirty_lock": "unpin_user_pages_dirty_lock",
+}
+
+# The releases of FOLL_PIN pins (5.6+).
+FOLL_PIN_RELEASES = frozenset(
+    {"unpin_user_page", "unpin_user_pages", "unpin_user_pages_dirty_lock", "unpin_user_page_range_dirty_lock"}
+)
 
 # Calls that use a page (or take `&page`) without keeping it.
 PAGE_USERS = frozenset({"get_page", "set_page_dirty_lock", "kmap", "kunmap", "kmap_local_page"})
+
+# Calls that take another reference on a page: a put_page() somewhere drops it, not the pin's.
+PAGE_REFERENCES = frozenset({"get_page", "try_get_page", "get_page_unless_zero"})
+
+# Calls that use pages (a page, or an array of them) and neither keep nor drop a reference on them.
+PAGE_ONLY_USES = frozenset(
+    {
+        "set_page_dirty",
+        "set_page_dirty_lock",
+        "SetPageDirty",
+        "page_address",
+        "kmap",
+        "kunmap",
+        "kmap_atomic",
+        "kunmap_atomic",
+        "kmap_local_page",
+        "kunmap_local",
+        "flush_dcache_page",
+        "page_to_pfn",
+        "page_to_phys",
+        "page_to_virt",
+        "lock_page",
+        "unlock_page",
+        "vmap",
+        "memcpy_from_page",
+        "memcpy_to_page",
+        "memcpy_page",
+        "memzero_page",
+        "clear_highpage",
+        "clear_page",
+        "copy_highpage",
+        "copy_page",
+        "zero_user",
+        "zero_user_segment",
+        "zero_user_segments",
+        "dma_map_page",
+        "memset",
+        "memzero_explicit",
+        # log calls print a pointer
+        "printk",
+        "_printk",
+        "pr_debug",
+        "pr_info",
+        "pr_notice",
+        "pr_warn",
+        "pr_err",
+        "dev_dbg",
+        "dev_info",
+        "dev_warn",
+        "dev_err",
+    }
+)
 
 # FOLL_LONGTERM's value: a macro up to 6.1, an enum constant with another value from 6.2.
 FOLL_LONGTERM_VALUES: dict[tuple[int, int], int] = {(6, 1): 0x10000, (6, 2): 1 << 8}

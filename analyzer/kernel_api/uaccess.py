@@ -89,3 +89,17 @@ BLOCK_COPIES_FROM_USER: dict[str, tuple[int, int]] = {
     for name, api in USER_ACCESS.items()
     if api.direction == F and api.kernel is not None and not api.by_value and api.size is not None
 }  # (kernel destination, user source) of copies of a whole buffer or struct
+
+# The checking variant of an unchecked accessor: the same arguments, with the range check inside.
+# (The `_inatomic` copies have none that may run where they do.)
+CHECKING_VARIANTS: dict[str, str] = {
+    "__get_user": "get_user",
+    "__put_user": "put_user",
+    "__copy_from_user": "copy_from_user",
+    "__copy_to_user": "copy_to_user",
+    "__clear_user": "clear_user",
+}
+# Calls whose failure is any nonzero result (bytes not copied, or -EFAULT), and the errno a caller
+# returns for it.
+FAILS_NONZERO = frozenset(name for name, api in USER_ACCESS.items() if api.must_check and api.zero_on_success)
+FAILURE_ERRNO = "-EFAULT"

@@ -52,10 +52,12 @@ class FlowStep:
 
 @dataclass(frozen=True)
 class Replacement:
-    """Replace the text of `region` with `text` (a SARIF replacement)."""
+    """Replace the text of `region` with `text` (a SARIF replacement). `original`, when given, is the
+    text the region holds (compared without whitespace): a fix is applied only where it does."""
 
     region: SourceLocation
     text: str
+    original: str = ""
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def check(context: Analyses) -> Iterator[Finding]:
     program = context.program
     for fn in sorted(program.kernel_functions(), key=lambda f: (f.file, f.location.line)):
         yield from unchecked_accessors.findings(context, fn)
-        yield from ignored_results.findings(fn)
+        yield from ignored_results.findings(context, fn)
         yield from unbounded_lengths.findings(context, fn)
         yield from user_pointer_derefs.findings(context, fn)
         yield from double_fetch.findings(context, fn)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.analyses.context import Analyses
-from gupcheck.kernel_api.uaccess import UNCHECKED_ACCESSORS
+from gupcheck.kernel_api.uaccess import CHECKING_VARIANTS, UNCHECKED_ACCESSORS
 from gupcheck.model.facts import Function
-from gupcheck.model.findings import Finding
+from gupcheck.model.findings import Finding, Fix
+from gupcheck.rules.edits import rename
 from gupcheck.rules.unchecked_user_access.report import finding
 
 
@@ -19,6 +20,7 @@ def findings(context: Analyses, fn: Function) -> Iterator[Finding]:
         pointer = call.args[position]
         if context.uaccess.range_checked(fn, node, pointer):
             continue
+        checking = CHECKING_VARIANTS.get(call.callee)
         yield finding(
             fn,
             call,
@@ -26,4 +28,7 @@ def findings(context: Analyses, fn: Function) -> Iterator[Finding]:
             f"'{call.callee}' on '{pointer.text}' without an access_ok() that covers it on every path",
             f"check the range first (`if (!access_ok({pointer.text}, size)) return -EFAULT;`) "
             f"or use the checking variant '{call.callee.lstrip('_')}'",
+            fixes=[Fix(f"use {checking}(), which checks the range", (rename(call, checking),))]
+            if checking is not None
+            else [],
         )

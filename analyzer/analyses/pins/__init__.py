@@ -7,9 +7,9 @@ says which places live on), handed back to the caller, or lost on some path. Hel
 bottom-up (`summaries`) so they act like the API they wrap.
 """
 
-from gupcheck.analyses.pins.analysis import PinAnalysis
+from gupcheck.analyses.pins.analysis import PinAnalysis, PinReleases
 from gupcheck.analyses.pins.fate import Fate, Keep
 from gupcheck.analyses.pins.sites import Pin, pages_key
 from gupcheck.analyses.pins.summaries import PinnedOutput, PinSummary
 
-__all__ = ["Fate", "Keep", "Pin", "PinAnalysis", "PinSummary", "PinnedOutput", "pages_key"]
+__all__ = ["Fate", "Keep", "Pin", "PinAnalysis", "PinReleases", "PinSummary", "PinnedOutput", "pages_key"]

@@ -3,6 +3,10 @@ each pin's fate, and whether kept pages outlive the syscall that pinned them."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
 from gupcheck.analyses.dataflow import cycles, reachable_from
 from gupcheck.analyses.pins import fate as fates
 from gupcheck.analyses.pins.events import (
@@ -21,12 +25,40 @@ from gupcheck.analyses.pins.ownership import Ownership
 from gupcheck.analyses.pins.sites import Pin, find_pins, pages_key
 from gupcheck.analyses.pins.summaries import PinnedOutput, PinSummary
 from gupcheck.analyses.summaries import summarise_bottom_up
+from gupcheck.kernel_api.allocators import PAGE_ALLOCATORS, allocates
 from gupcheck.kernel_api.containers import LINKERS
 from gupcheck.kernel_api.entries import SYSCALL_ROLES, Role
+from gupcheck.kernel_api.frees import FREES
 from gupcheck.kernel_api.memory import MEMORY_ACCESS
-from gupcheck.kernel_api.pins import PAGE_USERS
-from gupcheck.model.facts import CallSite, CfgNode, EdgeLabel, Function, Side, Store, last_field, root_of
+from gupcheck.kernel_api.pins import PAGE_ONLY_USES, PAGE_REFERENCES, PAGE_USERS
+from gupcheck.model.facts import (
+    CallSite,
+    CfgNode,
+    EdgeLabel,
+    Function,
+    Side,
+    Store,
+    Value,
+    ValueKind,
+    Variable,
+    last_field,
+    root_of,
+)
 from gupcheck.model.program import Program
+
+
+@dataclass(frozen=True)
+class PinReleases:
+    """The calls that may release the pages of one pin: after the pin in its own function (the pages
+    or a local alias of them), and anywhere the field or global they are kept in is released."""
+
+    calls: tuple[tuple[Function, CallSite], ...]
+    # every release of the pages is among `calls`, and those calls release nothing but such pages:
+    # False when the pages go to a container, a caller or unseen code, when a release in the pin's
+    # function frees something else of the same object, when another page reference is taken on
+    # them, or when their field or global is also filled with pages from elsewhere
+    complete: bool
+    shared: tuple[Pin, ...] = ()  # other pins whose pages some of the same calls release
 
 
 class PinAnalysis:
@@ -39,6 +71,13 @@ class PinAnalysis:
         self._loops: dict[tuple[str, int], tuple[int, ...]] = {}
         self._cycles: dict[str, dict[int, frozenset[int]]] = {}  # function key -> its CFG's cycles
         self._field_releases: dict[str, list[tuple[Function, CallSite, str]]] | None = None
+        self._own_releases: dict[tuple[str, int, int, str], tuple[list[tuple[Function, CallSite]], bool]] = {}
+        self._other_pages: dict[_Place, bool] = {}
+        self._place_releases: dict[_Place, tuple[list[tuple[Function, CallSite]], bool]] = {}
+        self._param_releases: dict[tuple[str, int], tuple[list[tuple[Function, CallSite]], bool]] = {}
+        self._unit_globals = {unit.path: unit.globals for unit in program.units}
+        self._keep_nodes: set[int] | None = None
+        self._naming: dict[str, list[Function]] | None = None
         self._conditions: dict[str, dict[int, frozenset]] = {}
         self._fates: dict[tuple[str, int, int, str], Fate] = {}
         self._pins: dict[str, list[Pin]] = {}
@@ -287,8 +326,14 @@ class PinAnalysis:
 
     def releases_of_field(self, field_name: str) -> list[tuple[Function, CallSite]]:
         """Release calls anywhere whose pages are reached through a field of that name."""
+        return [
+            (fn, call) for fn, call, key in self._release_index().get(field_name, ()) if key != field_name
+        ]
+
+    def _release_index(self) -> dict[str, list[tuple[Function, CallSite, str]]]:
+        """Every release call, by the last field of its pages (their key)."""
         index = self._field_releases
-        if index is None:  # every release call, by the last field of its pages
+        if index is None:
             index = {}
             for fn, _node, call in self.program.call_sites(Side.KERNEL):
                 position = self.release_position(fn, call)
@@ -298,4 +343,277 @@ class PinAnalysis:
                 index.setdefault(last_field(key), []).append((fn, call, key))
             if self._summarised:  # kept once the helper summaries (wrapped releases) are all known
                 self._field_releases = index
-        return [(fn, call) for fn, call, key in index.get(field_name, ()) if key != field_name]
+        return index
+
+    # -- every release of a pin's pages ------------------------------------------------------
+    def releases(self, pin: Pin) -> PinReleases:
+        """The calls that may release the pages of `pin` (see `PinReleases`), and the other pins that
+        share some of them."""
+        calls, complete = self._releases_of_pin(pin)
+        mine = {id(call) for _fn, call in calls}
+        shared = tuple(
+            other
+            for other in self.all_pins()
+            if (other.call is not pin.call or other.pages != pin.pages)
+            and mine & {id(call) for _fn, call in self._releases_of_pin(other)[0]}
+        )
+        return PinReleases(tuple(calls), complete, shared)
+
+    def _releases_of_pin(self, pin: Pin) -> tuple[list[tuple[Function, CallSite]], bool]:
+        key = (pin.function.key, pin.node.id, id(pin.call), pin.pages)
+        if key not in self._own_releases:
+            self._own_releases[key] = self._find_releases(pin)
+        return self._own_releases[key]
+
+    def _find_releases(self, pin: Pin) -> tuple[list[tuple[Function, CallSite]], bool]:
+        fn = pin.function
+        fate = self.fate(pin)
+        complete = not (fate.escaped or fate.handed_out or fate.returned)
+        aliases = self._aliases(fn, {pin.pages})
+        roots = {root_of(alias) for alias in aliases}
+        reachable = sorted(reachable_from(fn, pin.node.id, include_start=True))
+        found: dict[int, tuple[Function, CallSite]] = {}
+        releases, safe = self._uses(fn, aliases.__contains__, reachable, skip=pin.call)
+        complete &= safe
+        for release in releases:
+            found[id(release[1])] = release
+        for node_id in reachable:
+            for call in fn.nodes[node_id].calls:
+                position = self.release_position(fn, call)
+                if position is not None and position < len(call.args):
+                    released = pages_key(call.args[position]) or ""
+                    if released not in aliases and root_of(released) in roots:
+                        complete = False  # releases something else of the same object: which is unclear
+        # where the kept pages are found later: their own field, or the field or global they were
+        # stored into
+        places: set[_Place] = set()
+        own = self._place_of(fn, pin.pages)
+        if own is not None:
+            places.add(own)
+        holder = root_of(pin.pages) if last_field(pin.pages) != pin.pages else None
+        for keep in fate.stored:
+            if keep.place.endswith("()"):
+                complete = False  # a container: the releases reach the pages through its entries
+                continue
+            values = [store.value.path for store in keep.node.stores if store.target.path == keep.place]
+            if keep.place == pin.pages or (holder is not None and values and set(values) <= {holder}):
+                continue  # the pages themselves, or the object that holds them in their own field
+            place = self._place_of(fn, keep.place)
+            if place is None or not values or not set(values) <= aliases:
+                complete = False  # something derived from the pages, or a place without a name
+                continue
+            places.add(place)
+        if not places and fate.stored:
+            complete = False
+        for place in sorted(places, key=repr):
+            releases, safe = self._place_uses(place)
+            complete &= safe and not self._holds_other_pages(place)
+            for release in releases:
+                found.setdefault(id(release[1]), release)
+        return list(found.values()), complete
+
+    def _place_uses(self, place: _Place) -> tuple[list[tuple[Function, CallSite]], bool]:
+        """The calls anywhere that release the pages kept in `place` (named through it, or through a
+        local loaded from it), and whether every other use of them is known to keep no reference."""
+        if place not in self._place_releases:
+            releases: list[tuple[Function, CallSite]] = []
+            safe = True
+            for fn in self._functions_naming(place.name):
+                named = {
+                    path
+                    for _node, store in fn.stores()
+                    for path in (store.value.path, store.target.path)
+                    if path and place.holds(self._place_of(fn, path.removesuffix("[]").lstrip("*")))
+                }
+                named |= {
+                    key
+                    for _node, call in fn.call_sites()
+                    for arg in call.args
+                    if (key := pages_key(arg)) and place.holds(self._place_of(fn, key))
+                }
+                if not named:
+                    continue
+                aliases = self._aliases(fn, named)
+                found, fine = self._uses(fn, aliases.__contains__, range(len(fn.nodes)))
+                releases += found
+                safe &= fine
+                for _node, store in fn.stores():  # copied into another long-lived place
+                    target = store.target.path or ""
+                    if store.value.path in aliases and target not in fn.locals and target not in aliases:
+                        safe = False
+            self._place_releases[place] = (releases, safe)
+        return self._place_releases[place]
+
+    def _param_uses(
+        self, fn: Function, index: int, depth: int
+    ) -> tuple[list[tuple[Function, CallSite]], bool]:
+        """What a helper does with the pages passed as its parameter `index` (see `_uses`)."""
+        key = (fn.key, index)
+        if key not in self._param_releases:
+            self._param_releases[key] = ([], False)  # a recursion answers "not known"
+            aliases = self._aliases(fn, {fn.params[index].name})
+            found, safe = self._uses(fn, aliases.__contains__, range(len(fn.nodes)), depth=depth)
+            for _node, store in fn.stores():
+                if store.value.path in aliases and (store.target.path or "") not in fn.locals:
+                    safe = False  # kept somewhere
+            self._param_releases[key] = (found, safe)
+        return self._param_releases[key]
+
+    def _uses(
+        self,
+        fn: Function,
+        names: Callable[[str], bool],
+        node_ids: Iterable[int],
+        skip: CallSite | None = None,
+        depth: int = 0,
+    ) -> tuple[list[tuple[Function, CallSite]], bool]:
+        """The calls at `node_ids` of `fn` that release the pages a key for which `names` holds denotes,
+        and whether every other call that takes them is known to keep no reference: a pin into them, a
+        call that only uses pages, a free of the array, or a helper of the program that does the same
+        (followed a few calls deep). Another reference taken on them, or an API gupcheck does not know,
+        answers False."""
+        releases: list[tuple[Function, CallSite]] = []
+        safe = True
+        for node_id in node_ids:
+            for call in fn.nodes[node_id].calls:
+                if call is skip or self.program.api.pin(call.callee, len(call.args)) is not None:
+                    continue
+                release_at = self.release_position(fn, call)
+                for position, arg in enumerate(call.args):
+                    if not names(pages_key(arg) or ""):
+                        continue
+                    if position == release_at:
+                        releases.append((fn, call))
+                    elif call.callee in PAGE_REFERENCES:
+                        safe = False
+                    elif call.callee in PAGE_ONLY_USES or call.callee in FREES:
+                        continue
+                    else:
+                        callee = self.program.callee(fn, call)
+                        if callee is None or depth >= 3 or position >= len(callee.params):
+                            safe = False
+                            continue
+                        found, fine = self._param_uses(callee, position, depth + 1)
+                        releases += found
+                        safe &= fine
+        return releases, safe
+
+    def _functions_naming(self, name: str) -> list[Function]:
+        """The kernel functions that store to, store, or pass to a call something whose last field (or
+        whose name) is `name` (indexed once for every name)."""
+        if self._naming is None:
+            naming: dict[str, list[Function]] = {}
+            for fn in self.program.kernel_functions():
+                names = {
+                    last_field(path.removesuffix("[]").lstrip("*"))
+                    for _node, store in fn.stores()
+                    for path in (store.value.path, store.target.path)
+                    if path
+                }
+                names |= {
+                    last_field(key)
+                    for _node, call in fn.call_sites()
+                    for arg in call.args
+                    if (key := pages_key(arg))
+                }
+                for found in names:
+                    naming.setdefault(found, []).append(fn)
+            self._naming = naming
+        return self._naming.get(name, [])
+
+    def _place_of(self, fn: Function, key: str) -> _Place | None:
+        """The place an access path names in `fn`: a field (with the struct it belongs to when `key` is
+        `var->field` or `var.field` of a typed variable), or a global (a static one with its file)."""
+        field = last_field(key)
+        if field != key:
+            struct = None
+            step = re.fullmatch(r"(\w+)(?:->|\.)\w+", key)
+            if step is not None:
+                variable = self._variable(fn, step.group(1))
+                found = re.search(r"\bstruct\s+(\w+)", variable.type) if variable is not None else None
+                struct = found.group(1) if found is not None else None
+            return _Place(field, struct=struct)
+        if key in fn.locals or any(p.name == key for p in fn.params):
+            return None
+        variable = self._unit_globals.get(fn.file, {}).get(key)
+        if variable is None:
+            return None
+        return _Place(key, is_global=True, file=fn.file if variable.is_static else None)
+
+    def _variable(self, fn: Function, name: str) -> Variable | None:
+        if name in fn.locals:
+            return fn.locals[name]
+        for param in fn.params:
+            if param.name == name:
+                return param
+        return self._unit_globals.get(fn.file, {}).get(name)
+
+    @staticmethod
+    def _aliases(fn: Function, pages: set[str]) -> set[str]:
+        """`pages` and the locals of `fn` that are assigned one of them (`p = pages`), transitively."""
+        aliases = set(pages)
+        changed = True
+        while changed:
+            changed = False
+            for _node, store in fn.stores():
+                target = store.target.path or ""
+                if (
+                    target in fn.locals
+                    and target not in aliases
+                    and not store.value.address_of
+                    and store.value.path in aliases
+                ):
+                    aliases.add(target)
+                    changed = True
+        return aliases
+
+    def _holds_other_pages(self, place: _Place) -> bool:
+        """Whether `place` is also given pages other than pinned ones anywhere: a store of one of its
+        elements, or of a value that is neither NULL, a new array nor pinned pages kept there."""
+        if place in self._other_pages:
+            return self._other_pages[place]
+        if self._keep_nodes is None:
+            self._keep_nodes = {
+                id(keep.node) for other in self.all_pins() for keep in self.fate(other).stored
+            }
+        found = False
+        for fn in self._functions_naming(place.name):
+            for node, store in fn.stores():
+                target = store.target.path or ""
+                element = target.endswith("[]")
+                target = target.removesuffix("[]").lstrip("*")
+                if last_field(target) != place.name or not place.holds(self._place_of(fn, target)):
+                    continue
+                if element or not (_empty_or_array(store.value) or id(node) in self._keep_nodes):
+                    found = True
+                    break
+            if found:
+                break
+        self._other_pages[place] = found
+        return found
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where kept pages are found again: a field (of a struct, when known) or a global (of a file, when
+    static)."""
+
+    name: str
+    struct: str | None = None
+    is_global: bool = False
+    file: str | None = None
+
+    def holds(self, other: _Place | None) -> bool:
+        """Whether `other` may be the same place (an unknown struct may be any)."""
+        if other is None or other.name != self.name or other.is_global != self.is_global:
+            return False
+        if self.is_global:
+            return self.file == other.file
+        return self.struct is None or other.struct is None or self.struct == other.struct
+
+
+def _empty_or_array(value: Value) -> bool:
+    """NULL, 0, or a newly allocated array (of page pointers): no pages in it yet."""
+    if value.const_value == 0 or value.text in ("NULL", "0"):
+        return True
+    return (value.kind == ValueKind.HEAP or allocates(value.calls)) and not PAGE_ALLOCATORS & set(value.calls)
