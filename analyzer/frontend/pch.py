@@ -29,6 +29,9 @@ child dies; the build is then recorded as failed, with no partial file left. One
 the others parse their files without it. A build that fails is recorded, so other files do not retry
 it; they are parsed without a PCH. Building one removes the PCHs no run can use again: those an older
 gupcheck wrote and those whose headers are gone. `outcomes` counts, per process, how the parses went.
+Loading the description, and checking it again while a process uses the PCH, marks it used (its
+modification time, never the .pch's): the cache's size limit removes the least recently used first
+(`pipeline.cachedir`, which removes a PCH's files together, holding its lock).
 
 ``GUPCHECK_NO_PCH=1`` in the environment disables the PCH (for comparisons and benchmarks).
 """
@@ -51,7 +54,7 @@ import clang.cindex as ci
 
 from gupcheck.frontend.buildconfig import FileConfig
 from gupcheck.model.facts import HeaderMode
-from gupcheck.storage import file_identity, read_entry, write_entry
+from gupcheck.storage import file_identity, read_entry, touch, write_entry
 
 ENV_DISABLE = "GUPCHECK_NO_PCH"
 
@@ -437,6 +440,7 @@ def precompiled_header_for(config: FileConfig, cache_dir: str | None) -> Precomp
             entry = None
         else:
             entry.validated_at = now
+            touch(Path(directory) / f"{key}.meta")  # still in use: the last to go when the cache is trimmed
     if entry is None:
         entry = _load_or_build(Path(directory), key, flags)
         if entry is None:
@@ -521,7 +525,7 @@ def _prune(directory: Path, keep: str) -> None:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
-            entry = read_entry(directory / f"{key}.meta", _FORMAT)
+            entry = read_entry(directory / f"{key}.meta", _FORMAT, use=False)
             if isinstance(entry, (PrecompiledHeader, _Failed)) and all(
                 file_identity(path) is not None for path, _ in entry.identities
             ):
