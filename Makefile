@@ -19,8 +19,11 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# The example has findings, so gupcheck exits 1 on it: that is the demo working, and `make run` exits 0;
+# any other status (no findings, an error) fails it.
 run: setup
-	$(BIN)/gupcheck $(EXAMPLE)
+	@$(BIN)/gupcheck $(EXAMPLE); status=$$?; [ $$status -eq 1 ] || \
+	  { echo "make run: expected the example's findings (exit status 1), got $$status" >&2; exit 1; }
 
 test: setup lint
 	bash scripts/setup-kernel.sh

@@ -18,12 +18,13 @@ import click
 from gupcheck import __version__
 from gupcheck.cli.console import ProgressBar, render_stats
 from gupcheck.frontend.buildconfig import ConfigError
-from gupcheck.model.facts import HeaderMode
-from gupcheck.model.findings import Finding, InputProblem
+from gupcheck.model.facts import HeaderMode, TranslationUnitFacts
+from gupcheck.model.findings import Finding, InputProblem, Level
 from gupcheck.model.rule import LazyRule
-from gupcheck.output.text import relative_path, render_text, should_use_color
+from gupcheck.output.text import display_path, relative_path, render_text, should_use_color
 from gupcheck.pipeline.baseline import BaselineError, load_baseline
 from gupcheck.pipeline.cache import FactCache, default_cache_dir
+from gupcheck.pipeline.cachedir import DEFAULT_MAX_MIB, limit_bytes, parse_mib, trim
 from gupcheck.pipeline.engine import Analysis, analyse
 from gupcheck.pipeline.postprocess import Reporting
 from gupcheck.pipeline.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
@@ -32,6 +33,7 @@ from gupcheck.rules import ALL_RULES, rule_by_id
 
 if TYPE_CHECKING:
     from gupcheck.pipeline.distributed import DaskExecutor
+    from gupcheck.pipeline.fixes import Snapshot
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_INCOMPLETE = 3  # no findings, but a file was not analysed or a rule stopped: not a clean bill
@@ -39,20 +41,40 @@ EXIT_INTERRUPTED = 130  # ^C, as shells report a process ended by SIGINT
 
 
 class _DefaultToCheck(click.Group):
-    """`gupcheck PATH...` means `gupcheck check PATH...`."""
+    """`gupcheck PATH...` means `gupcheck check PATH...`, and `gupcheck --help` shows the options of that
+    default command beside the other commands."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("gupcheck", "[OPTIONS] [PATH]...")
+        formatter.write_usage("gupcheck", "COMMAND [ARGS]...", prefix="   or: ")
 
-@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        default = self.commands["check"]
+        options = [
+            param for param in (*default.params, *self.get_params(ctx)) if isinstance(param, click.Option)
+        ]
+        records = [record for option in options if (record := option.get_help_record(ctx))]
+        with formatter.section("Options (of `gupcheck [PATH]...`, the same as `gupcheck check`)"):
+            formatter.write_dl(records)
+        self.format_commands(ctx, formatter)
+
+
+@click.group(
+    cls=_DefaultToCheck,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="gupcheck")
 def main() -> None:
     """Find pinned-page, uaccess and shared-mapping bugs where user memory meets a Linux driver.
 
-    Run `gupcheck PATH...` on driver and userland sources (files or folders).
+    `gupcheck PATH...` analyses the driver and userland C sources under PATH (files or folders) and
+    exits 0 with no findings, 1 with findings, 2 when nothing could be analysed and 3 when the
+    analysis was incomplete. `gupcheck COMMAND --help` explains each command.
     """
 
 
@@ -141,7 +163,7 @@ def _analysis_options(function):
         click.option(
             "--format",
             "output_format",
-            type=click.Choice(["text", "sarif", "json"]),
+            type=click.Choice(["text", "sarif", "json", "github", "gitlab", "junit"]),
             default="text",
             show_default=True,
         ),
@@ -166,7 +188,9 @@ def _analysis_options(function):
         click.option(
             "--source-root",
             type=click.Path(file_okay=False),
-            help="Root that reported paths are relative to (default: the current directory).",
+            help="Root that report paths and baseline fingerprints are relative to (default: the git "
+            "work tree holding the current directory, else the current directory; text output: the "
+            "current directory).",
         ),
         click.option(
             "--config",
@@ -201,9 +225,60 @@ def _analysis_options(function):
         ),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache."),
         click.option(
+            "--cache-max-size",
+            metavar="MIB",
+            help="What the cache may hold; after a run the least recently used entries go first "
+            f"(default: {DEFAULT_MAX_MIB}).",
+        ),
+        click.option(
             "--baseline",
             type=click.Path(dir_okay=False),
             help="A SARIF report of an earlier run: report only findings it does not contain.",
+        ),
+        click.option(
+            "--select",
+            metavar="RULES",
+            multiple=True,
+            help="Run only these rules: ids or names, comma-separated (overrides `enable`).",
+        ),
+        click.option(
+            "--ignore",
+            metavar="RULES",
+            multiple=True,
+            help="Do not run these rules: ids or names, comma-separated (added to `disable`).",
+        ),
+        click.option(
+            "--fail-level",
+            type=click.Choice([level.value for level in Level]),
+            help="Exit 1 only for findings at this level or above (default: note, any finding).",
+        ),
+        click.option(
+            "--exit-zero",
+            is_flag=True,
+            help="Exit 0 even when there are findings (2 and 3 keep their meaning).",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Exit 2 when a file parses with errors (a missing header leaves holes in the analysis).",
+        ),
+        click.option(
+            "--report-unused-suppressions",
+            is_flag=True,
+            help="Warn about `gupcheck: ignore[...]` comments that match no finding, and exit 1 "
+            "when there are any.",
+        ),
+        click.option(
+            "--diff",
+            is_flag=True,
+            help="Print the fixes of the findings as a unified diff (patch -p1 in the source root "
+            "applies it) instead of the report.",
+        ),
+        click.option(
+            "--fix",
+            is_flag=True,
+            help="Apply the fixes of the findings to the files (never to a file changed since it was "
+            "read), then report the findings that remain.",
         ),
         click.option(
             "--stats",
@@ -229,7 +304,7 @@ def _analysis_options(function):
     return function
 
 
-@main.command()
+@main.command(short_help="Analyse the C files under PATHS (the default command).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @_analysis_options
 def check(paths: tuple[str, ...], **options: Any) -> None:
@@ -237,7 +312,7 @@ def check(paths: tuple[str, ...], **options: Any) -> None:
     sys.exit(_run(list(paths), options))
 
 
-@main.command()
+@main.command(short_help="For pre-commit: report only findings in the committed FILES.")
 @click.argument("files", nargs=-1, type=click.Path())
 @_analysis_options
 def hook(files: tuple[str, ...], **options: Any) -> None:
@@ -260,23 +335,139 @@ def _run(paths: list[str], options: dict[str, Any], report_only: list[str] | Non
     try:
         _check_output(options["output"])
         project = _project_config(options["config_file"])
-        rules = _selected_rules(project)
+        rules = _selected_rules(project, _rule_names(options["select"]), _rule_names(options["ignore"]))
         paths = _paths_to_analyse(paths, project, report_only)
-        root = os.path.abspath(options["source_root"] or os.getcwd())
+        snapshot = _fix_snapshot(paths, options)  # before the analysis reads the files
+        root = os.path.abspath(options["source_root"] or _git_root(os.getcwd()) or os.getcwd())
         cache_dir = None if options["no_cache"] else options["cache_dir"] or str(default_cache_dir())
+        options["cache_max_size"] = _cache_max_size(options["cache_max_size"], project)
         analysis, executor_summary = _analysis(paths, rules, project, options, report_only, root, cache_dir)
     except (ConfigFileError, ConfigError, BaselineError, _RunError) as error:
         _error(str(error))
         return EXIT_ERROR
-    _report_diagnostics(analysis, options, root, executor_summary)
+    if report_only is not None:  # the hook: problems of files outside the commit are not the committer's
+        wanted = {os.path.realpath(name) for name in report_only}
+        analysis.problems = [p for p in analysis.problems if not p.path or os.path.realpath(p.path) in wanted]
+    _report_diagnostics(analysis, options, root, executor_summary, report_only)
+    if snapshot is not None:
+        diff = _diff_or_fix(analysis, snapshot, root, options)  # --fix: the findings left are reported
+        if diff is not None:  # --diff: the diff instead of the report
+            if (diff or options["output"]) and not _write(diff, options["output"]):
+                return EXIT_ERROR
+            return _exit_status(analysis, options, project.fail_level, report_only)
     findings = analysis.findings
-    if not _write(_render(findings, rules, root, analysis, cache_dir, options), options["output"]):
+    if analysis.units or options["output_format"] != "text":  # a summary of nothing says nothing
+        if not _write(_render(findings, rules, root, analysis, cache_dir, options), options["output"]):
+            return EXIT_ERROR
+    return _exit_status(analysis, options, project.fail_level, report_only)
+
+
+def _fix_snapshot(paths: list[str], options: dict[str, Any]) -> Snapshot | None:
+    """For --diff and --fix: the sources' content before the analysis reads them (a fix is applied only
+    to a file still the same)."""
+    if not options.get("diff") and not options.get("fix"):
+        return None
+    if options["diff"] and options["fix"]:
+        raise _RunError("--diff shows what --fix would change: give one or the other")
+    from gupcheck.pipeline.fixes import Snapshot
+
+    return Snapshot.of_sources(paths)
+
+
+def _diff_or_fix(analysis: Analysis, snapshot: Snapshot, root: str, options: dict[str, Any]) -> str | None:
+    """--diff: the fixes of the reported findings as a unified diff. --fix: apply them, say so on standard
+    error, and keep in `analysis.findings` only the findings not fixed: they are reported and count in
+    the exit status as usual (1 while any remains)."""
+    from gupcheck.pipeline.fixes import apply_fixes, plan_fixes, render_diff
+
+    if options["diff"]:
+        plan = plan_fixes(analysis.findings, snapshot, root)
+        for warning in plan.warnings:
+            click.echo(f"gupcheck: warning: {warning}", err=True)
+        if not plan.changes and not options["quiet"]:
+            click.echo("gupcheck: no fixes to show", err=True)
+        return render_diff(plan, root)
+    outcome = apply_fixes(analysis.findings, snapshot, root)
+    for warning in outcome.warnings:
+        click.echo(f"gupcheck: warning: {warning}", err=True)
+    fixed = {id(finding) for finding in outcome.applied}
+    analysis.findings = [finding for finding in analysis.findings if id(finding) not in fixed]
+    click.echo(f"gupcheck: {outcome.summary()}", err=True)
+    return None
+
+
+def _exit_status(
+    analysis: Analysis, options: dict[str, Any], configured_level: Level | None, report_only: list[str] | None
+) -> int:
+    """The README's table: 1 for findings whatever else happened, 2 only when nothing could be analysed
+    (or, with --strict, when a file parsed with errors), 3 when the analysis is incomplete."""
+    units = _units_reported(analysis, report_only)
+    with_errors = [unit for unit in units if unit.errors]
+    if options["strict"] and with_errors:
+        _error(f"--strict: {_count(len(with_errors), 'file')} parsed with errors")
         return EXIT_ERROR
-    if not any(not unit.errors for unit in analysis.units):
-        return EXIT_ERROR  # nothing could be analysed (or only files that do not parse)
-    if any(f.suppression is None for f in findings):
-        return EXIT_FINDINGS
+    fail_level = _level_order(options["fail_level"] or configured_level or Level.NOTE)
+    failing = any(f.suppression is None and _level_order(f.level) >= fail_level for f in analysis.findings)
+    if options["report_unused_suppressions"] and analysis.unused_suppressions:
+        failing = True
+    if failing:
+        return EXIT_CLEAN if options["exit_zero"] else EXIT_FINDINGS
+    if not analysis.units:
+        return EXIT_ERROR  # nothing could be analysed: each file's error line says why
+    if with_errors and len(with_errors) == len(units):
+        if len(units) > 1:  # one file's own error line says it all
+            _error("every file parsed with errors: nothing was analysed whole (see the parse errors above)")
+        return EXIT_ERROR
     return EXIT_INCOMPLETE if analysis.incomplete else EXIT_CLEAN
+
+
+def _units_reported(analysis: Analysis, report_only: list[str] | None) -> list[TranslationUnitFacts]:
+    """The files analysed whose problems are the user's: for the hook, the committed ones."""
+    if report_only is None:
+        return analysis.units
+    wanted = {os.path.realpath(name) for name in report_only}
+    return [unit for unit in analysis.units if os.path.realpath(unit.path) in wanted]
+
+
+def _parse_error_summary(units: list[TranslationUnitFacts], quiet: bool) -> str | None:
+    """One line for the files that parsed with errors, with the headers they missed: with -q, which hides
+    each file's line (a missing header leaves holes in what the rules see), or for several files."""
+    with_errors = [unit for unit in units if unit.errors]
+    if not with_errors or (len(with_errors) == 1 and not quiet):
+        return None
+    line = f"{_count(len(units), 'file')} analysed, {len(with_errors)} with parse errors"
+    missing = sorted({header for unit in with_errors for header in unit.missing_headers})
+    if missing:
+        shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+        line += f": missing header{'s' if len(missing) > 1 else ''} {shown}"
+    return line
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _level_order(level: Level | str) -> int:
+    """note < warning < error, for --fail-level."""
+    return (Level.NOTE, Level.WARNING, Level.ERROR).index(Level(level))
+
+
+def _git_root(folder: str) -> str | None:
+    """The work tree holding `folder` (a `.git` folder, or the `.git` file of a worktree), if any."""
+    current = os.path.abspath(folder)
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def _rule_names(values: tuple[str, ...]) -> list[str] | None:
+    """`--select GUP001,GUP002 --select pin-outlives-syscall` -> the names (None: the option not given)."""
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names if values else None
 
 
 def _paths_to_analyse(paths: list[str], project: ProjectConfig, report_only: list[str] | None) -> list[str]:
@@ -302,7 +493,8 @@ def _analysis(
 ) -> tuple[Analysis, str]:
     """The analysis of `paths` with the command line's options over the configuration's, and what the
     executor says of its work."""
-    baseline = load_baseline(options["baseline"]) if options["baseline"] else set()
+    baseline_file = options["baseline"] or project.baseline
+    baseline = load_baseline(baseline_file) if baseline_file else set()
     try:
         executor = _executor(options["executor"], options["scheduler"])
     except click.UsageError as error:
@@ -322,6 +514,7 @@ def _analysis(
             cache_dir=cache_dir,
             timeout=options["timeout"] or project.timeout or DEFAULT_TIMEOUT,
             max_memory=options["max_memory"] or project.max_memory or DEFAULT_MEMORY_MIB,
+            cache_max_size=options["cache_max_size"],
             excludes=tuple(project.exclude),
             progress=progress,
             api=project.api,
@@ -343,7 +536,11 @@ def _analysis(
 
 
 def _report_diagnostics(
-    analysis: Analysis, options: dict[str, Any], root: str, executor_summary: str
+    analysis: Analysis,
+    options: dict[str, Any],
+    root: str,
+    executor_summary: str,
+    report_only: list[str] | None,
 ) -> None:
     """Problems with files, notes, statistics: on standard error, apart from the report."""
     quiet = options["quiet"]
@@ -361,6 +558,27 @@ def _report_diagnostics(
             "headers (use --kernel-dir DIR or -p compile_commands.json)",
             err=True,
         )
+    parse_errors = _parse_error_summary(_units_reported(analysis, report_only), quiet)
+    if parse_errors is not None:
+        click.echo(f"gupcheck: warning: {parse_errors}", err=True)
+    if options["report_unused_suppressions"]:
+        for unused in analysis.unused_suppressions:
+            where = unused.location
+            click.echo(
+                f"{display_path(where.path, _display_root(options))}:{where.line}:{where.column}: warning: "
+                "suppression matches no finding (remove it, or check the rule it names)",
+                err=True,
+            )
+    if options["output_format"] != "text" and not quiet:
+        outside = sum(
+            1 for finding in analysis.findings if relative_path(finding.location.path, root) is None
+        )
+        if outside:
+            click.echo(
+                f"gupcheck: note: {outside} finding{'s lie' if outside > 1 else ' lies'} outside the source "
+                f"root {root}: reported with absolute paths (set --source-root)",
+                err=True,
+            )
     if options["stats"]:
         click.echo(render_stats(analysis.stats, root), err=True, nl=False)
     if executor_summary and not quiet:
@@ -377,8 +595,20 @@ def _render(
 ) -> str:
     """The report in the format asked for."""
     output_format = options["output_format"]
+    if output_format == "github":
+        from gupcheck.output.github import render_github
+
+        return render_github(findings, {rule.id: rule for rule in rules}, source_root=root)
+    if output_format == "gitlab":
+        from gupcheck.output.gitlab import render_gitlab
+
+        return render_gitlab(findings, source_root=root)
+    if output_format == "junit":
+        from gupcheck.output.junit import render_junit
+
+        return render_junit(findings, {rule.id: rule for rule in rules}, source_root=root)
     if output_format == "sarif":
-        return _sarif_report(findings, rules, root, analysis, cache_dir)
+        return _sarif_report(findings, rules, root, analysis, cache_dir, options["cache_max_size"])
     if output_format == "json":
         from gupcheck.output.jsonfmt import render_json
 
@@ -391,11 +621,19 @@ def _render(
         findings,
         {rule.id: rule for rule in rules},
         color=color,
-        source_root=root,
+        source_root=_display_root(options),
         files_analysed=len(analysis.units),
         files_not_analysed=len(analysis.files_not_analysed),
         rules_stopped=sum(1 for problem in analysis.problems if problem.fatal and not problem.path),
+        baselined=analysis.baselined,
+        unused_suppressions=0 if options["report_unused_suppressions"] else len(analysis.unused_suppressions),
     )
+
+
+def _display_root(options: dict[str, Any]) -> str:
+    """What text output's paths are relative to: --source-root, else the current directory (as a compiler
+    prints them, so that terminals and editors open them)."""
+    return os.path.abspath(options["source_root"] or os.getcwd())
 
 
 # The libraries whose code shapes the SARIF text (a rendered log is reused only with the same ones).
@@ -403,7 +641,12 @@ _SARIF_LIBRARIES = ("sarif_om", "jschema_to_python", "attr")
 
 
 def _sarif_report(
-    findings: list[Finding], rules: tuple[LazyRule, ...], root: str, analysis: Analysis, cache_dir: str | None
+    findings: list[Finding],
+    rules: tuple[LazyRule, ...],
+    root: str,
+    analysis: Analysis,
+    cache_dir: str | None,
+    cache_max_size: float | None = DEFAULT_MAX_MIB,
 ) -> str:
     """The SARIF log. Rendering imports sarif-om and the rules' documentation, which takes longer than a
     warm run's analysis: with a cache, a log rendered before from the same inputs is reused."""
@@ -437,8 +680,8 @@ def _sarif_report(
         notifications=notifications,
         execution_successful=successful,
     )
-    if cache is not None:
-        cache.store_report(key, report)
+    if cache is not None and cache.store_report(key, report) is None and cache_max_size is not None:
+        trim(cache.root, limit_bytes(cache_max_size))  # written: the cache back under its limit
     return report
 
 
@@ -465,9 +708,13 @@ def _project_config(config_file: str | None) -> ProjectConfig:
     return load_config(found) if found is not None else ProjectConfig()
 
 
-def _selected_rules(project: ProjectConfig) -> tuple:
-    """The rules the configuration enables; unknown rule names are errors naming the key."""
+def _selected_rules(
+    project: ProjectConfig, select: list[str] | None = None, ignore: list[str] | None = None
+) -> tuple:
+    """The rules the configuration and `--select`/`--ignore` enable; unknown rule names are errors naming
+    the key or option."""
     where = f"{project.file}" if project.file else "configuration"
+    known = ", ".join(rule.id for rule in ALL_RULES)
     for key, names in (
         ("enable", project.enable or []),
         ("disable", project.disable),
@@ -475,11 +722,20 @@ def _selected_rules(project: ProjectConfig) -> tuple:
     ):
         for name in names:
             if rule_by_id(name) is None:
-                known = ", ".join(rule.id for rule in ALL_RULES)
                 raise ConfigFileError(f"{where}: '{key}': unknown rule '{name}' (known: {known})")
-    enabled = [rule_by_id(name) for name in project.enable] if project.enable is not None else list(ALL_RULES)
-    disabled = {rule.id for name in project.disable if (rule := rule_by_id(name)) is not None}
-    return tuple(rule for rule in ALL_RULES if rule in enabled and rule.id not in disabled)
+    for option, names in (("--select", select or []), ("--ignore", ignore or [])):
+        for name in names:
+            if rule_by_id(name) is None:
+                raise _RunError(f"{option}: unknown rule '{name}' (known: {known})")
+    wanted = select if select is not None else project.enable
+    enabled = [rule_by_id(name) for name in wanted] if wanted is not None else list(ALL_RULES)
+    disabled = {
+        rule.id for name in [*project.disable, *(ignore or [])] if (rule := rule_by_id(name)) is not None
+    }
+    selected = tuple(rule for rule in ALL_RULES if rule in enabled and rule.id not in disabled)
+    if not selected:
+        raise _RunError("no rule left to run (every selected rule is ignored or disabled)")
+    return selected
 
 
 # Flags Kbuild's CHECKFLAGS adds for sparse that no compiler understands.
@@ -496,11 +752,12 @@ _SPARSE_ONLY = (
 
 
 @main.command(
+    short_help='Kbuild\'s source checker: make C=1 CHECK="gupcheck kbuild".',
     context_settings={
         "ignore_unknown_options": True,
         "allow_interspersed_args": False,
         "help_option_names": [],
-    }
+    },
 )
 @click.option(
     "--werror",
@@ -516,6 +773,9 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
     analyses that one file with exactly those flags and prints findings like compiler warnings. It exits
     0 (findings do not stop the build) unless --werror or GUPCHECK_KBUILD_WERROR=1 is given.
     """
+    if command in (("--help",), ("-h",)):  # Kbuild's own flags pass through, so help only when alone
+        click.echo(click.get_current_context().get_help())
+        sys.exit(EXIT_CLEAN)
     sources = [arg for arg in command if arg.endswith(".c") and not arg.startswith("-")]
     if not sources:
         _error("kbuild: no .c file on the command line (expected: gupcheck kbuild FLAGS... FILE.c)")
@@ -547,12 +807,13 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
             color=should_use_color(sys.stderr),
             source_root=directory,
             files_analysed=len(analysis.units),
+            diagnostics_only=True,  # one file per call in a build log: no rules or summary lines
         )
         click.echo(report, err=True, nl=False)
     sys.exit(EXIT_FINDINGS if reported and werror else EXIT_CLEAN)
 
 
-@main.command("rules")
+@main.command("rules", short_help="List the rules with their ids, names, levels and summaries.")
 def list_rules() -> None:
     """List the rules."""
     for rule in ALL_RULES:
@@ -560,10 +821,10 @@ def list_rules() -> None:
         click.echo(f"{doc.id}  {doc.name:<26} {doc.level.value:<8} {doc.summary}")
 
 
-@main.command()
+@main.command(short_help="Print the documentation of a rule, by id (GUP005) or name.")
 @click.argument("rule")
 def explain(rule: str) -> None:
-    """Print a rule's documentation (by id, e.g. GUP005, or by name)."""
+    """Print the documentation of RULE, given by id (GUP005) or by name (unchecked-user-access)."""
     found = rule_by_id(rule)
     if found is None:
         known = ", ".join(r.id for r in ALL_RULES)
@@ -622,7 +883,7 @@ def _check_output(output: str | None) -> None:
         raise _RunError(f"{output}: cannot write report: it is a folder")
 
 
-@main.command("validate")
+@main.command("validate", short_help="Confirm findings by running the cases' repros in QEMU.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--kernel",
@@ -746,3 +1007,98 @@ def validate_command(
             sys.exit(EXIT_ERROR)
         progress(f"recorded verdicts in {annotated} SARIF results of {sarif_out}")
     sys.exit(EXIT_CLEAN if run.ok else EXIT_FINDINGS)
+
+
+@main.command("lsp", short_help="Language Server for editors, on standard input and output.")
+def lsp_command() -> None:
+    """Language Server on standard input and output: findings in your editor as you open and save files.
+
+    The project is analysed as `gupcheck hook` analyses it (the configuration's `paths`, else the
+    workspace folder); only findings in open files are shown.
+    """
+    try:
+        from gupcheck.lsp.server import serve
+    except ModuleNotFoundError as error:
+        if error.name not in ("pygls", "lsprotocol"):
+            raise
+        _error(f"gupcheck lsp needs {error.name}: pip install pygls")
+        sys.exit(EXIT_ERROR)
+    sys.exit(serve())
+
+
+def _cache_max_size(option: str | None, project: ProjectConfig) -> float:
+    """The cache's size limit in MiB: --cache-max-size, else the configuration's, else the default."""
+    if option is not None:
+        try:
+            return parse_mib(option)
+        except ValueError as error:
+            raise _RunError(f"--cache-max-size: {error}") from None
+    return project.cache_max_size or DEFAULT_MAX_MIB
+
+
+_CACHE_DIR_OPTION = click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    help="The cache folder (default: $XDG_CACHE_HOME/gupcheck, else ~/.cache/gupcheck).",
+)
+
+
+@main.group("cache", short_help="Show or empty the cache folder.")
+def cache_group() -> None:
+    """The cache folder: facts, findings and reports of earlier runs, and precompiled headers.
+
+    After a run that wrote to it, the least recently used entries are removed until it holds no more
+    than --cache-max-size MiB (`cache-max-size` in the configuration; default 512).
+    """
+
+
+@cache_group.command("info", short_help="Print the cache folder, its entries, their size and the limit.")
+@_CACHE_DIR_OPTION
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Configuration file whose `cache-max-size` is the limit (default: the nearest .gupcheck.toml, "
+    "or pyproject.toml with [tool.gupcheck]).",
+)
+def cache_info(cache_dir: str | None, config_file: str | None) -> None:
+    """Print the cache folder, the number and size of its entries by kind, the total and the limit."""
+    from gupcheck.pipeline.cachedir import human, mib, scan
+
+    try:
+        limit = _project_config(config_file).cache_max_size or DEFAULT_MAX_MIB
+    except ConfigFileError as error:
+        _error(str(error))
+        sys.exit(EXIT_ERROR)
+    root = cache_dir or str(default_cache_dir())
+    contents = scan(root)
+    click.echo(f"folder: {root}" + ("" if os.path.isdir(root) else " (not made yet)"))
+    for kind, (count, size) in contents.by_kind().items():
+        click.echo(f"{kind}: {count} {'entry' if count == 1 else 'entries'}, {human(size)}")
+    temporary = sum(file.size for file in contents.temporary)
+    click.echo(f"temporary files: {len(contents.temporary)}, {human(temporary)}")
+    click.echo(f"total: {human(contents.size)} ({contents.size} bytes), limit {mib(limit)}")
+    sys.exit(EXIT_CLEAN)
+
+
+@cache_group.command("clean", short_help="Remove everything gupcheck keeps in the cache folder.")
+@_CACHE_DIR_OPTION
+def cache_clean(cache_dir: str | None) -> None:
+    """Remove every entry gupcheck keeps in the cache folder, and nothing else that is there.
+
+    Files another gupcheck is writing at the moment, and a precompiled header it is building, are left.
+    """
+    from gupcheck.pipeline.cachedir import clean, human
+
+    root = cache_dir or str(default_cache_dir())
+    removal = clean(root)
+    click.echo(
+        f"removed {removal.entries} {'entry' if removal.entries == 1 else 'entries'} "
+        f"({human(removal.bytes)}) from {root}"
+    )
+    if removal.left_in_use:
+        click.echo(f"left {removal.left_in_use} in use by a gupcheck running now")
+    if removal.error is not None:
+        _error(f"cannot remove everything from the cache: {removal.error}")
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_CLEAN)

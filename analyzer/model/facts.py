@@ -346,3 +346,11 @@ class TranslationUnitFacts:
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity in ("error", "fatal")]
+
+    @property
+    def missing_headers(self) -> list[str]:
+        """The headers the parse could not find, as the `#include` named them."""
+        return [found.group(1) for d in self.errors if (found := _MISSING_HEADER.search(d.message))]
+
+
+_MISSING_HEADER = re.compile(r"'([^']+)' file not found")  # clang's diagnostic for an #include

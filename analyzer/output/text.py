@@ -69,9 +69,13 @@ def render_text(
     files_analysed: int,
     files_not_analysed: int = 0,
     rules_stopped: int = 0,
+    baselined: int = 0,
+    unused_suppressions: int = 0,
+    diagnostics_only: bool = False,
 ) -> str:
     """All findings, sorted, each with its source snippet, then the rules involved and a summary line.
-    Findings an inline comment suppresses are only counted in the summary."""
+    Findings an inline comment suppresses, and those the baseline hides, are only counted in the
+    summary. `diagnostics_only`: the findings alone, as a compiler prints them into a build log."""
     style = _Style(color)
     every = list(findings)
     ordered = sorted((f for f in every if f.suppression is None), key=Finding.sort_key)
@@ -80,11 +84,20 @@ def render_text(
     shown_notes: set[tuple[str, str]] = set()  # a file's notes (e.g. how it was parsed) are shown once
     for finding in ordered:
         lines.extend(_render_finding(finding, style, source_root, shown_notes))
+    if diagnostics_only:
+        return "".join(line + "\n" for line in lines)
     if ordered:
         lines.append(_rules_line(ordered, rules))
     summary = _summary_line(ordered, files_analysed, style) + _incomplete(files_not_analysed, rules_stopped)
     if suppressed:
         summary += f"; {_plural(suppressed, 'finding')} suppressed in the source"
+    if baselined:
+        summary += f"; {_plural(baselined, 'finding')} in the baseline not shown"
+    if unused_suppressions:
+        summary += (
+            f"; {_plural(unused_suppressions, 'suppression')} matched no finding "
+            "(--report-unused-suppressions lists them)"
+        )
     lines.append(summary)
     return "\n".join(lines) + "\n"
 
@@ -110,6 +123,9 @@ def _render_finding(
     lines.extend(_snippet(loc, style))
     if finding.hint:
         lines.append(f"  {style(_HINT_COLOR, 'hint:')} {finding.hint}")
+    if finding.fixes:  # the one --diff shows and --fix applies
+        fix = finding.fixes[0].description
+        lines.append(f"  {style(_HINT_COLOR, 'fix available:')} {fix} (--diff shows it, --fix applies it)")
     for related in finding.related:
         where = style(_BOLD, f"{_format_location(related.location, source_root)}:")
         lines.append(f"{where} {style.level(Level.NOTE)} {related.message}")

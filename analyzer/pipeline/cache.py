@@ -8,7 +8,9 @@ entry with their size and modification time; an entry whose headers changed sinc
 
 Entries are written to a temporary file and renamed into place, so two runs sharing a cache never
 see a half-written entry. Each entry carries a digest of its payload: a truncated or corrupt entry is
-ignored (and replaced by the next run), never trusted.
+ignored (and replaced by the next run), never trusted. Reading an entry marks it used; after a run that
+wrote entries, `pipeline.cachedir.trim` removes the least recently used until the folder is under its
+size limit.
 
 Facts are pickled. The cache directory belongs to the user running gupcheck (by default
 ``$XDG_CACHE_HOME/gupcheck``, else ``~/.cache/gupcheck``); do not point ``--cache-dir`` at a directory
@@ -155,6 +157,8 @@ class FactCache:
     def store(self, key: str, unit: TranslationUnitFacts) -> str | None:
         """Write an entry atomically. Returns None, or why the cache cannot be written (the run goes
         on without it: it does not depend on it)."""
+        if unit.missing_headers:  # the entry could not tell when the header appears: not kept
+            return None
         headers = [(path, file_identity(path)) for path in unit.headers]
         summary = TranslationUnitFacts(
             unit.path,

@@ -15,9 +15,10 @@ from gupcheck.frontend import buildconfig
 from gupcheck.frontend.discovery import discover_sources, read_regular_file
 from gupcheck.kernel_api.declared import ApiKnowledge
 from gupcheck.model.facts import TranslationUnitFacts
-from gupcheck.model.findings import Finding, InputProblem
+from gupcheck.model.findings import Finding, InputProblem, Suppression
 from gupcheck.model.rule import LazyRule, Rule
 from gupcheck.pipeline.cache import CachedFacts, FactCache, unwritable_warning
+from gupcheck.pipeline.cachedir import DEFAULT_MAX_MIB, limit_bytes, trim
 from gupcheck.pipeline.factcodec import FactDecoder
 from gupcheck.pipeline.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
 from gupcheck.pipeline.isolation import RuleBudget, run_rule
@@ -30,6 +31,7 @@ from gupcheck.pipeline.workers import (
     WorkerPool,
     run_in_process,
 )
+from gupcheck.rules import ALL_RULES
 
 if TYPE_CHECKING:
     from gupcheck.model.program import Unfinished
@@ -62,6 +64,8 @@ class Analysis:
     units: list[TranslationUnitFacts] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. ioctl requests no analysed driver handles
     cache_problems: set[str] = field(default_factory=set)  # warnings: the cache could not be written
+    baselined: int = 0  # findings the baseline hides
+    unused_suppressions: list[Suppression] = field(default_factory=list)  # matched no finding
     stats: RunStats = field(default_factory=RunStats)
 
     @property
@@ -107,6 +111,7 @@ def analyse(
     reporting: Reporting | None = None,
     max_memory: int | None = DEFAULT_MEMORY_MIB,
     rule_budget: RuleBudget | None = None,
+    cache_max_size: float | None = DEFAULT_MAX_MIB,
 ) -> Analysis:
     """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options.
 
@@ -116,7 +121,8 @@ def analyse(
     glob patterns of paths to skip; `executor` replaces the local workers (for example a cluster);
     `api` declares wrappers gupcheck cannot see (from the configuration); `reporting` says what of the
     findings to report (levels, files, baseline); `max_memory` bounds each worker's address space (MiB);
-    `rule_budget` each rule's time and memory.
+    `rule_budget` each rule's time and memory; `cache_max_size` (MiB, None: no limit) is what the cache
+    may hold after the run has written to it (least recently used entries go first).
     """
     target = target_kernel
     if target is not None:
@@ -159,7 +165,7 @@ def analyse(
                 for unit in result.units:
                     _account(result, unit, "cache")
                 _finish_stats(result, cache, None)
-                result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
+                _report(result, findings, rules, reporting)
                 stats.stages["findings (cached)"] = time.perf_counter() - clock
                 return result
 
@@ -189,11 +195,32 @@ def analyse(
         unwritable = cache.store_result(FactCache.result_key(analysed, settings), (findings, result.notes))
         if unwritable is not None:
             result.cache_problems.add(unwritable_warning(cache.root, unwritable))
+    if cache is not None and cache_max_size is not None:  # this run wrote to it: back under the limit
+        trim(cache.root, limit_bytes(cache_max_size))
     # one warning for each thing that went wrong, whatever the number of writes that failed
     result.problems += [InputProblem("", warning, fatal=False) for warning in sorted(result.cache_problems)]
-    result.findings = postprocess(findings, result.units, _names(rules), reporting or Reporting())
+    _report(result, findings, rules, reporting)
     stats.stages["link and rules"] = time.perf_counter() - clock
     return result
+
+
+def _report(
+    result: Analysis, findings: list[Finding], rules: tuple[Rule | LazyRule, ...], reporting: Reporting | None
+) -> None:
+    """What of `findings` the run reports, and warnings for suppressions that name no rule."""
+    reported = postprocess(findings, result.units, _names(rules), reporting or Reporting())
+    result.findings = reported.findings
+    result.baselined = reported.baselined
+    result.unused_suppressions = reported.suppressions.unused
+    result.problems += [
+        InputProblem(
+            unknown.location.path,
+            f"line {unknown.location.line}: suppression names unknown rule '{unknown.name}' "
+            f"(known: {', '.join(rule.id for rule in ALL_RULES)})",
+            fatal=False,
+        )
+        for unknown in reported.suppressions.unknown
+    ]
 
 
 def _compute_facts(
@@ -389,6 +416,10 @@ def _report_parse_errors(unit: TranslationUnitFacts, problems: list[InputProblem
         problems.append(InputProblem(unit.path, f"partly analysed: {skipped}", fatal=False))
     if unit.errors:
         first = unit.errors[0]
-        where = f"{first.location.line}:{first.location.column}: " if first.location else ""
+        where = ""
+        if first.location is not None:  # an error inside a header names the header
+            in_header = first.location.path and first.location.path != unit.path
+            where = f"{first.location.path}:" if in_header else ""
+            where += f"{first.location.line}:{first.location.column}: "
         message = f"parsed with {len(unit.errors)} error(s), analysed anyway (first: {where}{first.message})"
         problems.append(InputProblem(unit.path, message, fatal=False))

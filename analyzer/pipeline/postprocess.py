@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gupcheck.model.facts import HeaderMode, TranslationUnitFacts
-from gupcheck.model.findings import Finding, Level
+from gupcheck.model.findings import Finding, Level, SourceLocation
 from gupcheck.pipeline.baseline import fingerprint_of
-from gupcheck.pipeline.suppressions import apply_suppressions
+from gupcheck.pipeline.suppressions import SuppressionAudit, apply_suppressions, audit_suppressions
+from gupcheck.rules import ALL_RULES
 
 MODE_NOTES = {
     HeaderMode.KERNEL_MODEL: "parsed with gupcheck's built-in kernel API model, not real kernel headers "
@@ -33,29 +34,52 @@ class Reporting:
     source_root: str = ""  # what the fingerprints' paths are relative to
 
 
+@dataclass
+class Reported:
+    """What the post-processing leaves to report."""
+
+    findings: list[Finding]
+    baselined: int = 0  # findings not suppressed in the source that the baseline hides
+    suppressions: SuppressionAudit = field(default_factory=SuppressionAudit)
+
+
 def postprocess(
     findings: Iterable[Finding],
     units: Iterable[TranslationUnitFacts],
     rule_names: Mapping[str, str],
     reporting: Reporting,
-) -> list[Finding]:
+) -> Reported:
     """The findings to report, from what the rules produced. `rule_names` maps rule id -> name."""
+    units = list(units)
     ordered = _with_parse_notes(findings, units)
     ordered.sort(key=Finding.sort_key)
-    apply_suppressions(ordered, dict(rule_names))
+    used = apply_suppressions(ordered, dict(rule_names))
     for finding in ordered:
         level = reporting.levels.get(finding.rule_id) or reporting.levels.get(
             rule_names.get(finding.rule_id, "")
         )
         if level is not None:
             finding.level = level
+    audited = [unit.path for unit in units]
     if reporting.report_only is not None:
         wanted = {os.path.realpath(name) for name in reporting.report_only}
         ordered = [f for f in ordered if os.path.realpath(f.location.path) in wanted]
+        audited = [path for path in audited if os.path.realpath(path) in wanted]
+    reported = Reported(ordered, suppressions=_audit(audited, used, rule_names))
     if reporting.baseline:
         root = reporting.source_root or os.getcwd()
-        ordered = [f for f in ordered if fingerprint_of(f, root) not in reporting.baseline]
-    return ordered
+        reported.findings = [f for f in ordered if fingerprint_of(f, root) not in reporting.baseline]
+        reported.baselined = sum(1 for f in ordered if f.suppression is None) - sum(
+            1 for f in reported.findings if f.suppression is None
+        )
+    return reported
+
+
+def _audit(paths: list[str], used: set[SourceLocation], rule_names: Mapping[str, str]) -> SuppressionAudit:
+    """Suppressions in `paths` naming unknown rules, or matching no finding of a rule that ran."""
+    known = {name.lower() for rule in ALL_RULES for name in (rule.id, rule.name)}
+    running = {name.lower() for pair in rule_names.items() for name in pair}
+    return audit_suppressions(paths, used, known, running)
 
 
 def _with_parse_notes(findings: Iterable[Finding], units: Iterable[TranslationUnitFacts]) -> list[Finding]:

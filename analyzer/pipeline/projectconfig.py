@@ -14,8 +14,11 @@ file are relative to the file's directory. Command-line options override the fil
     jobs = 4
     timeout = 300
     max-memory = 4096                # MiB for each parser process
-    enable = ["GUP001", "GUP002"]     # only these rules (default: all)
-    disable = ["GUP005"]
+    cache-max-size = 512             # MiB the cache may hold (least recently used entries go first)
+    enable = ["GUP001", "GUP002"]     # only these rules (default: all); --select on the command line
+    disable = ["GUP005"]              # --ignore on the command line
+    fail-level = "warning"            # exit 1 only for findings at this level or above (default: note)
+    baseline = "main.sarif"           # report only findings this SARIF log of an earlier run lacks
     [levels]                          # ([tool.gupcheck.levels] in pyproject.toml)
     GUP003 = "warning"                # error, warning or note
     [api]
@@ -40,6 +43,7 @@ from typing import Any
 from gupcheck.kernel_api.declared import ApiKnowledge, PinningIoctl, PinWrapper
 from gupcheck.kernel_api.pins import FOLL_GET, FOLL_PIN, PinKind
 from gupcheck.model.findings import Level, SourceLocation
+from gupcheck.pipeline.cachedir import parse_mib
 
 CONFIG_FILE = ".gupcheck.toml"
 
@@ -61,9 +65,12 @@ class ProjectConfig:
     jobs: int | None = None
     timeout: float | None = None
     max_memory: int | None = None  # MiB for each parser process
+    cache_max_size: float | None = None  # MiB the cache may hold
     enable: list[str] | None = None
     disable: list[str] = field(default_factory=list)
     levels: dict[str, Level] = field(default_factory=dict)
+    fail_level: Level | None = None
+    baseline: str | None = None  # absolute
     api: ApiKnowledge = field(default_factory=ApiKnowledge)
 
 
@@ -170,9 +177,12 @@ _TOP_KEYS = {
     "jobs",
     "timeout",
     "max-memory",
+    "cache-max-size",
     "enable",
     "disable",
     "levels",
+    "fail-level",
+    "baseline",
     "api",
 }
 _API_KEYS = {"pins", "releases", "locks", "unlocks", "pinning-ioctls"}
@@ -193,7 +203,11 @@ def _parse(file: Path, table: Any, prefix: str) -> ProjectConfig:
 
     config.paths = [resolve(item) for item in read.strings(table, "paths") or []]
     config.exclude = read.strings(table, "exclude") or []
-    for key, attribute in (("kernel-dir", "kernel_dir"), ("compile-commands", "compile_commands")):
+    for key, attribute in (
+        ("kernel-dir", "kernel_dir"),
+        ("compile-commands", "compile_commands"),
+        ("baseline", "baseline"),
+    ):
         value = read.string(table, key)
         if value is not None:
             setattr(config, attribute, resolve(value))
@@ -217,6 +231,12 @@ def _parse(file: Path, table: Any, prefix: str) -> ProjectConfig:
     if memory is not None and (not isinstance(memory, int) or isinstance(memory, bool) or memory < 256):
         raise read.fail("max-memory", "expected MiB for each parser process (256 or more)")
     config.max_memory = memory
+    cache_max_size = table.get("cache-max-size")
+    if cache_max_size is not None:
+        try:
+            config.cache_max_size = parse_mib(cache_max_size)
+        except ValueError:
+            raise read.fail("cache-max-size", "expected MiB the cache may hold (a positive number)") from None
     config.enable = read.strings(table, "enable")
     config.disable = read.strings(table, "disable") or []
     levels = table.get("levels", {})
@@ -227,6 +247,12 @@ def _parse(file: Path, table: Any, prefix: str) -> ProjectConfig:
             config.levels[rule] = Level(level)
         except ValueError:
             raise read.fail(f"levels.{rule}", 'expected "error", "warning" or "note"') from None
+    fail_level = read.string(table, "fail-level")
+    if fail_level is not None:
+        try:
+            config.fail_level = Level(fail_level)
+        except ValueError:
+            raise read.fail("fail-level", 'expected "error", "warning" or "note"') from None
     config.api = _api(read, table.get("api", {}))
     return config
 
