@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,3 +152,49 @@ def test_kbuild_without_a_source_file_is_a_one_line_error() -> None:
     )
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "no .c file" in run.stderr
+
+
+def _readme_pre_commit_block() -> str:
+    """The README's .pre-commit-config.yaml, as a user copies it."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split("# .pre-commit-config.yaml\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is needed for pre-commit")
+def test_the_readme_pre_commit_recipe_works_as_written(tmp_path: Path) -> None:
+    block = _readme_pre_commit_block()
+    rev = re.search(r"^\s*rev: (\S+)", block, re.MULTILINE)
+    assert rev is not None, block
+    exists = subprocess.run(["git", "cat-file", "-e", f"{rev.group(1)}^{{commit}}"], cwd=REPO)
+    assert exists.returncode == 0, f"rev {rev.group(1)} is not a commit of this repository"
+    # the one substitution: the README's repo is the reader's clone, here the repository under test
+    config, replaced = re.subn(r"(^\s*- repo: )\S+", rf"\g<1>{REPO}", block, count=1, flags=re.MULTILINE)
+    assert replaced == 1, block
+    repo = tmp_path / "project"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / ".pre-commit-config.yaml").write_text(config)
+    shutil.copy(TESTDATA / "example" / "demo_dev.c", repo / "demo_dev.c")
+    _git(repo, "add", ".pre-commit-config.yaml", "demo_dev.c")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    env.pop("GUPCHECK_KERNEL_DIR", None)
+
+    def pre_commit_run() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "run"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+        )
+
+    refused = pre_commit_run()
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "demo_dev.c:66:" in refused.stdout and "[GUP005]" in refused.stdout
+    # the recipe's --fail-level=error: the same findings as warnings are shown but pass
+    (repo / ".gupcheck.toml").write_text('[levels]\nGUP005 = "warning"\n')
+    _git(repo, "add", ".gupcheck.toml")
+    passed = pre_commit_run()
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed" in passed.stdout
