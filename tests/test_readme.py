@@ -120,3 +120,34 @@ def test_each_reliability_promise_names_tests_that_exist() -> None:
         assert named or named_files, f"a promise without a test: {promise[:80]}"
         assert set(named) <= defined, set(named) - defined
         assert set(named_files) <= files, set(named_files) - files
+
+
+def _commands_and_options() -> list[tuple[str, list[str]]]:
+    """(command, the spellings of one of its options) for every option of every command."""
+    import click
+
+    from gupcheck.cli.commands import main
+
+    found = []
+    for name, command in main.commands.items():
+        found.append((name, [name]))
+        for group_command in getattr(command, "commands", {}).values():  # `gupcheck cache info`
+            found.append((f"{name} {group_command.name}", [str(group_command.name)]))
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name != "help":
+                found.append((name, [*param.opts, *param.secondary_opts]))
+    return found
+
+
+def test_the_readme_documents_every_command_option_and_format() -> None:
+    text = README.read_text(encoding="utf-8")
+    undocumented = [
+        f"{command}: {' / '.join(spellings)}"
+        for command, spellings in _commands_and_options()
+        if not any(re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", text) for s in spellings)
+    ]
+    assert undocumented == []
+    from gupcheck.cli.commands import main
+
+    formats = next(p for p in main.commands["check"].params if p.name == "output_format")
+    assert all(f"--format {choice}" in text for choice in formats.type.choices)  # type: ignore[attr-defined]
