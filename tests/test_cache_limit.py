@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_cli import gupcheck
 
 from gupcheck.pipeline import cachedir
 
@@ -25,19 +26,6 @@ CASE_B = GUP001 / "released-in-release" / "holdbuf.c"
 CASE_C = GUP001 / "unreachable-helper" / "bootpin.c"
 CASE_D = GUP001 / "chunked-partial-pin" / "pagehash.c"
 HOUR = 3600
-
-
-def gupcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    environment = dict(os.environ)
-    environment.pop("GUPCHECK_KERNEL_DIR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "gupcheck", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-    )
 
 
 def files_in(folder: Path) -> dict[Path, int]:

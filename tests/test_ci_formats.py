@@ -4,14 +4,12 @@ from hand-made findings, and end to end through the command line on testdata/exa
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from test_cli import gupcheck
 
 from gupcheck.model.findings import Finding, Level, RelatedLocation, SourceLocation, Suppression
 from gupcheck.model.rule import LazyRule
@@ -95,19 +93,6 @@ def unescape(text: str) -> str:
     for escaped, character in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
         text = text.replace(escaped, character)
     return text
-
-
-def gupcheck(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    environment = dict(os.environ)
-    environment.pop("GUPCHECK_KERNEL_DIR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "gupcheck", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-    )
 
 
 # --- GitHub Actions workflow commands ---

@@ -5,17 +5,16 @@ text report says a fix is available; and the rules offer fixes only where they a
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import shutil
 import stat
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from test_cli import gupcheck as run_gupcheck
+from test_cli import tree_digest
 from testdata_cases import TESTDATA
 
 from gupcheck.analyses.context import Analyses
@@ -32,15 +31,6 @@ REPO = Path(__file__).resolve().parent.parent
 CASES = sorted({path.parent for path in TESTDATA.rglob("*.c") if not is_repro_folder(str(path.parent))})
 
 
-def tree_digest(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        digest.update(str(path.relative_to(root)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def copy_case(case: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "src" / case.relative_to(TESTDATA)
     shutil.copytree(case, copy)
@@ -54,16 +44,8 @@ def findings_of(folder: Path) -> list[Finding]:
 
 
 def gupcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    environment = {**os.environ}
-    environment.pop("GUPCHECK_KERNEL_DIR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "gupcheck", "--kernel-model", "--no-cache", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-    )
+    """The command line on the built-in kernel model, without the cache."""
+    return run_gupcheck("--kernel-model", "--no-cache", *args, cwd=cwd)
 
 
 # -- every fix of testdata -----------------------------------------------------------------------
