@@ -18,3 +18,14 @@ LINKERS: dict[str, int] = {
     "rb_link_node": 0,
     "rb_insert_color": 0,
 }
+
+# Calls that put pages into a structure that goes on pointing at them (a scatterlist entry, an sg
+# table): the position of that structure and of the page (or pages array). The pages then live as long
+# as the structure does: it is followed as the pages are.
+PAGE_HOLDERS: dict[str, tuple[int, int]] = {
+    "sg_set_page": (0, 1),
+    "sg_alloc_table_from_pages": (0, 1),
+    "sg_alloc_table_from_pages_segment": (0, 1),
+    "__sg_alloc_table_from_pages": (0, 1),
+    "sg_alloc_append_table_from_pages": (0, 1),
+}

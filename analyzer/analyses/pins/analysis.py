@@ -26,7 +26,7 @@ from gupcheck.analyses.pins.sites import Pin, find_pins, pages_key
 from gupcheck.analyses.pins.summaries import PinnedOutput, PinSummary
 from gupcheck.analyses.summaries import summarise_bottom_up
 from gupcheck.kernel_api.allocators import PAGE_ALLOCATORS, allocates
-from gupcheck.kernel_api.containers import LINKERS
+from gupcheck.kernel_api.containers import LINKERS, PAGE_HOLDERS
 from gupcheck.kernel_api.entries import SYSCALL_ROLES, Role
 from gupcheck.kernel_api.frees import FREES
 from gupcheck.kernel_api.memory import MEMORY_ACCESS
@@ -189,9 +189,17 @@ class PinAnalysis:
         return None
 
     def _call_event(self, fn: Function, call: CallSite, tracked: set[str]) -> PinEvent | None:
-        """A call that releases, keeps, or takes the address of the pages."""
+        """A call that releases, keeps, or takes the address of the pages. A structure the pages are put
+        into (`sg_set_page(&sgl[i], pages[i], ...)`) joins `tracked`."""
         if self._releases(fn, call, tracked):
             return Released(call)
+        holder = PAGE_HOLDERS.get(call.callee)
+        if holder is not None and max(holder) < len(call.args):
+            container, pages = call.args[holder[0]], call.args[holder[1]]
+            if any(root_of(name) in tracked for name in (*pages.names, pages.base or "")):
+                if container.path or container.base:
+                    tracked.add(root_of(container.path or container.base or ""))
+                return None
         if (
             self.program.callee(fn, call) is None
             and not self._keeps_nothing(call.callee)

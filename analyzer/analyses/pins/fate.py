@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from gupcheck.analyses.dataflow import cycles, must_facts
+from gupcheck.analyses.dataflow import cycles, must_facts, reachable_from
 from gupcheck.analyses.pins.events import Escaped, HandedOut, Handle, Output, Released, Returned, Stored
 from gupcheck.analyses.pins.sites import Pin
 from gupcheck.kernel_api.errors import ERROR_POINTER_TESTS
@@ -42,6 +42,12 @@ class Fate:
 class SearchState(NamedTuple):
     node: int
     live: bool  # the pin call's result variable still holds its return value
+    forgotten: frozenset[str] = frozenset()  # branch outcomes known at the pin that a write undid
+
+
+# At most this many conditions known at the pin are told apart by whether a write on the path undid
+# them (2**N sets of them per node); past it, they are all forgotten from the pin on.
+KNOWN_TRACKED = 6
 
 
 def follow(analysis: PinAnalysis, pin: Pin) -> Fate:
@@ -79,14 +85,15 @@ class _PathSearch:
         # `if (is_userptr) { pin } ... if (is_userptr) unpin`: a condition that held at the pin
         # still holds at a later test of the same condition (unless its variables change)
         self.known = _known_outcomes(analysis.branch_facts(fn)[pin.node.id])
+        self.undoes = _undoing_writes(fn, pin.node, self.known)
         self.parents: dict[SearchState, SearchState | None] = {}
         self.queue: deque[SearchState] = deque()
         self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # handles kept on the way (page_to_pfn)
 
     def run(self) -> Fate:
-        start = SearchState(self.pin.node.id, True)
+        start = SearchState(self.pin.node.id, True, self.undoes.get(self.pin.node.id, frozenset()))
         self.parents[start] = None  # the path starts here
-        self.expand(start, self.pin.node, True)
+        self.expand(start, self.pin.node, True, start.forgotten)
         while self.queue:
             state = self.queue.popleft()
             node = self.fn.nodes[state.node]
@@ -98,25 +105,24 @@ class _PathSearch:
             live = state.live
             if live and self.result and any(store.target.path == self.result for store in node.stores):
                 live = False
-            self.expand(state, node, live)
+            self.expand(state, node, live, state.forgotten | self.undoes.get(node.id, frozenset()))
         return self.fate
 
-    def expand(self, state: SearchState, node: CfgNode, live: bool) -> None:
+    def expand(self, state: SearchState, node: CfgNode, live: bool, forgotten: frozenset[str]) -> None:
         """Queue the successors of `node` (reached as `state`) the pin's outcome and the known branches
-        allow, `live` telling whether the result variable still holds the pin's value after `node`.
-        Each new state's parent is the state it was found from, so the parent links form a tree."""
+        allow, `live` telling whether the result variable still holds the pin's value after `node` and
+        `forgotten` which known branches a write on the path undid. Each new state's parent is the state
+        it was found from, so the parent links form a tree."""
         for edge in node.succs:
             if live and _pin_failed(
                 self.analysis, node, edge, self.result, self.pin.call, self.zero_on_success
             ):
                 continue
-            if (
-                node is not self.pin.node
-                and node.condition is not None
-                and self.known.get(node.text, edge.label) != edge.label
-            ):
-                continue
-            successor = SearchState(edge.target, live)
+            if node is not self.pin.node and node.condition is not None:
+                text, label = condition_key(node.text, edge.label)
+                if self.known.get(text, label) != label and text not in forgotten:
+                    continue
+            successor = SearchState(edge.target, live, forgotten)
             if successor not in self.parents:
                 self.parents[successor] = state
                 self.queue.append(successor)
@@ -174,6 +180,57 @@ def _known_outcomes(facts: frozenset) -> dict[str, EdgeLabel | None]:
     return {text: labels.pop() for text, labels in outcomes.items() if len(labels) == 1}
 
 
+def _undoing_writes(
+    fn: Function, pin: CfgNode, known: dict[str, EdgeLabel | None]
+) -> dict[int, frozenset[str]]:
+    """Node -> the conditions known at the pin whose outcome a write at that node (the pin's own, or a
+    later one: `rc = ...`, `i++` in a loop) may change. Past KNOWN_TRACKED such conditions, all of them
+    are undone from the pin on (bounded, and never prunes a path that might be taken)."""
+    if not known:
+        return {}
+    undoes: dict[int, set[str]] = {}
+    for node_id in sorted(reachable_from(fn, pin.id, include_start=True)):
+        written = {root_of(store.target.path) for store in fn.nodes[node_id].stores if store.target.path}
+        for text in known:
+            if not written.isdisjoint(_names_in(text)):
+                undoes.setdefault(node_id, set()).add(text)
+    undone = set().union(*undoes.values()) if undoes else set()
+    if len(undone) > KNOWN_TRACKED:  # bounded: the states of a node do not grow past 2**KNOWN_TRACKED
+        return {pin.id: frozenset(undone)}
+    return {node_id: frozenset(texts) for node_id, texts in undoes.items()}
+
+
+def condition_key(text: str, label: EdgeLabel | None) -> tuple[str, EdgeLabel | None]:
+    """A condition and a branch of it, with negations taken off: `if (!pvec)`'s false branch is
+    `if (pvec)`'s true branch."""
+    negated = False
+    while True:
+        text = text.strip()
+        if text.startswith("!") and not text.startswith("!="):
+            text, negated = text[1:], not negated
+        elif text.startswith("(") and _closes_at_end(text):
+            text = text[1:-1]
+        else:
+            break
+    if negated and label in (EdgeLabel.TRUE, EdgeLabel.FALSE):
+        label = EdgeLabel.FALSE if label is EdgeLabel.TRUE else EdgeLabel.TRUE
+    return text, label
+
+
+def _closes_at_end(text: str) -> bool:
+    """`(a && b)`, not `(a) && (b)`: the opening parenthesis is closed by the last character."""
+    depth = 0
+    for position, character in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth == 0:
+            return position == len(text) - 1
+    return False
+
+
+def _names_in(condition: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", condition))
+
+
 def _path(fn: Function, parents: dict[SearchState, SearchState | None], end: SearchState) -> list[CfgNode]:
     """The nodes from the pin to `end`, following the search's parent links."""
     path = []
@@ -189,22 +246,20 @@ def branch_facts(fn: Function) -> dict[int, frozenset]:
     a later test can repeat: those the function tests more than once, or in a loop. (Facts of the
     others are never asked for; leaving them out keeps the work linear in a function of thousands
     of `if (...) goto` tests.)"""
-    tested = Counter(node.text for node in fn.nodes if node.condition is not None)
+    tested = Counter(condition_key(node.text, None)[0] for node in fn.nodes if node.condition is not None)
     looping = cycles(fn)
 
     def edge_gen(node: CfgNode, edge: Edge) -> Iterator[tuple[str, str, EdgeLabel | None]]:
-        if (
-            node.condition is not None
-            and edge.outcome is not None
-            and (tested[node.text] > 1 or node.id in looping)
-        ):
-            yield ("cond", node.text, edge.label)
+        if node.condition is not None and edge.outcome is not None:
+            text, label = condition_key(node.text, edge.label)
+            if tested[text] > 1 or node.id in looping:
+                yield ("cond", text, label)
 
     words: dict[str, frozenset[str]] = {}  # the names a condition reads, by its text
 
     def names_in(condition: str) -> frozenset[str]:
         if condition not in words:
-            words[condition] = frozenset(re.findall(r"\w+", condition))
+            words[condition] = _names_in(condition)
         return words[condition]
 
     def transfer(node: CfgNode, facts: frozenset) -> frozenset:
