@@ -82,6 +82,11 @@ else
     echo "setup-kernel: extracted into $dest"
 fi
 
+# Trees of another architecture (arm64) and version for tests/test_tree_arch.py, unpacked into
+# .cache/kernels/ (never installed); without a network those tests skip.
+sh "$repo/scripts/setup-kernel-trees.sh" ||
+    echo "setup-kernel: no arm64 or other-version kernel trees (tests/test_tree_arch.py skips them)" >&2
+
 headers=""
 for d in /usr/src/linux-headers-*-amd64; do
     [ -f "$d/Makefile" ] && headers="$d"

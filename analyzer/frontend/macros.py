@@ -39,7 +39,12 @@ class MacroIndex:
     def record(self, cursor: ci.Cursor) -> MacroUse:
         """Index a MACRO_INSTANTIATION cursor of the main file."""
         ext = cursor_extent(cursor)
-        use = MacroUse(cursor.spelling, ext.start, ext.end, ext.line, ext.column)
+        end = ext.end
+        if cursor.spelling in MACRO_CALLS and end - ext.start == len(cursor.spelling):
+            # An object-like alias of a function-like macro (arm64: `#define put_user __put_user`):
+            # clang records the name alone; the use is the name and its arguments, as on x86.
+            end = _arguments_end(self.unit.source, end) or end
+        use = MacroUse(cursor.spelling, ext.start, end, ext.line, ext.column)
         self.names.add(use.name)
         # keep the outermost use at an offset (nested instantiations share the start)
         if use.start not in self.uses or self.uses[use.start].end < use.end:
@@ -81,6 +86,40 @@ class MacroIndex:
                 if not any(f.start <= use.start and use.end <= f.end for f in found):
                     found.append(use)
         return found
+
+
+MAX_ARGUMENTS_BYTES = 65536  # the longest macro argument list looked through
+
+
+def _arguments_end(source: bytes, at: int) -> int | None:
+    """The offset after the `)` closing the argument list that opens at `at` (after blanks), or None
+    when no `(` follows or it does not close within `MAX_ARGUMENTS_BYTES`."""
+    n = len(source)
+    i = at
+    while i < n and source[i] in b" \t\r\n":
+        i += 1
+    if i >= n or source[i] != ord("("):
+        return None
+    depth = 0
+    quote = 0
+    limit = min(n, i + MAX_ARGUMENTS_BYTES)
+    while i < limit:
+        c = source[i]
+        if quote:
+            if c == ord("\\"):
+                i += 1
+            elif c == quote:
+                quote = 0
+        elif c in b"\"'":
+            quote = c
+        elif c == ord("("):
+            depth += 1
+        elif c == ord(")"):
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
 
 
 def spelled_as_deref(pointer: Value, macro: MacroUse, source: bytes) -> bool:
