@@ -146,13 +146,15 @@ def calls_in(tu: cindex.TranslationUnit) -> set[str]:
 
 
 @pytest.fixture
-def no_running_kernel_tree(monkeypatch):
-    """No GUPCHECK_KERNEL_DIR and a running kernel without /lib/modules/<release>/build."""
+def no_running_kernel_tree(monkeypatch, tmp_path):
+    """No GUPCHECK_KERNEL_DIR, a running kernel without /lib/modules/<release>/build, and no kernel tree
+    installed (the search looks under an empty folder)."""
 
     class FakeUname:
         release = "0.0.0-gupcheck-test-no-such-kernel"
 
     monkeypatch.delenv("GUPCHECK_KERNEL_DIR", raising=False)
+    monkeypatch.setenv("GUPCHECK_KERNEL_SEARCH_ROOT", str(tmp_path / "no-trees-installed"))
     monkeypatch.setattr(buildconfig.os, "uname", lambda: FakeUname())
 
 
@@ -545,6 +547,7 @@ def test_handwritten_database_relative_paths(tmp_path):
         f"-I{proj}/include",
         "-I", f"{tmp_path}/common",
         "-include", f"{proj}/cfg.h",
+        "-isystem", buildconfig.builtin_include_dir(),  # a userland entry keeps the compiler's headers
         "-Wno-unknown-warning-option",
     ]  # fmt: skip
     cfg = BuildConfig(compile_commands=str(tmp_path)).config_for(str(proj / "src" / "a.c"))
@@ -576,6 +579,8 @@ def test_arguments_form_and_shell_tail(tmp_path):
     assert y.side is Side.USERLAND and list(y.args) == [
         "--target=x86_64-linux-gnu",
         "-DY",
+        "-isystem",
+        buildconfig.builtin_include_dir(),  # userland: the compiler's builtin headers
         "-Wno-unknown-warning-option",
     ]
     assert db.lookup(str(tmp_path / "z.c")) is None

@@ -78,7 +78,7 @@ def kernel_tree(root: Path) -> Path:
     """A kernel tree just big enough for a precompiled header of linux/module.h and linux/fs.h."""
     write(root / "Makefile", "# kernel\n")
     (root / "arch" / "x86" / "include" / "asm").mkdir(parents=True)
-    write(root / "include" / "generated" / "autoconf.h", "#define CONFIG_MMU 1\n")
+    write(root / "include" / "generated" / "autoconf.h", "#define CONFIG_X86_64 1\n#define CONFIG_MMU 1\n")
     write(root / "include" / "generated" / "utsrelease.h", '#define UTS_RELEASE "6.1.0-test"\n')
     write(root / "include" / "linux" / "kconfig.h", "#include <generated/autoconf.h>\n")
     write(root / "include" / "linux" / "compiler_types.h", "#define __user\n")

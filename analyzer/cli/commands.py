@@ -18,6 +18,7 @@ import click
 from gupcheck import __version__
 from gupcheck.cli.console import ProgressBar, render_stats
 from gupcheck.frontend.buildconfig import ConfigError
+from gupcheck.frontend.userflags import FlagSet, UserFlags
 from gupcheck.model.facts import HeaderMode, TranslationUnitFacts
 from gupcheck.model.findings import Finding, InputProblem, Level
 from gupcheck.model.rule import LazyRule
@@ -26,6 +27,7 @@ from gupcheck.pipeline.baseline import BaselineError, load_baseline
 from gupcheck.pipeline.cache import FactCache, default_cache_dir
 from gupcheck.pipeline.cachedir import DEFAULT_MAX_MIB, limit_bytes, parse_mib, trim
 from gupcheck.pipeline.engine import Analysis, analyse
+from gupcheck.pipeline.modulecontext import kbuild_entries
 from gupcheck.pipeline.postprocess import Reporting
 from gupcheck.pipeline.projectconfig import ConfigFileError, ProjectConfig, find_config, load_config
 from gupcheck.pipeline.workers import DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, default_jobs
@@ -139,8 +141,9 @@ def _analysis_options(function):
         click.option(
             "--kernel-dir",
             type=click.Path(),
-            help="Kernel build tree (default: $GUPCHECK_KERNEL_DIR, then "
-            "/lib/modules/$(uname -r)/build, else the built-in kernel API model).",
+            help="Kernel build tree (default: $GUPCHECK_KERNEL_DIR, the compile database's tree, "
+            "/lib/modules/$(uname -r)/build, the newest tree installed, else the built-in kernel API "
+            "model; a note names it).",
         ),
         click.option(
             "--kernel-model",
@@ -148,6 +151,37 @@ def _analysis_options(function):
             is_flag=True,
             default=None,
             help="Parse kernel code with the built-in kernel API model even when a kernel tree exists.",
+        ),
+        click.option(
+            "-I",
+            "include_dirs",
+            multiple=True,
+            metavar="DIR",
+            help="Add DIR to every file's include folders, after the others (repeatable).",
+        ),
+        click.option(
+            "-D",
+            "defines",
+            multiple=True,
+            metavar="NAME[=V]",
+            help="Define a macro in every file (repeatable).",
+        ),
+        click.option(
+            "-U", "undefines", multiple=True, metavar="NAME", help="Undefine a macro in every file."
+        ),
+        click.option(
+            "--include",
+            "includes",
+            multiple=True,
+            metavar="FILE",
+            help="Read FILE before every file, as the compiler's -include (repeatable).",
+        ),
+        click.option(
+            "--extra-arg",
+            "extra_args",
+            multiple=True,
+            metavar="ARG",
+            help="Add ARG to every file's parser flags, as clang-tidy's --extra-arg (repeatable).",
         ),
         click.option(
             "--target-kernel",
@@ -307,8 +341,18 @@ def _analysis_options(function):
 @main.command(short_help="Analyse the C files under PATHS (the default command).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @_analysis_options
-def check(paths: tuple[str, ...], **options: Any) -> None:
+@click.option(
+    "--show-config",
+    is_flag=True,
+    help="Print how each file would be parsed (kernel or userland, mode, kernel tree, the exact flags) "
+    "and exit without analysing.",
+)
+def check(paths: tuple[str, ...], show_config: bool, **options: Any) -> None:
     """Analyse the C files under PATHS (default: `paths` from the configuration)."""
+    if show_config:
+        from gupcheck.cli.showconfig import show_config as show
+
+        sys.exit(show(list(paths), options))
     sys.exit(_run(list(paths), options))
 
 
@@ -412,7 +456,7 @@ def _exit_status(
         failing = True
     if failing:
         return EXIT_CLEAN if options["exit_zero"] else EXIT_FINDINGS
-    if not analysis.units:
+    if not analysis.units_given:  # (a module's context, analysed for a file that failed, is not it)
         return EXIT_ERROR  # nothing could be analysed: each file's error line says why
     if with_errors and len(with_errors) == len(units):
         if len(units) > 1:  # one file's own error line says it all
@@ -422,9 +466,10 @@ def _exit_status(
 
 
 def _units_reported(analysis: Analysis, report_only: list[str] | None) -> list[TranslationUnitFacts]:
-    """The files analysed whose problems are the user's: for the hook, the committed ones."""
+    """The files analysed whose problems are the user's: for the hook, the committed ones; never those
+    analysed only as module context."""
     if report_only is None:
-        return analysis.units
+        return analysis.units_given
     wanted = {os.path.realpath(name) for name in report_only}
     return [unit for unit in analysis.units if os.path.realpath(unit.path) in wanted]
 
@@ -515,6 +560,8 @@ def _analysis(
             timeout=options["timeout"] or project.timeout or DEFAULT_TIMEOUT,
             max_memory=options["max_memory"] or project.max_memory or DEFAULT_MEMORY_MIB,
             cache_max_size=options["cache_max_size"],
+            module_context=True,  # a file given alone: with the rest of its module
+            user_flags=_user_flags(options, project),
             excludes=tuple(project.exclude),
             progress=progress,
             api=project.api,
@@ -535,6 +582,19 @@ def _analysis(
     return analysis, executor_summary
 
 
+def _user_flags(options: dict[str, Any], project: ProjectConfig) -> UserFlags:
+    """The configuration's flags and overrides, and the command line's -I/-D/-U/--include/--extra-arg
+    (raises ConfigError for a folder or file that does not exist, or a bad macro)."""
+    command_line = FlagSet.from_options(
+        include_dirs=options.get("include_dirs", ()),
+        defines=options.get("defines", ()),
+        undefines=options.get("undefines", ()),
+        includes=options.get("includes", ()),
+        extra_args=options.get("extra_args", ()),
+    )
+    return UserFlags(project.flags, tuple(project.overrides), command_line)
+
+
 def _report_diagnostics(
     analysis: Analysis,
     options: dict[str, Any],
@@ -550,7 +610,9 @@ def _report_diagnostics(
     if options["verbose"] and not quiet:
         for note in analysis.notes:
             click.echo(f"gupcheck: note: {note}", err=True)
-    modelled = [unit for unit in analysis.units if unit.mode == HeaderMode.KERNEL_MODEL]
+    for note in analysis.build_notes if not quiet else ():  # which kernel tree, or where none was found
+        click.echo(f"gupcheck: note: {note}", err=True)
+    modelled = [unit for unit in analysis.units_given if unit.mode == HeaderMode.KERNEL_MODEL]
     if modelled and not quiet:
         count = f"{len(modelled)} kernel file{'s' if len(modelled) > 1 else ''}"
         click.echo(
@@ -770,7 +832,8 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
     """Kbuild's checker: `make C=1 CHECK="gupcheck kbuild"` (C=2: every file).
 
     Kbuild runs the checker as `$(CHECK) $(CHECKFLAGS) $(c_flags) file.c` from the kernel tree; gupcheck
-    analyses that one file with exactly those flags and prints findings like compiler warnings. It exits
+    analyses that file with exactly those flags, with the other objects of its module as context (the same
+    flags), and prints the findings in that file like compiler warnings. It exits
     0 (findings do not stop the build) unless --werror or GUPCHECK_KBUILD_WERROR=1 is given.
     """
     if command in (("--help",), ("-h",)):  # Kbuild's own flags pass through, so help only when alone
@@ -785,13 +848,16 @@ def kbuild(werror: bool, command: tuple[str, ...]) -> None:
     directory = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="gupcheck-kbuild-") as scratch:
         database = os.path.join(scratch, "compile_commands.json")
-        with open(database, "w", encoding="utf-8") as handle:
-            json.dump(
-                [{"directory": directory, "file": source, "arguments": ["cc", *flags, "-c", source]}], handle
-            )
+        with open(database, "w", encoding="utf-8") as handle:  # the other objects of its module too
+            json.dump(kbuild_entries(directory, source, flags), handle)
         try:
             analysis = analyse(
-                [source], ALL_RULES, compile_commands=database, jobs=1, cache_dir=str(default_cache_dir())
+                [source],
+                ALL_RULES,
+                compile_commands=database,
+                jobs=1,
+                cache_dir=str(default_cache_dir()),
+                module_context=True,
             )
         except ConfigError as error:
             _error(str(error))
@@ -834,7 +900,7 @@ def explain(rule: str) -> None:
 
 
 def _report_problem(problem: InputProblem) -> None:
-    label = "error" if problem.fatal else "warning"
+    label = "error" if problem.fatal else "note" if problem.note else "warning"
     click.echo(f"gupcheck: {label}: {problem}", err=True)
 
 

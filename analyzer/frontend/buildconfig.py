@@ -8,8 +8,9 @@ Four modes (`HeaderMode`), chosen per file by `BuildConfig.config_for` / `config
   options; see `clang_args_from_command`). Whether the file is kernel code is decided by
   ``-D__KERNEL__`` in those flags.
 * ``KERNEL_TREE``: kernel code, and a kernel build tree resolved (``--kernel-dir``, else the
-  ``GUPCHECK_KERNEL_DIR`` environment variable, else ``/lib/modules/$(uname -r)/build``): Kbuild's own
-  include dirs, forced includes and defines (`KernelTree.args`).
+  ``GUPCHECK_KERNEL_DIR`` environment variable, else the compile database's tree, the running kernel's
+  ``/lib/modules/$(uname -r)/build`` or the newest installed one: `kerneltrees.find_kernel_tree`):
+  Kbuild's own include dirs, forced includes and defines (`KernelTree.args`).
 * ``KERNEL_MODEL``: kernel code and no kernel tree: gupcheck's bundled model of the kernel API
   (`model_args`), so a user with nothing installed still gets results.
 * ``SYSTEM``: userland code: the system headers (`userland_args`).
@@ -33,9 +34,17 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from gupcheck.frontend.includes import IncludeRepairer
+from gupcheck.frontend.kbuild import KbuildReader
+from gupcheck.frontend.kernelarch import DEFAULT_ARCH, TreeArch, UnsupportedTree, detect_arch
 from gupcheck.model.facts import HeaderMode, Side
 from gupcheck.storage import file_identity, read_entry, write_entry
+
+if TYPE_CHECKING:
+    from gupcheck.frontend.kerneltrees import Resolution, SearchRoots
+    from gupcheck.frontend.userflags import UserFlags
 
 
 @dataclass(frozen=True)
@@ -171,56 +180,29 @@ def userland_args(path: str | None = None) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 # Kernel build trees
 
-# Kbuild's LINUXINCLUDE + USERINCLUDE (6.1), for SRCARCH=x86, in Kbuild's order. The flag says
-# which half of a split tree holds the directory: "src" = the source tree (Debian's -common),
-# "obj" = the build tree (Debian's -amd64, which holds the generated files and the .config).
+# Kbuild's LINUXINCLUDE + USERINCLUDE (3.7 to 6.12), in Kbuild's order, with {arch} for SRCARCH. The
+# flag says which half of a split tree holds the directory: "src" = the source tree (Debian's
+# -common), "obj" = the build tree (Debian's -amd64, which holds the generated files and the .config).
 _KBUILD_INCLUDE_DIRS: tuple[tuple[str, str], ...] = (
-    ("src", "arch/x86/include"),
-    ("obj", "arch/x86/include/generated"),
+    ("src", "arch/{arch}/include"),
+    ("obj", "arch/{arch}/include/generated"),
     ("src", "include"),
     ("obj", "include"),
-    ("src", "arch/x86/include/uapi"),
-    ("obj", "arch/x86/include/generated/uapi"),
+    ("src", "arch/{arch}/include/uapi"),
+    ("obj", "arch/{arch}/include/generated/uapi"),
     ("src", "include/uapi"),
     ("obj", "include/generated/uapi"),
 )
 
-# Kbuild 6.1 C flags (x86_64, as passed to gcc for a module) that clang accepts and that change how
-# the code parses: predefined macros (__SSE__, __PIE__, __code_model_kernel__, wchar_t), or the
-# dialect. Code-generation-only and warning flags are left out.
-_KBUILD_PARSE_FLAGS: tuple[str, ...] = (
-    "-fno-strict-aliasing",
-    "-fno-common",
-    "-fshort-wchar",
-    "-fno-PIE",
-    "-m64",
-    "-mno-sse",
-    "-mno-mmx",
-    "-mno-sse2",
-    "-mno-3dnow",
-    "-mno-avx",
-    "-mno-80387",
-    "-mno-red-zone",
-    "-mcmodel=kernel",
-    "-fno-delete-null-pointer-checks",
-    "-fno-strict-overflow",
-    # Kbuild's CC_FLAGS_FTRACE on x86_64 (with -pg -mfentry); asm/ftrace.h #errors without it
-    "-DCC_USING_FENTRY",
-    "-Wno-address-of-packed-member",
-    "-Wno-pointer-sign",
-    "-Wno-sign-compare",
-    "-Wno-frame-address",
-    "-Wno-format-security",
-    "-Wno-trigraphs",
-    "-Wno-gnu",  # Kbuild adds it for clang (scripts/Makefile.extrawarn)
-)
+# Kbuild's C flags that change how the code parses (target, dialect, machine flags, defines) come from
+# the tree's architecture, version and configuration: `kernelarch.detect_arch`.
 
 _MAKEFILE_INCLUDE = re.compile(r"^\s*-?include\s+(\S+)/Makefile\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class KernelTree:
-    """A configured kernel build tree (x86).
+    """A configured kernel build tree (x86_64 or arm64: ``arch``, see `kernelarch.detect_arch`).
 
     ``build_dir`` is Kbuild's objtree (where the .config and include/generated live); ``source_dir`` its
     srctree. They are the same directory for an in-tree build. Debian's linux-headers packages split
@@ -231,6 +213,7 @@ class KernelTree:
     build_dir: str
     source_dir: str
     release: str = ""  # UTS_RELEASE, e.g. "6.1.0-56-amd64"
+    arch: TreeArch = DEFAULT_ARCH  # architecture, version and Kbuild's parse flags
 
     @classmethod
     def detect(cls, directory: str) -> KernelTree:
@@ -249,19 +232,27 @@ class KernelTree:
                 f"kernel dir {raw}: kernel sources not found (no include/linux/kconfig.h here, "
                 "through a 'source' link, or in the tree its Makefile includes)"
             )
-        if not os.path.isdir(os.path.join(source, "arch", "x86", "include")):
-            raise ConfigError(f"kernel dir {raw}: no arch/x86 headers in {source} (only x86 is supported)")
         autoconf = os.path.join(build, "include", "generated", "autoconf.h")
         if not os.path.isfile(autoconf):
             raise ConfigError(
                 f"kernel dir {raw}: not a configured build tree (include/generated/autoconf.h missing; "
                 "run 'make modules_prepare')"
             )
-        return cls(build_dir=build, source_dir=source, release=_read_release(build))
+        release = _read_release(build)
+        try:
+            arch = detect_arch(build, source, release)
+        except UnsupportedTree as e:
+            raise ConfigError(f"kernel dir {raw}: {e}") from None
+        return cls(build_dir=build, source_dir=source, release=release, arch=arch)
 
     @property
     def split(self) -> bool:
         return self.build_dir != self.source_dir
+
+    @property
+    def auto_conf(self) -> str:
+        """Kconfig's answers as make reads them (the Kbuild reader's CONFIG_ values)."""
+        return os.path.join(self.build_dir, "include", "config", "auto.conf")
 
     def include_dirs(self) -> list[str]:
         """Kbuild's include dirs, in Kbuild's order, that exist in this tree."""
@@ -270,7 +261,7 @@ class KernelTree:
             base = self.source_dir if half == "src" else self.build_dir
             if half == "obj" and rel == "include" and not self.split:
                 continue  # Kbuild adds -I$(objtree)/include once for an in-tree build
-            d = os.path.join(base, rel)
+            d = os.path.join(base, rel.format(arch=self.arch.srcarch))
             if os.path.isdir(d) and d not in dirs:
                 dirs.append(d)
         return dirs
@@ -288,7 +279,7 @@ class KernelTree:
 
     def args(self, path: str) -> list[str]:
         """Arguments for KERNEL_TREE mode for the source file `path`."""
-        args = ["-x", "c", "-std=gnu11", f"--target={TARGET}", "-nostdinc"]
+        args = ["-x", "c", self.arch.std, f"--target={self.arch.target}", "-nostdinc"]
         args += _builtin_args()
         for d in self.include_dirs():
             args += ["-I", d]
@@ -297,7 +288,7 @@ class KernelTree:
         args += ["-D__KERNEL__", "-DMODULE"]
         args += _kbuild_name_defines(path)
         args.append("-D__KBUILD_MODNAME=kmod_" + re.sub(r"[^A-Za-z0-9_]", "_", _stem(path)))
-        args += _KBUILD_PARSE_FLAGS
+        args += self.arch.flags
         return args
 
 
@@ -350,29 +341,21 @@ def _read_release(build: str) -> str:
         return ""
 
 
-def resolve_kernel_dir(explicit: str | None) -> KernelTree | None:
+def resolve_kernel_dir(explicit: str | None, notes: list[str] | None = None) -> KernelTree | None:
     """The kernel build tree to parse kernel code with, or None (then the bundled model is used).
 
     In order: `explicit` (``--kernel-dir``), the ``GUPCHECK_KERNEL_DIR`` environment variable,
-    ``/lib/modules/$(uname -r)/build`` if it exists. A given directory (explicit or from the
-    environment) that is not a usable tree raises ConfigError; a missing or unusable running-kernel
-    tree only means None.
+    ``/lib/modules/$(uname -r)/build``, then the trees installed for other kernels, the newest first
+    (see `kerneltrees.find_kernel_tree`, which also takes a compile database). A given directory
+    (explicit or from the environment) that is not a usable tree raises ConfigError. The notes for the
+    user (which tree was found, or where gupcheck looked) go to `notes`.
     """
-    if explicit:
-        return KernelTree.detect(explicit)
-    env = os.environ.get(ENV_KERNEL_DIR)
-    if env:
-        try:
-            return KernelTree.detect(env)
-        except ConfigError as e:
-            raise ConfigError(f"{ENV_KERNEL_DIR}: {e}") from None
-    running = os.path.join("/lib/modules", os.uname().release, "build")
-    if os.path.isdir(running):
-        try:
-            return KernelTree.detect(running)
-        except ConfigError:
-            return None
-    return None
+    from gupcheck.frontend.kerneltrees import find_kernel_tree
+
+    found = find_kernel_tree(explicit)
+    if notes is not None:
+        notes.extend(found.notes)
+    return found.tree
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -494,9 +477,10 @@ def clang_args_from_command(argv: list[str], file: str, directory: str) -> list[
     Removed: the compiler (and a ccache-style wrapper), ``-c``/``-S``/``-E``, ``-o X``, the source
     file, dependency-file flags (``-MD -MMD -MP -MF X -MT X -MQ X -Wp,-MMD,X``) and the gcc-only
     options of `is_gcc_only_flag`. Relative paths of ``-I``/``-include``/``-isystem``/``-iquote``/...
-    are made absolute against `directory`. Added: ``-isystem <builtin>`` when ``-nostdinc`` is
-    present (the libclang wheel has no builtin headers), ``--target=x86_64-linux-gnu`` when no target
-    is given, and ``-Wno-unknown-warning-option`` (other gcc warning names then stay silent).
+    are made absolute against `directory`. Added: ``-isystem <builtin>`` (the libclang wheel has no
+    builtin headers: right after ``-nostdinc`` when present, else after a userland entry's flags),
+    ``--target=x86_64-linux-gnu`` when no target is given, and ``-Wno-unknown-warning-option`` (other
+    gcc warning names then stay silent).
     """
     argv = list(argv)
     while argv and not argv[0].startswith("-") and os.path.basename(argv[0]) in _COMPILER_WRAPPERS:
@@ -530,10 +514,11 @@ def clang_args_from_command(argv: list[str], file: str, directory: str) -> list[
         if not a.startswith("-") and _absolute(a, directory) == file_abs:
             continue  # the source file itself
         out.append(a)
-    if "-nostdinc" in out:
-        inc = builtin_include_dir()
-        if inc:
-            out[out.index("-nostdinc") + 1 : out.index("-nostdinc") + 1] = ["-isystem", inc]
+    inc = builtin_include_dir()
+    if inc and "-nostdinc" in out:
+        out[out.index("-nostdinc") + 1 : out.index("-nostdinc") + 1] = ["-isystem", inc]
+    elif inc and not any(a in ("-D__KERNEL__", "-D__KERNEL__=1") for a in out):
+        out += ["-isystem", inc]  # userland: after the entry's own -isystem, as the compiler has them
     if not any(a.startswith("--target=") or a == "-target" for a in out):
         out.insert(0, f"--target={TARGET}")
     out.append("-Wno-unknown-warning-option")
@@ -766,7 +751,13 @@ class BuildConfig:
     `resolve_kernel_dir`). Both raise ConfigError at construction if unusable. ``use_model``: parse
     kernel code with the built-in model even when a kernel tree exists (``--kernel-model``).
     ``cache_dir``: where the compiler's builtin header directory is remembered between runs (see
-    `builtin_include_dir`), or None.
+    `builtin_include_dir`), or None. ``user_flags``: the user's -I/-D/-U/--include/--extra-arg and
+    their configuration keys (`userflags.UserFlags`), added to every file's flags. ``search``: where
+    installed kernel trees are looked for (`kerneltrees.SearchRoots`; default: this machine's).
+
+    Without ``--kernel-dir`` or ``GUPCHECK_KERNEL_DIR``, the kernel tree is searched for when the first
+    kernel file needs it (`kerneltrees.find_kernel_tree`); ``notes`` then says which tree was found, or
+    where gupcheck looked.
     """
 
     def __init__(
@@ -776,11 +767,55 @@ class BuildConfig:
         kernel_dir: str | None = None,
         use_model: bool = False,
         cache_dir: str | None = None,
+        user_flags: UserFlags | None = None,
+        search: SearchRoots | None = None,
     ) -> None:
+        from gupcheck.frontend.kerneltrees import Resolution, find_kernel_tree
+
         if cache_dir is not None:
             builtin_include_dir(cache_dir)  # the flags below then get the answer remembered there
         self.database = load_compile_commands(compile_commands) if compile_commands else None
-        self.kernel_tree = None if use_model else resolve_kernel_dir(kernel_dir)
+        self.notes: list[str] = []  # for the user, printed unless -q
+        self.user_flags = user_flags
+        self._search = search
+        self.kernel_resolution: Resolution | None = None  # None: not searched for yet
+        self._kbuild: KbuildReader | None = None
+        # missing include folders found in the file's tree; `include_repair.repairs_for(path)` says which
+        self.include_repair = IncludeRepairer(self.notes)
+        if use_model:
+            self.kernel_resolution = Resolution(None, origin="--kernel-model")
+        elif kernel_dir or os.environ.get(ENV_KERNEL_DIR):  # a bad folder is an error before any parse
+            self.kernel_resolution = find_kernel_tree(kernel_dir, self.database, search)
+
+    @property
+    def kernel_tree(self) -> KernelTree | None:
+        """The kernel tree kernel code is parsed with (None: the built-in model)."""
+        if self.kernel_resolution is None:
+            from gupcheck.frontend.kerneltrees import find_kernel_tree
+
+            self.kernel_resolution = find_kernel_tree(None, self.database, self._search)
+            self.notes += self.kernel_resolution.notes
+        return self.kernel_resolution.tree
+
+    @kernel_tree.setter
+    def kernel_tree(self, tree: KernelTree | None) -> None:
+        from gupcheck.frontend.kerneltrees import Resolution
+
+        self.kernel_resolution = Resolution(tree, tree.build_dir if tree else "", "set")
+
+    @property
+    def kbuild(self) -> KbuildReader:
+        """The driver makefiles' reader (`kbuild.KbuildReader`; ``flags_for(path)`` says which makefile
+        gave a file's flags, ``module_sources(path)`` its module), for the kernel tree once `config_for`
+        resolved it (a userland file alone does not make gupcheck look for a tree)."""
+        tree = self.kernel_resolution.tree if self.kernel_resolution is not None else None
+        if self._kbuild is None or self._kbuild.tree is not tree:
+            self._kbuild = KbuildReader(tree)
+        return self._kbuild
+
+    def user_args(self, path: str) -> tuple[str, ...]:
+        """The user's flags for `path` (added after all others)."""
+        return tuple(self.user_flags.args_for(path)) if self.user_flags else ()
 
     def config_for(self, path: str, text: str | None = None) -> FileConfig:
         """The configuration of one file.
@@ -793,9 +828,8 @@ class BuildConfig:
         if self.database is not None:
             entry = self.database.lookup(abspath)
             if entry is not None:
-                return FileConfig(
-                    abspath, entry.args, HeaderMode.COMPILE_COMMANDS, entry.side, entry.directory
-                )
+                listed = entry.args + self.user_args(abspath)
+                return FileConfig(abspath, listed, HeaderMode.COMPILE_COMMANDS, entry.side, entry.directory)
         if text is None:
             try:
                 with open(abspath, encoding="utf-8", errors="replace") as f:
@@ -803,14 +837,20 @@ class BuildConfig:
             except OSError:
                 text = ""
         side = classify_side(abspath, text)
+        if side is Side.USERLAND and self.kbuild.builds(abspath):  # a Kbuild object is kernel code
+            side = Side.KERNEL
         directory = os.path.dirname(abspath)
         if side is Side.USERLAND:
-            return FileConfig(abspath, tuple(userland_args(abspath)), HeaderMode.SYSTEM, side, directory)
-        if self.kernel_tree is not None:
-            return FileConfig(
-                abspath, tuple(self.kernel_tree.args(abspath)), HeaderMode.KERNEL_TREE, side, directory
-            )
-        return FileConfig(abspath, tuple(model_args(abspath)), HeaderMode.KERNEL_MODEL, side, directory)
+            mode, args = HeaderMode.SYSTEM, userland_args(abspath)
+        elif self.kernel_tree is not None:
+            mode, args = HeaderMode.KERNEL_TREE, self.kernel_tree.args(abspath)
+        else:
+            mode, args = HeaderMode.KERNEL_MODEL, model_args(abspath)
+        if side is Side.KERNEL:  # the driver's own Kbuild/Makefile flags (frontend/kbuild.py)
+            args = self.kbuild.flags_for(abspath).around(args)
+        args += self.include_repair.extra_args(abspath, text, [*args, *self.user_args(abspath)])
+        args += self.user_args(abspath)  # the user's -I/-D/-U/--include/--extra-arg, last
+        return FileConfig(abspath, tuple(args), mode, side, directory)
 
 
 def configure(

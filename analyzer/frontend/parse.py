@@ -14,6 +14,7 @@ import os
 import clang.cindex as ci
 
 from gupcheck.frontend.buildconfig import FileConfig
+from gupcheck.frontend.compiledout import compiled_out
 from gupcheck.frontend.cursors import forget_cursors, top_level_cursors
 from gupcheck.frontend.pch import PrecompiledHeader, precompiled_header_for
 from gupcheck.frontend.unit import UnitWalker
@@ -65,6 +66,7 @@ def extract_facts(
             {inclusion.include.name for inclusion in tu.get_includes() if inclusion.include is not None}
         )
         _add_diagnostics(facts, tu, name)
+        facts.compiled_out = compiled_out(tu, name, source)
         return facts
     finally:
         forget_cursors()
@@ -137,6 +139,7 @@ def _facts_with_pch(
     facts = UnitWalker(tu, config, source).walk(main)
     facts.headers = headers
     _add_diagnostics(facts, tu, config.path)
+    facts.compiled_out = compiled_out(tu, config.path, source)
     return facts
 
 

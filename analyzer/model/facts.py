@@ -327,6 +327,27 @@ class Diagnostic:
     location: SourceLocation | None
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledOutCall:
+    """A pin, uaccess or mmap-export call in code the preprocessor skipped."""
+
+    family: str  # "pin", "uaccess", "mmap" (the kernel_api table that names it)
+    name: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOut:
+    """A preprocessor branch of the file that the build skipped, holding calls the rules care about."""
+
+    macro: str  # the macro controlling it, from the directive that decided ("CONFIG_FOO")
+    is_set: bool | None  # skipped as the macro is set (#ifndef X) or not (#ifdef X); None: a longer test
+    directive: str  # that directive, comments and continuations removed ("#if IS_ENABLED(CONFIG_FOO)")
+    taken: bool  # the directive's own branch was taken (the skipped one is its #else/#elif)
+    line: int  # of the first skipped directive
+    calls: tuple[CompiledOutCall, ...]
+
+
 @dataclass(slots=True)
 class TranslationUnitFacts:
     path: str
@@ -342,6 +363,7 @@ class TranslationUnitFacts:
     source_lines: int = 0
     headers: list[str] = field(default_factory=list)  # every file the parse included (for the fact cache)
     skipped: list[str] = field(default_factory=list)  # parts not analysed, a line each (too deep)
+    compiled_out: list[CompiledOut] = field(default_factory=list)  # skipped branches with API calls
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -121,6 +121,7 @@ class InputProblem:
     path: str  # "" for a problem of the analysis rather than of a file (a rule that stopped)
     message: str
     fatal: bool = True  # False: the file was still analysed (e.g. parse errors)
+    note: bool = False  # a remark on what was analysed (code the build leaves out), not a problem
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

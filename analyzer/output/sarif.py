@@ -58,8 +58,8 @@ def render_sarif(
     """The SARIF log of one run as a JSON string (UTF-8 text, ends with a newline).
 
     Every finding's rule must be among `rules`. `notifications` become the invocation's
-    toolExecutionNotifications: an InputProblem is an error when fatal and a warning otherwise, with its
-    file as location; a plain string is a warning.
+    toolExecutionNotifications: an InputProblem is an error when fatal, a note when it is one and a warning
+    otherwise, with its file as location; a plain string is a warning.
     """
     ordered_rules = sorted(rules, key=lambda r: r.id)
     rule_index = {rule.id: i for i, rule in enumerate(ordered_rules)}
@@ -259,7 +259,7 @@ def _notification(item: str | InputProblem, uris: _UriMaker) -> om.Notification:
     if isinstance(item, InputProblem):
         return om.Notification(
             message=om.Message(text=_sentence(str(item))),
-            level="error" if item.fatal else "warning",
+            level="error" if item.fatal else "note" if item.note else "warning",
             locations=[
                 om.Location(
                     physical_location=om.PhysicalLocation(artifact_location=uris.artifact_location(item.path))

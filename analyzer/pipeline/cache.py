@@ -168,6 +168,7 @@ class FactCache:
             source_lines=unit.source_lines,
             headers=list(unit.headers),
             skipped=list(unit.skipped),
+            compiled_out=list(unit.compiled_out),
         )
         facts = encode(unit)
         return write_entry(self._entry(key), (headers, summary, facts), MAGIC)

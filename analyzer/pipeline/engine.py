@@ -7,21 +7,23 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from gupcheck.frontend import buildconfig
 from gupcheck.frontend.discovery import discover_sources, read_regular_file
 from gupcheck.kernel_api.declared import ApiKnowledge
-from gupcheck.model.facts import TranslationUnitFacts
+from gupcheck.model.facts import Side, TranslationUnitFacts
 from gupcheck.model.findings import Finding, InputProblem, Suppression
 from gupcheck.model.rule import LazyRule, Rule
 from gupcheck.pipeline.cache import CachedFacts, FactCache, unwritable_warning
 from gupcheck.pipeline.cachedir import DEFAULT_MAX_MIB, limit_bytes, trim
+from gupcheck.pipeline.compiledout import compiled_out_notes
 from gupcheck.pipeline.factcodec import FactDecoder
 from gupcheck.pipeline.gcpause import keep_what_exists, kept_for_the_analysis, releases_kept_objects
 from gupcheck.pipeline.isolation import RuleBudget, run_rule
+from gupcheck.pipeline.modulecontext import module_context as find_module_context
 from gupcheck.pipeline.postprocess import Reporting, postprocess
 from gupcheck.pipeline.workers import (
     DEFAULT_MEMORY_MIB,
@@ -34,6 +36,7 @@ from gupcheck.pipeline.workers import (
 from gupcheck.rules import ALL_RULES
 
 if TYPE_CHECKING:
+    from gupcheck.frontend.userflags import UserFlags
     from gupcheck.model.program import Unfinished
 
 FactExecutor = Callable[[list[FactJob]], Iterable[FactResult]]  # computes facts, results in any order
@@ -63,6 +66,8 @@ class Analysis:
     problems: list[InputProblem] = field(default_factory=list)
     units: list[TranslationUnitFacts] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. ioctl requests no analysed driver handles
+    context: list[str] = field(default_factory=list)  # analysed as the module context of files given alone
+    build_notes: list[str] = field(default_factory=list)  # the kernel tree found, or where none was
     cache_problems: set[str] = field(default_factory=set)  # warnings: the cache could not be written
     baselined: int = 0  # findings the baseline hides
     unused_suppressions: list[Suppression] = field(default_factory=list)  # matched no finding
@@ -71,6 +76,12 @@ class Analysis:
     @property
     def files_analysed(self) -> list[str]:
         return [unit.path for unit in self.units]
+
+    @property
+    def units_given(self) -> list[TranslationUnitFacts]:
+        """The files analysed that were asked for: not those only analysed as module context."""
+        context = set(self.context)
+        return [unit for unit in self.units if unit.path not in context]
 
     @property
     def files_not_analysed(self) -> list[str]:
@@ -112,6 +123,8 @@ def analyse(
     max_memory: int | None = DEFAULT_MEMORY_MIB,
     rule_budget: RuleBudget | None = None,
     cache_max_size: float | None = DEFAULT_MAX_MIB,
+    module_context: bool = False,
+    user_flags: UserFlags | None = None,
 ) -> Analysis:
     """Analyse the C files under `paths`. Raises buildconfig.ConfigError for bad options.
 
@@ -122,7 +135,11 @@ def analyse(
     `api` declares wrappers gupcheck cannot see (from the configuration); `reporting` says what of the
     findings to report (levels, files, baseline); `max_memory` bounds each worker's address space (MiB);
     `rule_budget` each rule's time and memory; `cache_max_size` (MiB, None: no limit) is what the cache
-    may hold after the run has written to it (least recently used entries go first).
+    may hold after the run has written to it (least recently used entries go first). `user_flags` are
+    the user's -I/-D/-U/--include/--extra-arg, added to every file's flags. `Analysis.build_notes` says
+    which kernel tree was found, or where gupcheck looked. `module_context`: a kernel file given by name
+    is analysed with the other sources of its module (`pipeline.modulecontext`; `Analysis.context`),
+    whose findings and problems are not reported.
     """
     target = target_kernel
     if target is not None:
@@ -134,7 +151,11 @@ def analyse(
     sources = [path for path in sources if not is_excluded(path, excludes)]
     result.problems.extend(problems)
     config = buildconfig.BuildConfig(
-        compile_commands=compile_commands, kernel_dir=kernel_dir, use_model=use_model, cache_dir=cache_dir
+        compile_commands=compile_commands,
+        kernel_dir=kernel_dir,
+        use_model=use_model,
+        cache_dir=cache_dir,
+        user_flags=user_flags,
     )
     cache = FactCache(cache_dir) if cache_dir is not None else None
     jobs_by_path: dict[str, FactJob] = {}
@@ -147,6 +168,11 @@ def analyse(
         entry = cache.load(job.cache_key) if cache is not None and job.cache_key else None
         if entry is not None:
             entries[path] = entry
+    if module_context:  # files given alone: the rest of their modules, analysed as context
+        sources = sources + _module_context(
+            result, paths, sources, jobs_by_path, entries, config, cache, excludes
+        )
+    result.build_notes = list(config.notes)
     stats.stages["discover and configure"] = time.perf_counter() - clock
 
     # The same facts with the same rules and options give the same findings: a run whose every file
@@ -207,8 +233,15 @@ def analyse(
 def _report(
     result: Analysis, findings: list[Finding], rules: tuple[Rule | LazyRule, ...], reporting: Reporting | None
 ) -> None:
-    """What of `findings` the run reports, and warnings for suppressions that name no rule."""
-    reported = postprocess(findings, result.units, _names(rules), reporting or Reporting())
+    """What of `findings` the run reports, and warnings for suppressions that name no rule. Of the files
+    analysed as module context, neither findings nor problems."""
+    reporting = reporting or Reporting()
+    if result.context:
+        context = set(result.context)
+        result.problems = [problem for problem in result.problems if problem.path not in context]
+        if reporting.report_only is None:
+            reporting = replace(reporting, report_only=tuple(unit.path for unit in result.units_given))
+    reported = postprocess(findings, result.units, _names(rules), reporting)
     result.findings = reported.findings
     result.baselined = reported.baselined
     result.unused_suppressions = reported.suppressions.unused
@@ -279,6 +312,7 @@ def _account(result: Analysis, unit: TranslationUnitFacts, origin: str, seconds:
     """Record where a file's facts came from, and its parse errors."""
     result.stats.files.append(FileStats(unit.path, unit.mode.value, origin, seconds))
     _report_parse_errors(unit, result.problems)
+    result.problems += compiled_out_notes(unit)
 
 
 def _finish_stats(result: Analysis, cache: FactCache | None, pool: WorkerPool | None) -> None:
@@ -409,6 +443,47 @@ def _job_for(
     if cache is None:
         return FactJob(file_config, source)
     return FactJob(file_config, source, FactCache.key(file_config, source), str(cache.root))
+
+
+def _module_context(
+    result: Analysis,
+    paths: list[str],
+    sources: list[str],
+    jobs_by_path: dict[str, FactJob],
+    entries: dict[str, CachedFacts],
+    config: buildconfig.BuildConfig,
+    cache: FactCache | None,
+    excludes: tuple[str, ...],
+) -> list[str]:
+    """The other sources of the modules of the kernel files given by name, configured (their jobs and
+    cache entries added) and recorded in `result.context`; a note a module. Their own problems are
+    not the user's: they are dropped."""
+    named = {os.path.normpath(os.path.abspath(path)) for path in paths if not os.path.isdir(path)}
+    given = [
+        path
+        for path in sources
+        if path in named
+        and path.endswith(".c")
+        and path in jobs_by_path
+        and jobs_by_path[path].config.side is Side.KERNEL
+    ]
+    if not given:
+        return []
+
+    def usable(path: str) -> bool:
+        job = None if is_excluded(path, excludes) else _job_for(path, config, cache, [])
+        if job is None or job.config.side is not Side.KERNEL:
+            return False
+        jobs_by_path[path] = job
+        entry = cache.load(job.cache_key) if cache is not None and job.cache_key else None
+        if entry is not None:
+            entries[path] = entry
+        return True
+
+    context = find_module_context(given, sources, usable, reader=config.kbuild.module_sources)
+    result.context = context.files
+    result.problems += context.notes
+    return context.files
 
 
 def _report_parse_errors(unit: TranslationUnitFacts, problems: list[InputProblem]) -> None:

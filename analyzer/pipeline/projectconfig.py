@@ -19,6 +19,14 @@ file are relative to the file's directory. Command-line options override the fil
     disable = ["GUP005"]              # --ignore on the command line
     fail-level = "warning"            # exit 1 only for findings at this level or above (default: note)
     baseline = "main.sarif"           # report only findings this SARIF log of an earlier run lacks
+    include-dirs = ["include"]        # the user's flags, added to every file's (as -I, -D, -U,
+    defines = ["DEBUG", "NR=4"]       #   --include and --extra-arg)
+    undefines = ["CONFIG_FOO"]
+    includes = ["compat.h"]
+    extra-args = ["-Wno-unused"]
+    [[overrides]]                     # the same keys for the files under these paths (globs or folders)
+    paths = ["drivers/foo"]
+    include-dirs = ["drivers/foo/inc"]
     [levels]                          # ([tool.gupcheck.levels] in pyproject.toml)
     GUP003 = "warning"                # error, warning or note
     [api]
@@ -40,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gupcheck.frontend import userflags
+from gupcheck.frontend.userflags import FlagSet, Override
 from gupcheck.kernel_api.declared import ApiKnowledge, PinningIoctl, PinWrapper
 from gupcheck.kernel_api.pins import FOLL_GET, FOLL_PIN, PinKind
 from gupcheck.model.findings import Level, SourceLocation
@@ -72,6 +82,8 @@ class ProjectConfig:
     fail_level: Level | None = None
     baseline: str | None = None  # absolute
     api: ApiKnowledge = field(default_factory=ApiKnowledge)
+    flags: FlagSet = field(default_factory=FlagSet)  # include-dirs, defines, ... (paths absolute)
+    overrides: list[Override] = field(default_factory=list)  # [[overrides]]: flags for some paths
 
 
 def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:
@@ -166,6 +178,7 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+_FLAG_KEYS = ("include-dirs", "defines", "undefines", "includes", "extra-args")  # as -I, -D, -U, ...
 _TOP_KEYS = {
     "paths",
     "exclude",
@@ -184,6 +197,8 @@ _TOP_KEYS = {
     "fail-level",
     "baseline",
     "api",
+    "overrides",
+    *_FLAG_KEYS,
 }
 _API_KEYS = {"pins", "releases", "locks", "unlocks", "pinning-ioctls"}
 _IOCTL_KEYS = {"request", "field", "kind"}
@@ -254,7 +269,46 @@ def _parse(file: Path, table: Any, prefix: str) -> ProjectConfig:
         except ValueError:
             raise read.fail("fail-level", 'expected "error", "warning" or "note"') from None
     config.api = _api(read, table.get("api", {}))
+    config.flags = _flags(read, table, str(base))
+    config.overrides = _overrides(read, table.get("overrides", []), str(base))
     return config
+
+
+def _flags(read: _Reader, table: dict, base: str, where: str = "") -> FlagSet:
+    """The user's flags of a table (the top level or one override); paths relative to `base`."""
+
+    def each(key: str, check: Any) -> tuple[str, ...]:
+        checked = []
+        for value in read.strings(table, key, where) or []:
+            try:
+                checked.append(check(value))
+            except ValueError as error:
+                raise read.fail(_join(where, key), str(error)) from None
+        return tuple(checked)
+
+    return FlagSet(
+        include_dirs=each("include-dirs", lambda value: userflags.include_dir(value, base)),
+        defines=each("defines", userflags.check_define),
+        undefines=each("undefines", userflags.check_undefine),
+        includes=each("includes", lambda value: userflags.include_file(value, base)),
+        extra_args=each("extra-args", str),
+    )
+
+
+def _overrides(read: _Reader, entries: Any, base: str) -> list[Override]:
+    if not isinstance(entries, list):
+        raise read.fail("overrides", 'expected a list of tables ([[overrides]] with paths = ["..."])')
+    found = []
+    for index, entry in enumerate(entries):
+        where = f"overrides[{index}]"
+        if not isinstance(entry, dict):
+            raise read.fail(where, 'expected a table such as { paths = ["drivers/foo"], defines = ["X"] }')
+        read.check_keys(entry, {"paths", *_FLAG_KEYS}, where)
+        patterns = read.strings(entry, "paths", where)
+        if not patterns:
+            raise read.fail(f"{where}.paths", "missing (globs or folders, relative to this file)")
+        found.append(Override(tuple(patterns), base, _flags(read, entry, base, where)))
+    return found
 
 
 def _api(read: _Reader, table: Any) -> ApiKnowledge:
