@@ -213,3 +213,20 @@ def test_nothing_modified(tmp_path):
     discover_sources([str(tmp_path), str(f)])
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (f, latin)} == before
     assert sorted(os.listdir(tmp_path)) == listing
+
+
+def test_a_c_file_another_source_includes_is_part_of_it_not_a_translation_unit(tmp_path: Path) -> None:
+    """i915 builds its selftests by #including them into the file they test: parsed alone they only
+    give errors. They are left out of a folder's sources (with a note), unless named."""
+    (tmp_path / "selftests").mkdir()
+    (tmp_path / "obj.c").write_text('int obj(void) { return 0; }\n#include "selftests/obj_test.c"\n')
+    (tmp_path / "selftests" / "obj_test.c").write_text("int obj_test(void) { return obj(); }\n")
+    (tmp_path / "other.c").write_text("int other(void) { return 1; }\n")
+    sources, problems = discover_sources([str(tmp_path)])
+    assert [Path(s).name for s in sources] == ["obj.c", "other.c"]
+    assert [(Path(p.path).name, p.message, p.fatal, p.note) for p in problems] == [
+        ("obj_test.c", "#included by obj.c: analysed as part of it, not on its own", False, True)
+    ]
+    named, problems = discover_sources([str(tmp_path), str(tmp_path / "selftests" / "obj_test.c")])
+    assert [Path(s).name for s in named] == ["obj.c", "other.c", "obj_test.c"]
+    assert problems == []

@@ -25,6 +25,7 @@ Problem messages are one line without the path (the path is in `InputProblem.pat
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 from gupcheck.model.findings import InputProblem
@@ -135,6 +136,7 @@ def discover_sources(paths: list[str]) -> tuple[list[str], list[InputProblem]]:
     sources: list[str] = []
     problems: list[InputProblem] = []
     seen: set[str] = set()
+    named: set[str] = set()  # files given by name
 
     def add(path: str, explicit: bool) -> None:
         result = _check_file(path, explicit)
@@ -142,6 +144,8 @@ def discover_sources(paths: list[str]) -> tuple[list[str], list[InputProblem]]:
             problems.append(result)
             return
         key = os.path.realpath(path)
+        if explicit:
+            named.add(key)
         if key in seen:
             return
         seen.add(key)
@@ -168,4 +172,46 @@ def discover_sources(paths: list[str]) -> tuple[list[str], list[InputProblem]]:
                 add(path, explicit=True)
         except (OSError, ValueError) as e:  # e.g. a path with a NUL byte, or a too-long name
             problems.append(InputProblem(str(raw), f"cannot use this path: {e}"))
-    return sources, problems
+    return _without_included(sources, named, problems), problems
+
+
+# `#include "selftests/huge_pages.c"`: a C file that is part of another translation unit
+_INCLUDED_SOURCE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*"([^"]+\.c)"', re.MULTILINE)
+
+
+def _without_included(sources: list[str], named: set[str], problems: list[InputProblem]) -> list[str]:
+    """The sources without the C files another of them #includes (i915's selftests, a driver's test
+    harness built into the module): those are parsed as part of their includer, under its flags, and
+    are not translation units of their own. A file named on the command line is kept."""
+    included: dict[str, str] = {}
+    for source in sources:
+        try:
+            with open(source, "rb") as handle:
+                text = handle.read(MAX_SCAN)
+        except OSError:
+            continue
+        if b'.c"' not in text:
+            continue
+        folder = os.path.dirname(source)
+        for match in _INCLUDED_SOURCE.finditer(text):
+            name = match.group(1).decode("utf-8", "replace")
+            target = os.path.realpath(os.path.join(folder, name))
+            included.setdefault(target, source)
+    kept = []
+    for source in sources:
+        includer = included.get(os.path.realpath(source))
+        if includer is None or os.path.realpath(source) in named or includer == source:
+            kept.append(source)
+            continue
+        problems.append(
+            InputProblem(
+                source,
+                f"#included by {os.path.basename(includer)}: analysed as part of it, not on its own",
+                fatal=False,
+                note=True,
+            )
+        )
+    return kept
+
+
+MAX_SCAN = 4 << 20  # bytes of a source read for its #include "*.c" lines
