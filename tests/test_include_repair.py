@@ -313,3 +313,17 @@ def test_real_out_of_tree_drivers_find_their_own_headers(
     assert [(added.folder, added.header) for added in repair.added] == [(str(copy / folder), header)]
     # without the repaired folder the driver's own header is missing (gupcheck before issue 14)
     assert any(header in message for message in parse_errors(without(file_config, [str(copy / folder)])))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_among_the_headers_does_not_block_the_run(tmp_path: Path) -> None:
+    """The include scan runs in the main process, before any parser and its timeout: a FIFO named like
+    a header (or a makefile) must not be opened for reading there, or the whole run waits forever."""
+    os.mkfifo(tmp_path / "never.h")
+    os.mkfifo(tmp_path / "Kbuild")
+    (tmp_path / "waits.c").write_text(
+        '#include <linux/module.h>\n#include "never.h"\n#include "missing.h"\nMODULE_LICENSE("GPL");\n'
+    )
+    run = gupcheck("--kernel-model", "--no-cache", "--timeout", "5", str(tmp_path))  # its own limit: 300 s
+    assert run.returncode in (2, 3), run.stdout + run.stderr  # the parser gave up on the FIFO, nothing hung
+    assert "waits.c" in run.stderr

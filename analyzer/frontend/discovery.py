@@ -66,15 +66,17 @@ class NotRegularFile(OSError):
         self.strerror = "not a regular file (a FIFO, device or socket)"
 
 
-def read_regular_file(path: str) -> bytes:
-    """The bytes of a regular file. A path swapped for a FIFO, a device or a socket since it was found
-    raises NotRegularFile instead of blocking; other failures raise OSError."""
+def read_regular_file(path: str, limit: int = -1) -> bytes:
+    """The bytes of a regular file (at most `limit` of them, when given). A path swapped for a FIFO, a
+    device or a socket since it was found raises NotRegularFile instead of blocking; other failures
+    raise OSError. Every file gupcheck reads that the user's tree names (sources, headers it scans,
+    makefiles) is read this way: a FIFO in a tree must not hang a run."""
     # O_NONBLOCK: opening a FIFO does not wait for a writer
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise NotRegularFile(path)
-        return handle.read()
+        return handle.read(limit)
 
 
 def _strerror(e: OSError) -> str:
@@ -186,8 +188,7 @@ def _without_included(sources: list[str], named: set[str], problems: list[InputP
     included: dict[str, str] = {}
     for source in sources:
         try:
-            with open(source, "rb") as handle:
-                text = handle.read(MAX_SCAN)
+            text = read_regular_file(source, MAX_SCAN)
         except OSError:
             continue
         if b'.c"' not in text:

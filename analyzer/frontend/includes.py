@@ -54,6 +54,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gupcheck.frontend.discovery import read_regular_file
+
 # The first folder of the kernel's own header names: never looked for in a driver's tree.
 KERNEL_NAMESPACES = frozenset({"linux", "asm", "asm-generic", "uapi", "generated"})
 # Files that say a folder is part of a project (compared in lower case; names starting with these).
@@ -420,9 +422,8 @@ class IncludeRepairer:
         directives = self._scans.get(path)
         if directives is None:
             try:
-                with open(path, "rb") as handle:
-                    text = handle.read(_MAX_HEADER_BYTES).decode("latin-1")
-            except OSError:
+                text = read_regular_file(path, _MAX_HEADER_BYTES).decode("latin-1")
+            except OSError:  # a FIFO or a device among the headers is not read (it could block)
                 text = ""
             directives = self._scans[path] = _directives(text)
         return directives

@@ -68,6 +68,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gupcheck.frontend.discovery import read_regular_file
+
 if TYPE_CHECKING:
     from gupcheck.frontend.buildconfig import KernelTree
 
@@ -659,9 +661,8 @@ class _Make:
 
 
 def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read(MAX_MAKEFILE_BYTES)
+    try:  # a FIFO named Makefile is not read: it could block
+        return read_regular_file(path, MAX_MAKEFILE_BYTES).decode("utf-8", "replace")
     except OSError:
         return None
 
