@@ -82,6 +82,29 @@ else
     echo "setup-kernel: extracted into $dest"
 fi
 
+# Whole in-tree driver folders with their makefiles, for the Kbuild reader's end-to-end tests
+# (tests/test_kbuild.py: i915's subdir-ccflags-y, atomisp's hundred -I), into
+# .cache/linux-source-6.1-drivers/ (bench/parse_rate.py reads more of drivers/ from there: extract
+# it by hand, `tar -xJf /usr/src/linux-source-6.1.tar.xz --strip-components=1 -C DIR
+# linux-source-6.1/drivers`).
+drivers_dest="$cache/linux-source-6.1-drivers"
+drivers_members="drivers/Kconfig drivers/Makefile drivers/gpu/Makefile drivers/gpu/drm/Makefile drivers/gpu/drm/i915
+drivers/staging/Makefile drivers/staging/media/Makefile drivers/staging/media/atomisp"
+drivers_want=$(printf '%s' "$drivers_members" | tr '\n' ' ')
+if [ -f "$drivers_dest/.extracted" ] && [ "$(cat "$drivers_dest/.extracted")" = "$drivers_want" ]; then
+    echo "setup-kernel: driver folders already extracted in $drivers_dest"
+elif [ -d "$drivers_dest/drivers/gpu/drm/i915" ] && [ ! -f "$drivers_dest/.extracted" ]; then
+    echo "setup-kernel: $drivers_dest holds drivers extracted by hand; left as it is"
+else
+    mkdir -p "$drivers_dest"
+    echo "setup-kernel: extracting i915 and atomisp from $tarball"
+    # shellcheck disable=SC2086  # word splitting of the member list is intended
+    tar -xJf "$tarball" -C "$drivers_dest" --strip-components=1 \
+        $(for m in $drivers_members; do printf 'linux-source-6.1/%s ' "$m"; done)
+    printf '%s' "$drivers_want" > "$drivers_dest/.extracted"
+    echo "setup-kernel: extracted into $drivers_dest"
+fi
+
 # Trees of another architecture (arm64) and version for tests/test_tree_arch.py, unpacked into
 # .cache/kernels/ (never installed); without a network those tests skip.
 sh "$repo/scripts/setup-kernel-trees.sh" ||

@@ -1417,8 +1417,7 @@ def _is_kernel_root(folder: str, tree: KernelTree | None) -> bool:
 
 def _read_head(path: str, size: int = 512) -> str:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read(size)
+        return read_regular_file(path, size).decode("utf-8", "replace")
     except OSError:
         return ""
 
