@@ -22,7 +22,7 @@ from gupcheck.frontend.userflags import FlagSet, UserFlags
 from gupcheck.model.facts import HeaderMode, TranslationUnitFacts
 from gupcheck.model.findings import Finding, InputProblem, Level
 from gupcheck.model.rule import LazyRule
-from gupcheck.output.text import display_path, relative_path, render_text, should_use_color
+from gupcheck.output.text import display_path, plural, relative_path, render_text, should_use_color
 from gupcheck.pipeline.baseline import BaselineError, load_baseline
 from gupcheck.pipeline.cache import FactCache, default_cache_dir
 from gupcheck.pipeline.cachedir import DEFAULT_MAX_MIB, limit_bytes, parse_mib, trim
@@ -448,7 +448,7 @@ def _exit_status(
     units = _units_reported(analysis, report_only)
     with_errors = [unit for unit in units if unit.errors]
     if options["strict"] and with_errors:
-        _error(f"--strict: {_count(len(with_errors), 'file')} parsed with errors")
+        _error(f"--strict: {plural(len(with_errors), 'file')} parsed with errors")
         return EXIT_ERROR
     fail_level = _level_order(options["fail_level"] or configured_level or Level.NOTE)
     failing = any(f.suppression is None and _level_order(f.level) >= fail_level for f in analysis.findings)
@@ -480,16 +480,12 @@ def _parse_error_summary(units: list[TranslationUnitFacts], quiet: bool) -> str 
     with_errors = [unit for unit in units if unit.errors]
     if not with_errors or (len(with_errors) == 1 and not quiet):
         return None
-    line = f"{_count(len(units), 'file')} analysed, {len(with_errors)} with parse errors"
+    line = f"{plural(len(units), 'file')} analysed, {len(with_errors)} with parse errors"
     missing = sorted({header for unit in with_errors for header in unit.missing_headers})
     if missing:
         shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
         line += f": missing header{'s' if len(missing) > 1 else ''} {shown}"
     return line
-
-
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _level_order(level: Level | str) -> int:
@@ -614,7 +610,7 @@ def _report_diagnostics(
         click.echo(f"gupcheck: note: {note}", err=True)
     modelled = [unit for unit in analysis.units_given if unit.mode == HeaderMode.KERNEL_MODEL]
     if modelled and not quiet:
-        count = f"{len(modelled)} kernel file{'s' if len(modelled) > 1 else ''}"
+        count = plural(len(modelled), "kernel file")
         click.echo(
             f"gupcheck: note: {count} parsed with the built-in kernel API model, not real kernel "
             "headers (use --kernel-dir DIR or -p compile_commands.json)",

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
+from gupcheck.output.text import plural
 from gupcheck.pipeline.engine import RunStats
 
 PROGRESS_MIN_FILES = 20  # fewer files finish before a bar is worth drawing
@@ -50,7 +51,7 @@ def render_stats(stats: RunStats, source_root: str) -> str:
     lines = []
     origins = Counter(entry.origin for entry in stats.files)
     workers = f"{stats.jobs} worker process{'es' if stats.jobs != 1 else ''}" if stats.jobs else "in process"
-    count = f"{len(stats.files)} file{'s' if len(stats.files) != 1 else ''}"
+    count = plural(len(stats.files), "file")
     lines.append(
         f"gupcheck: stats: {count}: {origins['parsed']} parsed ({workers}), {origins['cache']} from the cache"
     )

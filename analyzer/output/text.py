@@ -90,12 +90,12 @@ def render_text(
         lines.append(_rules_line(ordered, rules))
     summary = _summary_line(ordered, files_analysed, style) + _incomplete(files_not_analysed, rules_stopped)
     if suppressed:
-        summary += f"; {_plural(suppressed, 'finding')} suppressed in the source"
+        summary += f"; {plural(suppressed, 'finding')} suppressed in the source"
     if baselined:
-        summary += f"; {_plural(baselined, 'finding')} in the baseline not shown"
+        summary += f"; {plural(baselined, 'finding')} in the baseline not shown"
     if unused_suppressions:
         summary += (
-            f"; {_plural(unused_suppressions, 'suppression')} matched no finding "
+            f"; {plural(unused_suppressions, 'suppression')} matched no finding "
             "(--report-unused-suppressions lists them)"
         )
     lines.append(summary)
@@ -179,23 +179,24 @@ def _rules_line(findings: list[Finding], rules: Mapping[str, RuleDoc | LazyRule]
 
 
 def _summary_line(findings: list[Finding], files_analysed: int, style: _Style) -> str:
-    files = _plural(files_analysed, "file")
+    files = plural(files_analysed, "file")
     if not findings:
         return f"no findings in {files} analysed"
     by_level = Counter(f.level for f in findings)
-    parts = [_plural(by_level[level], level.value) for level in Level if by_level[level]]
-    return style(_BOLD, f"{_plural(len(findings), 'finding')} ({', '.join(parts)}) in {files} analysed")
+    parts = [plural(by_level[level], level.value) for level in Level if by_level[level]]
+    return style(_BOLD, f"{plural(len(findings), 'finding')} ({', '.join(parts)}) in {files} analysed")
 
 
 def _incomplete(files_not_analysed: int, rules_stopped: int) -> str:
     """What the summary adds when the analysis is incomplete (each item has its error line)."""
     parts = []
     if files_not_analysed:
-        parts.append(f"{_plural(files_not_analysed, 'file')} not analysed")
+        parts.append(f"{plural(files_not_analysed, 'file')} not analysed")
     if rules_stopped:
-        parts.append(f"{_plural(rules_stopped, 'rule')} stopped early")
+        parts.append(f"{plural(rules_stopped, 'rule')} stopped early")
     return f"; {' and '.join(parts)} (see the errors above)" if parts else ""
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
+    """A count with its noun, for summary lines: 1 file, 3 files."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

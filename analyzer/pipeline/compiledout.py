@@ -14,6 +14,7 @@ import re
 
 from gupcheck.model.facts import CompiledOut, HeaderMode, TranslationUnitFacts
 from gupcheck.model.findings import InputProblem
+from gupcheck.output.text import plural
 
 _WHERE = {
     HeaderMode.KERNEL_TREE: "in this kernel tree",
@@ -46,7 +47,7 @@ def _message(macro: str, is_set: bool | None, branches: list[CompiledOut], where
     counts: dict[str, int] = {}
     for call in calls:
         counts[call.family] = counts.get(call.family, 0) + 1
-    parts = [f"{count} {_NOUNS[family]} call{'s' if count > 1 else ''}" for family, count in counts.items()]
+    parts = [plural(count, f"{_NOUNS[family]} call") for family, count in counts.items()]
     what = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
     lines = sorted({call.line for call in calls})
     shown = ", ".join(str(line) for line in lines[:LINES_NAMED]) + (

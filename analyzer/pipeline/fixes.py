@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from gupcheck.frontend.discovery import discover_sources, read_regular_file
 from gupcheck.model.findings import Finding, Fix, SourceLocation
-from gupcheck.output.text import relative_path
+from gupcheck.output.text import plural, relative_path
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class FixOutcome:
 
     def summary(self) -> str:
         fixes, files = len(self.applied), len(self.files)
-        return f"applied {fixes} fix{'es' if fixes != 1 else ''} in {files} file{'s' if files != 1 else ''}"
+        return f"applied {fixes} fix{'es' if fixes != 1 else ''} in {plural(files, 'file')}"
 
 
 def plan_fixes(findings: Iterable[Finding], snapshot: Snapshot, source_root: str) -> FixPlan:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from gupcheck.model.findings import InputProblem
+from gupcheck.output.text import plural
 
 BUDGET = 200  # context files of one run at most
 FOLDER_SCAN_LIMIT = 10_000  # entries of a folder looked at for its .c files
@@ -117,7 +118,7 @@ def module_context(
                 context.files.append(source)
         if not added and not cut:
             continue
-        others = f"{len(added)} other file{'s' if len(added) != 1 else ''}"
+        others = plural(len(added), "other file")
         message = (
             f"analysed with {others} of its module (from {origins[module]}) as context; "
             "findings are reported only in the files given"
