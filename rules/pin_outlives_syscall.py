@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from gupcheck.analyses.context import Analyses
 from gupcheck.analyses.pins import Fate, Pin, PinAnalysis
+from gupcheck.kernel_api.entries import context_words
 from gupcheck.kernel_api.pins import (
     FOLL_GET,
     FOLL_PIN_RELEASES,
@@ -81,8 +82,8 @@ def check(context: Analyses) -> Iterator[Finding]:
         fate = analysis.fate(pin)
         if fate.handed_out or (fate.returned and not fate.stored) or fate.escaped:
             continue  # a helper: its callers decide (or code gupcheck cannot see keeps it)
-        entries = analysis.syscall_entries_reaching(pin.function)
-        if analysis.outlives_syscall(pin, fate):
+        entries = analysis.syscalls_keeping(pin, fate)
+        if entries:
             finding = _outlives(analysis, pin, fate, entries[0])
             if finding is not None:
                 yield finding
@@ -97,7 +98,7 @@ def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function
     if pin.kind == FOLL_GET:
         level = Level.ERROR
         what = (
-            f"a FOLL_GET reference from {pin.api}() is kept after the {entry[1]} syscall returns: "
+            f"a FOLL_GET reference from {pin.api}() is kept after {context_words(entry[1])} returns: "
             "it is not a long-term pin"
         )
         hint = (
@@ -106,9 +107,8 @@ def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function
         )
     elif not pin.longterm:
         level = Level.WARNING
-        what = (
-            f"pages pinned by {pin.api}() without FOLL_LONGTERM are kept after the {entry[1]} syscall returns"
-        )
+        context = context_words(entry[1])
+        what = f"pages pinned by {pin.api}() without FOLL_LONGTERM are kept after {context} returns"
         hint = "add FOLL_LONGTERM to the gup flags: the pin lasts beyond the syscall"
     else:
         return None

@@ -112,3 +112,22 @@ def test_the_loop_test_and_body_share_a_cycle(kernel_facts):
     put = next(node for node, call in fn.call_sites() if call.callee == "put_page")
     assert {test.id, put.id} <= found[test.id]  # the loop's test and body, through its back edge
     assert fn.exit.id not in found and fn.entry.id not in found
+
+
+def test_a_condition_lists_the_ways_it_can_take_a_branch() -> None:
+    """`a && b` is false when a is false or when b is: two alternatives, where the atoms known on
+    every way (`facts`) are none; true, it is one way with both atoms true."""
+    from gupcheck.model.facts import Comparison, Condition, Value
+
+    def atom(name: str) -> Condition:
+        return Condition("atom", atom=Comparison("value", Value(name, path=name)))
+
+    both = Condition("and", (atom("pages"), Condition("not", (atom("ret"),))))
+    false_ways = [[(a.lhs.path, held) for a, held in way] for way in both.alternatives(False)]
+    assert false_ways == [[("pages", False)], [("ret", True)]]
+    assert both.facts(False) == []
+    assert [[(a.lhs.path, held) for a, held in way] for way in both.alternatives(True)] == [
+        [("pages", True), ("ret", False)]
+    ]
+    wide = Condition("or", tuple(atom(f"v{i}") for i in range(20)))
+    assert len(wide.alternatives(True, limit=8)) == 1  # past the limit: one way, the certain atoms

@@ -373,7 +373,7 @@ def validated_case_folders() -> list[Path]:
 @pytest.mark.parametrize("folder", validated_case_folders(), ids=lambda p: str(p.relative_to(TESTDATA)))
 def test_every_expected_finding_of_a_case_has_a_result_or_a_reasoning(folder: Path) -> None:
     expected = set()
-    for source in folder.glob("*.c"):
+    for source in [*folder.glob("*.c"), *folder.glob("*.h")]:
         for number, line in enumerate(source.read_text().splitlines(), start=1):
             for match in EXPECT.finditer(line):
                 expected |= {(source.name, number, rule) for rule in re.findall(r"GUP\d{3}", match.group(1))}

@@ -323,10 +323,14 @@ def _pins_from(
                     if origin is not None:
                         callee_env[callee.params[index].name] = origin
             if callee_env:
+                inner = _pins_from(
+                    program, pins, callee, {n.id for n in callee.nodes}, callee_env, depth + 1, propagated
+                )
+                # a helper that hands its pages out (`rr_pin(&reg->pages, ...)`) leaves the decision to
+                # this call: what this function does with them (keeps them, releases them) is the fate
                 found.extend(
-                    _pins_from(
-                        program, pins, callee, {n.id for n in callee.nodes}, callee_env, depth + 1, propagated
-                    )
+                    (pin if pin is not None and pins.fate(inner_pin).handed_out else inner_pin, target)
+                    for inner_pin, target in inner
                 )
     return found
 
@@ -391,26 +395,73 @@ def buffer_origin(program: Program, fn: Function, value: Value, depth: int) -> B
         ]
         origins = [o for o in origins if o is not None]
         return origins[0] if origins else None
-    if variable is not None:
-        for node in fn.nodes:
-            for call in node.calls:
-                allocator = ALLOCATORS.get(call.callee)
-                position = allocator.out if allocator is not None else None
-                if position is not None and position < len(call.args) and call.args[position].path == name:
-                    return BufferOrigin(Origin.HEAP, name, call.location, fn, _dontfork(fn, name))
-            for store in node.stores:
-                if store.target.path == name and store.value.path != name:
-                    origin = buffer_origin(program, fn, store.value, depth + 1)
-                    if origin is not None:
-                        alias = origin.kind != Origin.STACK and origin.function is fn
-                        return BufferOrigin(
-                            origin.kind,
-                            name if alias else origin.variable,
-                            store.location if origin.kind != Origin.STACK else origin.location,
-                            origin.function,
-                            origin.dontfork or _dontfork(fn, name),
-                        )
+    root = root_of(name)
+    known_root = root in fn.locals or any(p.name == root for p in fn.params)
+    if variable is None and (root == name or not known_root):
+        return None
+    origin = _assigned_origin(program, fn, name, depth)
+    if origin is None and root != name:
+        # `s->buf` filled by another function (`setup(s)`: `s->buf = aligned_alloc(...)` or
+        # `posix_memalign(&s->buf, ...)`): what the program stores into that field of that type
+        for other in _functions_filling(program, fn, name):
+            suffix = name[len(root) :]
+            for node in other.nodes:
+                paths = {store.target.path for store in node.stores}
+                paths |= {arg.path for call in node.calls for arg in call.args if arg.address_of}
+                for path in paths:
+                    if path and path.endswith(suffix) and root_of(path) + suffix == path:
+                        origin = _assigned_origin(program, other, path, depth)
+                        if origin is not None:
+                            return origin
+    return origin
+
+
+def _assigned_origin(program: Program, fn: Function, name: str, depth: int) -> BufferOrigin | None:
+    """Where the memory a local or an access path (`s->buf`) of `fn` points to comes from: an
+    allocator's out-parameter (`posix_memalign(&s->buf, ...)`) or what is stored into it."""
+    for node in fn.nodes:
+        for call in node.calls:
+            allocator = ALLOCATORS.get(call.callee)
+            position = allocator.out if allocator is not None else None
+            if position is not None and position < len(call.args) and call.args[position].path == name:
+                return BufferOrigin(Origin.HEAP, name, call.location, fn, _dontfork(fn, name))
+        for store in node.stores:
+            if store.target.path == name and store.value.path != name:
+                origin = buffer_origin(program, fn, store.value, depth + 1)
+                if origin is not None:
+                    alias = origin.kind != Origin.STACK and origin.function is fn
+                    return BufferOrigin(
+                        origin.kind,
+                        name if alias else origin.variable,
+                        store.location if origin.kind != Origin.STACK else origin.location,
+                        origin.function,
+                        origin.dontfork or _dontfork(fn, name),
+                    )
     return None
+
+
+def _functions_filling(program: Program, fn: Function, path: str) -> list[Function]:
+    """The userland functions with a variable or parameter of the same type as the root of `path`
+    (so their `x->field` is the same field), `fn` aside; at most 64 (bounded)."""
+    root = root_of(path)
+    declared = fn.locals.get(root) or next((p for p in fn.params if p.name == root), None)
+    if declared is None:
+        return []
+    wanted = _record_type(declared.type)
+    found = []
+    for other in program.functions_of(Side.USERLAND):
+        if other is fn:
+            continue
+        variables = [*other.params, *other.locals.values()]
+        if any(_record_type(v.type) == wanted for v in variables):
+            found.append(other)
+            if len(found) >= 64:
+                break
+    return found
+
+
+def _record_type(spelled: str) -> str:
+    return spelled.replace("const ", "").replace("struct ", "").replace("*", "").strip()
 
 
 def _mmap_kind(text: str) -> Origin:

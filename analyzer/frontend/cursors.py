@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 import clang.cindex as ci
@@ -339,30 +340,61 @@ def forget_nodes() -> None:
     _arguments_of.clear()
 
 
+class OwnFileCursors(NamedTuple):
+    """The top-level cursors of one of the analysed code's own files other than the main file (a
+    driver's header): function definitions and macro instantiations, in the order libclang visits
+    them."""
+
+    name: str  # the file, as libclang names it
+    cursors: list[ci.Cursor]
+
+
+_OWN_FILE_KINDS = frozenset({K.FUNCTION_DECL.value, K.MACRO_INSTANTIATION.value})
+
+
 def top_level_cursors(
-    tu: ci.TranslationUnit, *, with_entities: bool
-) -> tuple[list[ci.Cursor], list[ci.Cursor]]:
-    """The main file's cursors at the top level of `tu` and, `with_entities`, every preprocessing
-    entity there (inclusions, macro definitions and expansions), in the order libclang visits them.
-    Without a PCH a kernel TU has tens of thousands of them from headers: each costs one callback and
-    libclang's own main-file test, nothing more."""
+    tu: ci.TranslationUnit, *, with_entities: bool, own_file: Callable[[str], bool] | None = None
+) -> tuple[list[ci.Cursor], list[ci.Cursor], list[OwnFileCursors]]:
+    """The main file's cursors at the top level of `tu`; `with_entities`, every preprocessing entity
+    there (inclusions, macro definitions and expansions), in the order libclang visits them; and, for
+    each other file `own_file` accepts (by the name libclang gives it), its function declarations and
+    macro instantiations. Without a PCH a kernel TU has tens of thousands of cursors from headers:
+    each costs one callback and libclang's own main-file test, and a function or a macro use one more
+    call for its file (whose answer is kept per file)."""
     raw = raw_lib()
     is_main = raw.clang_Location_isFromMainFile
     location_of = raw.clang_getCursorLocation
+    expansion = raw.clang_getInstantiationLocation
     main: list[ci.Cursor] = []
     entities: list[ci.Cursor] = []
+    others: dict[int, OwnFileCursors | None] = {}  # file id -> its cursors, None: not an own file
+    file_id = ctypes.c_void_p()
 
     def keep(child: ci.Cursor, _parent: ci.Cursor, _data: object) -> int:
-        if with_entities and child._kind_id in _PREPROCESSING_KINDS:
+        kind = child._kind_id
+        if with_entities and kind in _PREPROCESSING_KINDS:
             child._tu = tu
             entities.append(child)
-        if is_main(location_of(child)):
+        location = location_of(child)
+        if is_main(location):
             child._tu = tu
             main.append(child)
+        elif own_file is not None and kind in _OWN_FILE_KINDS:
+            expansion(location, ctypes.byref(file_id), None, None, None)
+            if not file_id.value:
+                return _CONTINUE
+            key = file_id.value
+            if key not in others:
+                name = location.file.name if location.file is not None else ""
+                others[key] = OwnFileCursors(name, []) if name and own_file(name) else None
+            found = others[key]
+            if found is not None:
+                child._tu = tu
+                found.cursors.append(child)
         return _CONTINUE
 
     raw.clang_visitChildren(tu.cursor, _VISIT(keep), None)
-    return main, entities
+    return main, entities, [found for found in others.values() if found is not None]
 
 
 def binary_operator(cursor: ci.Cursor) -> str:

@@ -3,7 +3,9 @@ CFG node records."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import clang.cindex as ci
@@ -23,7 +25,7 @@ from gupcheck.frontend.cursors import (
 from gupcheck.frontend.macros import MacroIndex, MacroUse, spelled_as_deref
 from gupcheck.frontend.values import ExpressionReader
 from gupcheck.kernel_api.macros import MACRO_CALLS
-from gupcheck.model.facts import CfgNode, Deref, Store, Subscript, Value
+from gupcheck.model.facts import CfgNode, Deref, PointerStore, Store, Subscript, Value
 
 if TYPE_CHECKING:
     from gupcheck.frontend.cfg import FunctionBuilder
@@ -114,6 +116,38 @@ class _ExpressionEvents:
         location = self.unit.location(expr)
         self.node.subscripts += (Subscript(array, self.values.value(index, self.fn), location, writing),)
 
+    def pointer_store(self, lhs: ci.Cursor, rhs: ci.Cursor, expr: ci.Cursor, op: str) -> None:
+        """`obj->field = fn`: a function stored into a structure's function-pointer field."""
+        if op != "=":
+            return
+        value = strip_casts(rhs)
+        if cursor_kind(value) == K.UNARY_OPERATOR and unary_operator(value) == "&":
+            value = strip_casts(next(iter(child_cursors(value)), value))
+        if cursor_kind(value) != K.DECL_REF_EXPR or value.referenced is None:
+            return
+        if cursor_kind(value.referenced) != K.FUNCTION_DECL:
+            return
+        through = _field_of(lhs) or self.unknown_field(lhs)
+        if through is not None:
+            store = PointerStore(through[0], through[1], value.spelling, self.unit.location(expr))
+            self.unit.facts.pointer_stores.append(store)
+
+    def unknown_field(self, lhs: ci.Cursor) -> tuple[str, str] | None:
+        """`dev->verb = fn` where the headers' structure has no such field (code written for another
+        kernel: ib_device held the RDMA verbs before 5.3): clang keeps only the base, whose type
+        still names the structure; the field is the spelling's last."""
+        children = child_cursors(lhs)
+        recovered = cursor_kind(lhs) == K.UNEXPOSED_EXPR and lhs.type.kind == ci.TypeKind.DEPENDENT
+        if not recovered or len(children) != 1:
+            return None
+        base = children[0].type.get_canonical()
+        if base.kind == ci.TypeKind.POINTER:
+            base = base.get_pointee().get_canonical()
+        spelled = _LAST_FIELD.search(self.unit.text(lhs))
+        if base.kind != ci.TypeKind.RECORD or spelled is None:
+            return None
+        return base.spelling.replace("const ", "").replace("struct ", "").strip(), spelled.group(1)
+
     # -- one handler per cursor kind ---------------------------------------------------------
     def unevaluated(
         self, expr: ci.Cursor, used: bool, target: str | None, under: bool, writing: bool
@@ -126,7 +160,12 @@ class _ExpressionEvents:
                 self.visit(child, True, None, False, False)  # a call through a computed pointer
         for arg in call_arguments(expr):
             self.visit(arg, True, None, False, False)
-        self.node.calls += (self.values.call_site(expr, self.fn, result_used=used, assigned_to=target),)
+        call = self.values.call_site(expr, self.fn, result_used=used, assigned_to=target)
+        if call.indirect:
+            through = _field_of(next(iter(child_cursors(expr)), None))
+            if through is not None:
+                call = replace(call, through=f"{through[0]}.{through[1]}")
+        self.node.calls += (call,)
 
     def cast(self, expr: ci.Cursor, used: bool, target: str | None, under: bool, writing: bool) -> None:
         if expr.type.kind == ci.TypeKind.VOID:  # `(void)call()`: the result is discarded
@@ -150,6 +189,7 @@ class _ExpressionEvents:
                     text=self.unit.text(expr), names=lhs_value.names + rhs_value.names, calls=rhs_value.calls
                 )
             self.node.stores += (Store(lhs_value, rhs_value, self.unit.location(expr), op),)
+            self.pointer_store(lhs, rhs, expr, op)
             return
         for child in children:
             # the value of `a, b` is b's: a comma passes on whether its value is used
@@ -219,6 +259,24 @@ class _ExpressionEvents:
                 self.nested_statement(child, self.node, self.fn)  # a GNU statement expression
             elif kind.is_expression() or kind.is_statement():
                 self.visit(child, True, None, False, False)
+
+
+_LAST_FIELD = re.compile(r"(?:->|\.)\s*([A-Za-z_]\w*)\s*$")
+
+
+def _field_of(expr: ci.Cursor | None) -> tuple[str, str] | None:
+    """(structure type, field) of a member access `x->field` / `x.field`, casts and parentheses
+    aside; None for anything else (a variable, a subscript) or a field of an anonymous structure."""
+    if expr is None:
+        return None
+    member = strip_casts(expr)
+    if cursor_kind(member) != K.MEMBER_REF_EXPR or member.referenced is None:
+        return None
+    record = member.referenced.semantic_parent
+    name = record.spelling if record is not None else ""
+    if not name or " " in name:  # "struct (unnamed at ...)"
+        return None
+    return name, member.referenced.spelling
 
 
 _Handler = Callable[[_ExpressionEvents, ci.Cursor, bool, "str | None", bool, bool], None]

@@ -16,6 +16,7 @@ import clang.cindex as ci
 from gupcheck.frontend.buildconfig import FileConfig
 from gupcheck.frontend.compiledout import compiled_out
 from gupcheck.frontend.cursors import forget_cursors, top_level_cursors
+from gupcheck.frontend.ownfiles import OwnFiles
 from gupcheck.frontend.pch import PrecompiledHeader, precompiled_header_for
 from gupcheck.frontend.unit import UnitWalker
 from gupcheck.model.facts import Diagnostic, TranslationUnitFacts
@@ -60,8 +61,8 @@ def extract_facts(
             if facts is not None:
                 return facts
         tu = _parse(_get_index(), config, args, source, name)
-        main, _ = top_level_cursors(tu, with_entities=False)
-        facts = UnitWalker(tu, config, source).walk(main)
+        main, _, own = top_level_cursors(tu, with_entities=False, own_file=OwnFiles(config))
+        facts = UnitWalker(tu, config, source).walk(main, own)
         facts.headers = sorted(
             {inclusion.include.name for inclusion in tu.get_includes() if inclusion.include is not None}
         )
@@ -131,12 +132,12 @@ def _facts_with_pch(
         tu = _parse(_get_pch_index(), config, [*config.args, "-include-pch", precompiled.path], source)
     except ParseError:
         return None
-    main, entities = top_level_cursors(tu, with_entities=True)
+    main, entities, own = top_level_cursors(tu, with_entities=True, own_file=OwnFiles(config))
     headers = precompiled.stands_in(tu, entities, config, source)
     if headers is None:
         forget_cursors()
         return None
-    facts = UnitWalker(tu, config, source).walk(main)
+    facts = UnitWalker(tu, config, source).walk(main, own)
     facts.headers = headers
     _add_diagnostics(facts, tu, config.path)
     facts.compiled_out = compiled_out(tu, config.path, source)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gupcheck.kernel_api.logs import LOG_CALLS
+
 
 class PinKind(StrEnum):
     FOLL_GET = "FOLL_GET"  # get_user_pages*: a page reference, released with put_page()
@@ -113,57 +115,59 @@ FOLL_PIN_RELEASES = frozenset(
 # Calls that use a page (or take `&page`) without keeping it.
 PAGE_USERS = frozenset({"get_page", "set_page_dirty_lock", "kmap", "kunmap", "kmap_local_page"})
 
+# Calls whose result stands for the page(s) given (an address, a frame number, a DMA address): a
+# place holding the result holds the pages (`pfn = page_to_pfn(page)`, released by
+# `unpin_user_page(pfn_to_page(pfn))`).
+PAGE_HANDLES = frozenset(
+    {
+        "page_to_pfn", "page_to_phys", "page_to_virt", "page_address", "kmap", "kmap_local_page",
+        "pfn_to_page", "virt_to_page", "phys_to_page", "PFN_PHYS", "PHYS_PFN", "__pa", "__va",
+        "sg_phys", "sg_virt", "sg_page", "dma_map_page",
+    }
+)  # fmt: skip
+
 # Calls that take another reference on a page: a put_page() somewhere drops it, not the pin's.
 PAGE_REFERENCES = frozenset({"get_page", "try_get_page", "get_page_unless_zero"})
 
 # Calls that use pages (a page, or an array of them) and neither keep nor drop a reference on them.
-PAGE_ONLY_USES = frozenset(
-    {
-        "set_page_dirty",
-        "set_page_dirty_lock",
-        "SetPageDirty",
-        "page_address",
-        "kmap",
-        "kunmap",
-        "kmap_atomic",
-        "kunmap_atomic",
-        "kmap_local_page",
-        "kunmap_local",
-        "flush_dcache_page",
-        "page_to_pfn",
-        "page_to_phys",
-        "page_to_virt",
-        "lock_page",
-        "unlock_page",
-        "vmap",
-        "memcpy_from_page",
-        "memcpy_to_page",
-        "memcpy_page",
-        "memzero_page",
-        "clear_highpage",
-        "clear_page",
-        "copy_highpage",
-        "copy_page",
-        "zero_user",
-        "zero_user_segment",
-        "zero_user_segments",
-        "dma_map_page",
-        "memset",
-        "memzero_explicit",
-        # log calls print a pointer
-        "printk",
-        "_printk",
-        "pr_debug",
-        "pr_info",
-        "pr_notice",
-        "pr_warn",
-        "pr_err",
-        "dev_dbg",
-        "dev_info",
-        "dev_warn",
-        "dev_err",
-    }
-)
+PAGE_ONLY_USES = (
+    frozenset(
+        {
+            "set_page_dirty",
+            "set_page_dirty_lock",
+            "SetPageDirty",
+            "page_address",
+            "kmap",
+            "kunmap",
+            "kmap_atomic",
+            "kunmap_atomic",
+            "kmap_local_page",
+            "kunmap_local",
+            "flush_dcache_page",
+            "page_to_pfn",
+            "page_to_phys",
+            "page_to_virt",
+            "lock_page",
+            "unlock_page",
+            "vmap",
+            "memcpy_from_page",
+            "memcpy_to_page",
+            "memcpy_page",
+            "memzero_page",
+            "clear_highpage",
+            "clear_page",
+            "copy_highpage",
+            "copy_page",
+            "zero_user",
+            "zero_user_segment",
+            "zero_user_segments",
+            "dma_map_page",
+            "memset",
+            "memzero_explicit",
+        }
+    )
+    | LOG_CALLS
+)  # a log call prints a pointer (`%pa`, `&dma_addr`) and keeps nothing
 
 # FOLL_LONGTERM's value: a macro up to 6.1, an enum constant with another value from 6.2.
 FOLL_LONGTERM_VALUES: dict[tuple[int, int], int] = {(6, 1): 0x10000, (6, 2): 1 << 8}

@@ -84,6 +84,8 @@ class CallSite:
     result_used: bool = True  # False when the value is discarded (expression statement, (void) cast)
     assigned_to: str | None = None  # access path of the variable the result is stored into
     indirect: bool = False  # call through a function pointer (callee is the pointer's access path)
+    # an indirect call through a struct field: "record.field" (`ops->fn(...)` -> "my_ops.fn")
+    through: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,26 @@ class Condition:
             return [f for operand in self.operands for f in operand.facts(outcome)]
         return []
 
+    def alternatives(self, outcome: bool, limit: int = 8) -> list[list[tuple[Comparison, bool]]]:
+        """The ways the condition can evaluate to `outcome`, each as the atoms known on it: `a && b`
+        false is `a` false or `b` false (two alternatives). Past `limit` alternatives, one: the atoms
+        known on every way (`facts`)."""
+        if self.op == "atom" and self.atom is not None:
+            return [[(self.atom, outcome)]]
+        if self.op == "not":
+            return self.operands[0].alternatives(not outcome, limit)
+        ways: list[list[tuple[Comparison, bool]]] = []
+        if (self.op == "and" and not outcome) or (self.op == "or" and outcome):
+            for operand in self.operands:  # any one operand decides
+                ways.extend(operand.alternatives(outcome, limit))
+        elif self.op in ("and", "or"):
+            ways = [[]]  # every operand holds its value: the product of their ways
+            for operand in self.operands:
+                ways = [way + more for way in ways for more in operand.alternatives(outcome, limit)]
+                if len(ways) > limit:
+                    break
+        return ways if 0 < len(ways) <= limit else [self.facts(outcome)]
+
     def atoms(self) -> list[Comparison]:
         if self.op == "atom" and self.atom is not None:
             return [self.atom]
@@ -256,7 +278,7 @@ class Variable:
 class Function:
     name: str
     key: str  # unique across the program: "name" for external linkage, "file:name" for static
-    file: str
+    file: str  # where it is defined: its unit's file, or one of the code's own headers
     location: SourceLocation
     is_static: bool
     params: list[Variable]
@@ -291,20 +313,37 @@ class Function:
 
 @dataclass(frozen=True, slots=True)
 class OpsField:
-    field: str  # ".unlocked_ioctl"
+    field: str  # "unlocked_ioctl" ("" for an element of an array of function pointers)
     function: str  # handler name
+    location: SourceLocation
+    element: int = -1  # position in an array table (-1: the variable is one structure)
+    command: str | None = None  # the element's command macro: `{CMD, fn}`, `[_IOC_NR(CMD)] = fn`
+    command_value: int | None = None  # that command's value, when clang computed it
+
+
+@dataclass(frozen=True, slots=True)
+class PointerStore:
+    """`obj->field = fn` in code (also inside macros such as INIT_WORK): a function stored into a
+    function-pointer field of a structure type."""
+
+    record: str  # the structure type, without `struct`: "work_struct"
+    field: str  # "func"
+    function: str  # "my_worker"
     location: SourceLocation
 
 
 @dataclass(frozen=True, slots=True)
 class OpsTable:
-    """An initialised ops structure: file_operations, vm_operations_struct, miscdevice, ..."""
+    """An initialised global whose initialiser names functions: an ops structure (file_operations,
+    vm_operations_struct, miscdevice, ...), or an array of them, or of function pointers (a command
+    table), whatever its type."""
 
     variable: str
     struct: str  # "file_operations"
     fields: tuple[OpsField, ...]
     location: SourceLocation
     nested: tuple[tuple[str, str], ...] = ()  # (field, variable): e.g. miscdevice .fops = &my_fops
+    is_array: bool = False  # an array: each field has its element's position
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +395,7 @@ class TranslationUnitFacts:
     functions: list[Function] = field(default_factory=list)
     globals: dict[str, Variable] = field(default_factory=dict)
     ops_tables: list[OpsTable] = field(default_factory=list)
+    pointer_stores: list[PointerStore] = field(default_factory=list)  # `obj->field = fn` in code
     ioctl_commands: list[IoctlCommand] = field(default_factory=list)
     module_init: list[str] = field(default_factory=list)
     module_exit: list[str] = field(default_factory=list)

@@ -48,15 +48,34 @@ class Snapshot:
 
     @classmethod
     def of_sources(cls, paths: list[str]) -> Snapshot:
-        """The C files the analysis of `paths` will read."""
+        """The C files the analysis of `paths` will read, and the headers beside them (a finding in a
+        driver's own header, in a function it defines, is fixed there too)."""
         sources, _problems = discover_sources(paths)
-        return cls.of_files(sources)
+        return cls.of_files([*sources, *_headers_beside(sources)])
 
     def holds(self, path: str) -> bool:
         return os.path.realpath(path) in self.digests
 
     def unchanged(self, path: str, content: bytes) -> bool:
         return self.digests.get(os.path.realpath(path)) == _digest(content)
+
+
+MAX_HEADERS_BESIDE = 10_000  # the most headers snapshot beside the sources
+
+
+def _headers_beside(sources: list[str]) -> list[str]:
+    """The `.h` files in the sources' folders (not below them), up to `MAX_HEADERS_BESIDE`."""
+    found: list[str] = []
+    for folder in sorted({os.path.dirname(path) for path in sources}):
+        try:
+            with os.scandir(folder) as entries:
+                names = sorted(e.path for e in entries if e.name.endswith(".h") and e.is_file())
+        except OSError:
+            continue
+        found += names[: MAX_HEADERS_BESIDE - len(found)]
+        if len(found) >= MAX_HEADERS_BESIDE:
+            break
+    return found
 
 
 @dataclass(frozen=True)

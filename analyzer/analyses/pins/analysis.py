@@ -30,7 +30,7 @@ from gupcheck.kernel_api.containers import LINKERS, PAGE_HOLDERS
 from gupcheck.kernel_api.entries import SYSCALL_ROLES, Role
 from gupcheck.kernel_api.frees import FREES
 from gupcheck.kernel_api.memory import MEMORY_ACCESS
-from gupcheck.kernel_api.pins import PAGE_ONLY_USES, PAGE_REFERENCES, PAGE_USERS
+from gupcheck.kernel_api.pins import PAGE_HANDLES, PAGE_ONLY_USES, PAGE_REFERENCES, PAGE_USERS
 from gupcheck.model.facts import (
     CallSite,
     CfgNode,
@@ -110,14 +110,12 @@ class PinAnalysis:
                 )
         releases = set()
         for _node, call in fn.call_sites():
-            position = self.release_position(fn, call)
-            if position is None or position >= len(call.args):
-                continue
-            key = pages_key(call.args[position])
-            root = root_of(key) if key else ""
-            holder = root if root in params else self.ownership.param_holder(fn, root)
-            if holder in params:
-                releases.add(params[holder])
+            for position in self.release_positions(fn, call):
+                key = pages_key(call.args[position])
+                root = root_of(key) if key else ""
+                holder = root if root in params else self.ownership.param_holder(fn, root)
+                if holder in params:
+                    releases.add(params[holder])
         stores = set()
         for name, index in params.items():
             if any(isinstance(self.event(fn, node, {name}, None), Stored) for node in fn.nodes):
@@ -136,6 +134,18 @@ class PinAnalysis:
             return min(summary.releases)
         return None
 
+    def release_positions(self, fn: Function, call: CallSite) -> tuple[int, ...]:
+        """Every argument whose pages a call releases (a helper may release several: the finished
+        transfer's pages and, on its error path, the next one's)."""
+        position = self.program.api.release_position(call.callee)
+        if position is not None:
+            positions: tuple[int, ...] = (position,)
+        else:
+            callee = self.program.callee(fn, call)
+            summary = self.summaries.get(callee.key) if callee else None
+            positions = tuple(sorted(summary.releases)) if summary else ()
+        return tuple(position for position in positions if position < len(call.args))
+
     def _storing_positions(self, fn: Function, call: CallSite) -> tuple[int, ...]:
         """Arguments a call keeps: list_add()'s entry, or what a helper stores."""
         if call.callee in LINKERS:
@@ -148,7 +158,10 @@ class PinAnalysis:
         """Calls that take `&page` (or the pages array) without keeping it: releases, memory and string
         calls, and the calls that only use a page."""
         return (
-            self.program.api.release_position(name) is not None or name in MEMORY_ACCESS or name in PAGE_USERS
+            self.program.api.release_position(name) is not None
+            or name in MEMORY_ACCESS
+            or name in PAGE_USERS
+            or name in PAGE_ONLY_USES  # printk("%pa", &dma_addr) among them
         )
 
     # -- pin sites -----------------------------------------------------------------------
@@ -197,9 +210,13 @@ class PinAnalysis:
         if holder is not None and max(holder) < len(call.args):
             container, pages = call.args[holder[0]], call.args[holder[1]]
             if any(root_of(name) in tracked for name in (*pages.names, pages.base or "")):
-                if container.path or container.base:
-                    tracked.add(root_of(container.path or container.base or ""))
-                return None
+                place = container.path or container.base or ""
+                if not place:
+                    return None
+                kept = self._keeper(fn, place)
+                tracked.add(root_of(place))
+                # `sg_set_page(&obj->sg, page, ...)`: the object keeps them unless released later
+                return Handle(kept) if kept is not None else None
         if (
             self.program.callee(fn, call) is None
             and not self._keeps_nothing(call.callee)
@@ -225,31 +242,40 @@ class PinAnalysis:
         target_root = root_of(target)
         if target_root in tracked:
             return None  # a field of the tracked object is set: it stays the tracked object
-        kept: Stored | HandedOut | None = None
-        # `dev->pages = pages` or a global keeps the pages; `dev = pages` only rebinds a local
-        if self.ownership.owner(fn, target_root) is not None and (
-            target != target_root or target_root in self.ownership.globals_of(fn)
-        ):
-            kept = Stored(target)
-        elif target_root in {p.name for p in fn.params}:
-            # `*out = pages` fills the caller's object: the caller passes &obj
-            kept = HandedOut(target_root, target.lstrip("*")[len(target_root) :])
+        kept = self._keeper(fn, target)
         if kept is not None:
             # a handle keeps the pin only if the page is not released afterwards: the path goes
             # on, and the handle counts if the pages reach the return
             return kept if itself else Handle(kept)
-        if itself:
-            tracked.add(target_root)  # a local alias of the pages
+        if itself or (target_root in fn.locals and value.calls and set(value.calls) <= PAGE_HANDLES):
+            # a local alias of the pages, or a local (or an object a local points to) holding a
+            # handle of them (`pfn = page_to_pfn(page)`, `desc->ppn[i] = page_to_pfn(...)`): what
+            # becomes of it is what becomes of the pages
+            tracked.add(target_root)
+        return None
+
+    def _keeper(self, fn: Function, target: str) -> Stored | HandedOut | None:
+        """What keeps pages put into `target`: a field of a long-lived object or a global (kept), the
+        caller's object through a parameter (handed out), or nothing (a local)."""
+        target_root = root_of(target)
+        # `dev->pages = pages` or a global keeps the pages; `dev = pages` only rebinds a local
+        if self.ownership.owner(fn, target_root) is not None and (
+            target != target_root or target_root in self.ownership.globals_of(fn)
+        ):
+            return Stored(target)
+        if target_root in {p.name for p in fn.params}:
+            # `*out = pages` fills the caller's object: the caller passes &obj
+            return HandedOut(target_root, target.lstrip("*")[len(target_root) :])
+        if target != target_root and self.ownership.from_lookup(fn, target_root):
+            return Stored(target)  # `obj = find(...); obj->pages = pages`: an object that lives on
         return None
 
     def _releases(self, fn: Function, call: CallSite, tracked: set[str]) -> bool:
-        position = self.release_position(fn, call)
-        if position is None or position >= len(call.args):
-            return False
-        key = pages_key(call.args[position])
-        if not key:
-            return False
-        return key in tracked or root_of(key) in tracked
+        for position in self.release_positions(fn, call):
+            key = pages_key(call.args[position])
+            if key and (key in tracked or root_of(key) in tracked):
+                return True
+        return False
 
     def loop_body(self, fn: Function, test: CfgNode) -> tuple[int, ...]:
         """The nodes of the loop whose test is `test` that make calls, in order (empty for a plain
@@ -305,31 +331,68 @@ class PinAnalysis:
     def outlives_syscall(self, pin: Pin, fate: Fate | None = None) -> bool:
         """Kept in a longer-lived place by code a syscall runs, and not released by a caller
         before that syscall returns."""
+        return bool(self.syscalls_keeping(pin, fate))
+
+    def syscalls_keeping(self, pin: Pin, fate: Fate | None = None) -> list[tuple[Function, Role]]:
+        """The syscall entries after whose return the pages kept by `pin` are still held: every entry
+        reaching the pin, but those whose callers of the pinning function (up to the entry) go on to
+        release the field the pages are kept in."""
         fate = fate or self.fate(pin)
-        if not fate.stored or not self.syscall_entries_reaching(pin.function):
-            return False
-        field_name = last_field(pin.pages)
-        return field_name == pin.pages or not self.released_later_in_syscall(pin.function, field_name)
+        entries = self.syscall_entries_reaching(pin.function)
+        if not fate.stored or not entries:
+            return []
+        # the field each keeper holds them in (`STbp->mapped_pages = pages`: mapped_pages; pinned
+        # straight into `dev->pages`: pages); a container call (`list_add()`) has none
+        fields: set[str] = set()
+        for place in {keep.place for keep in fate.stored}:
+            if place.endswith("()"):
+                continue  # a container: the field the pages are in says how they are released
+            if last_field(place) == place:
+                return entries  # a global or a bare variable: no field to look for releases of
+            fields.add(last_field(place))
+        if last_field(pin.pages) != pin.pages:
+            fields.add(last_field(pin.pages))
+        if not fields:
+            return entries
+        keeping: set[str] = set()
+        for name in fields:
+            keeping |= self._entries_not_releasing(pin.function, name)
+        return [(entry, role) for entry, role in entries if entry.key in keeping]
 
     def released_later_in_syscall(self, fn: Function, field_name: str) -> bool:
-        """Whether a caller of `fn` (up to the entry point) goes on, after the call, to release
+        """Whether every caller of `fn` (up to the syscall entry) goes on, after the call, to release
         pages reached through a field of that name: `do_execute()` calls `fixups()`, which keeps
         the pages in a list, and then `cleanup()`, which unpins them before the ioctl returns."""
+        return not self._entries_not_releasing(fn, field_name)
+
+    def _entries_not_releasing(self, fn: Function, field_name: str) -> set[str]:
+        """The keys of the syscall entries from which a call chain reaches `fn` with no release of
+        the field after any of its calls. Each function is visited once (bounded by the program)."""
         releasers = [f for f, _call in self.releases_of_field(field_name)]
         releasing = {f.key for f in self.program.reaching(*releasers)}
-
-        def is_entry(current: Function) -> bool:  # the syscall returns there
-            return bool(self.program.roles(current) & SYSCALL_ROLES)
-
-        for current in self.program.reaching(fn, stop=is_entry):
-            if is_entry(current):
+        unreleased: set[str] = set()
+        seen: set[str] = set()
+        pending = [fn]
+        while pending:
+            current = pending.pop()
+            if current.key in seen:
                 continue
+            seen.add(current.key)
+            if self.program.roles(current) & SYSCALL_ROLES:
+                unreleased.add(current.key)  # the syscall returns here with the pages kept
             for ref in self.program.callers(current):
-                for node_id in reachable_from(ref.caller, ref.node.id):
-                    for call in ref.caller.nodes[node_id].calls:
-                        callee = self.program.callee(ref.caller, call)
-                        if callee is not None and callee.key in releasing:
-                            return True
+                if not self.program.roles_reaching(ref.caller) & SYSCALL_ROLES:
+                    continue
+                if not self._releases_after(ref.caller, ref.node.id, releasing):
+                    pending.append(ref.caller)
+        return unreleased
+
+    def _releases_after(self, caller: Function, node_id: int, releasing: set[str]) -> bool:
+        for later in reachable_from(caller, node_id):
+            for call in caller.nodes[later].calls:
+                callee = self.program.callee(caller, call)
+                if callee is not None and callee.key in releasing:
+                    return True
         return False
 
     def releases_of_field(self, field_name: str) -> list[tuple[Function, CallSite]]:

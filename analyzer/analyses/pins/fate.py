@@ -13,7 +13,7 @@ from gupcheck.analyses.dataflow import cycles, must_facts, reachable_from
 from gupcheck.analyses.pins.events import Escaped, HandedOut, Handle, Output, Released, Returned, Stored
 from gupcheck.analyses.pins.sites import Pin
 from gupcheck.kernel_api.errors import ERROR_POINTER_TESTS
-from gupcheck.model.facts import CallSite, CfgNode, Edge, EdgeLabel, Function, root_of
+from gupcheck.model.facts import CallSite, CfgNode, Comparison, Edge, EdgeLabel, Function, root_of
 
 if TYPE_CHECKING:
     from gupcheck.analyses.pins.analysis import PinAnalysis
@@ -72,6 +72,13 @@ class _PathSearch:
         self.output: Output | None = None
         self.owner: str | None = None
         holder = ownership.param_holder(fn, self.root) if self.root not in self.params else self.root
+        # `ev = &eb->vma[i]; pin into ev->vma->obj`: the pages are in an object the caller's struct only
+        # points to (it existed before the call and lives on), not in the caller's struct itself
+        self.pointed_object = (
+            holder in self.params and holder != self.root and "->" in pin.pages[len(self.root) + 2 :]
+        )
+        if self.pointed_object:
+            holder = None
         if holder in self.params and (pin.pages == self.root or ownership.owner(fn, holder) is None):
             # pinned into the caller's object (`mapped = &bitmap->mapped; ... mapped->pages`)
             self.output = Output(
@@ -115,7 +122,7 @@ class _PathSearch:
         it was found from, so the parent links form a tree."""
         for edge in node.succs:
             if live and _pin_failed(
-                self.analysis, node, edge, self.result, self.pin.call, self.zero_on_success
+                self.analysis, node, edge, self.result, self.pin.call, self.zero_on_success, self.pin.pages
             ):
                 continue
             if node is not self.pin.node and node.condition is not None:
@@ -162,8 +169,10 @@ class _PathSearch:
                         fate.handed_out.append(Output(self.params[param], suffix))
                     case Stored(place):
                         fate.stored.append(Keep(handle_node, place))
-        elif ownership.from_lookup(self.fn, self.root) or ownership.object_out_param(
-            self.fn, self.pin, self.root
+        elif (
+            self.pointed_object
+            or ownership.from_lookup(self.fn, self.root)
+            or ownership.object_out_param(self.fn, self.pin, self.root)
         ):
             fate.escaped.append(node)  # pinned into an object a lookup returned: it lives on
         elif fate.leak_path is None:
@@ -271,12 +280,27 @@ def branch_facts(fn: Function) -> dict[int, frozenset]:
     return must_facts(fn, edge_gen=edge_gen, transfer=transfer)
 
 
-def _returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite) -> bool:
-    """A helper with the kernel's 0-or-negative-errno convention (it has a `return 0;`)."""
+def _returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite, depth: int = 0) -> bool:
+    """A helper with the kernel's 0-or-negative-errno convention: it has a `return 0;`, or returns
+    what such a helper returned (`ret = pin_helper(...); return ret;`), up to 3 helpers down."""
     callee = analysis.program.callee(fn, call)
-    return callee is not None and any(
-        node.returns is not None and node.returns.const_value == 0 for node in callee.nodes
-    )
+    if callee is None:
+        return False
+    returned: set[str] = set()
+    for node in callee.nodes:
+        if node.returns is None:
+            continue
+        if node.returns.const_value == 0:
+            return True
+        if node.returns.path and node.returns.path == root_of(node.returns.path):
+            returned.add(node.returns.path)
+    if depth >= 3 or not returned:
+        return False
+    for node in callee.nodes:
+        for inner in node.calls:
+            if inner.assigned_to in returned and _returns_zero(analysis, callee, inner, depth + 1):
+                return True
+    return False
 
 
 def _pin_failed(
@@ -286,39 +310,59 @@ def _pin_failed(
     result: str | None,
     call: CallSite,
     zero_on_success: bool = False,
+    pages: str | None = None,
 ) -> bool:
     """The branch on which the pin call is known to have pinned nothing: the API returned
-    <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), or a helper that returns
-    0 on success returned something else."""
+    <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), a helper that returns
+    0 on success returned something else, or the array the pages went into is NULL. A branch
+    taken in several ways (`if (pages && ret > 0)` false) is one when each way is."""
     if node.condition is None or edge.outcome is None:
         return False
     api = analysis.program.api.pin(call.callee, len(call.args))
     requested = call.args[api.nr].const_value if api and api.nr < len(call.args) else None
-    for atom, outcome in node.facts_along(edge):
-        if atom.op == "call" and atom.call is not None and atom.call.callee in ERROR_POINTER_TESTS:
-            if outcome and result and any(result in arg.names for arg in atom.call.args):
-                return True  # a helper that returns pinned pages returned an error pointer
-            continue
-        subject = atom.lhs
-        if not (result and subject.path == result) and call.callee not in subject.calls:
-            continue
-        if atom.rhs is None:
-            if atom.op == "value" and outcome == zero_on_success:  # if (!ret) / if (rc)
-                return True
-            continue
-        bound = atom.rhs.const_value
-        if bound is None:
-            continue
-        if zero_on_success:
-            if bound == 0 and (atom.op, outcome) in (("!=", True), ("==", False), ("<", True)):
-                return True
-            continue
-        if (atom.op, outcome) in ((">", False), ("<=", True)) and bound <= 0:
-            return True  # ret <= bound <= 0
-        if (atom.op, outcome) in ((">=", False), ("<", True)) and bound <= 1:
-            return True  # ret < bound <= 1
-        if bound == 0 and (atom.op, outcome) in (("==", True), ("!=", False)):
-            return True
-        if bound == 1 and requested == 1 and (atom.op, outcome) in (("!=", True), ("==", False)):
-            return True  # one page asked for, not one pinned: none pinned
-    return False
+    return all(
+        any(
+            _says_nothing_pinned(atom, outcome, result, call, zero_on_success, requested, pages)
+            for atom, outcome in way
+        )
+        for way in node.condition.alternatives(edge.outcome)
+    )
+
+
+def _says_nothing_pinned(
+    atom: Comparison,
+    outcome: bool,
+    result: str | None,
+    call: CallSite,
+    zero_on_success: bool,
+    requested: int | None,
+    pages: str | None,
+) -> bool:
+    """Whether `atom` evaluating to `outcome` means the pin call pinned nothing."""
+    if atom.op == "call" and atom.call is not None and atom.call.callee in ERROR_POINTER_TESTS:
+        # a helper that returns pinned pages returned an error pointer
+        return bool(outcome and result and any(result in arg.names for arg in atom.call.args))
+    if atom.rhs is not None and atom.lhs.const_value is not None and atom.rhs.const_value is None:
+        # `0 != (ret = helper(...))`: the constant on the left, as `(ret = helper(...)) != 0`
+        mirrored = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(atom.op, atom.op)
+        atom = Comparison(mirrored, atom.rhs, atom.lhs, atom.call)
+    subject = atom.lhs
+    if atom.op == "value" and not outcome and pages and subject.path == pages:
+        return True  # the page array is NULL: nothing was pinned into it
+    if not (result and subject.path == result) and call.callee not in subject.calls:
+        return False
+    if atom.rhs is None:
+        return atom.op == "value" and outcome == zero_on_success  # if (!ret) / if (rc)
+    bound = atom.rhs.const_value
+    if bound is None:
+        return False
+    if zero_on_success:
+        return bound == 0 and (atom.op, outcome) in (("!=", True), ("==", False), ("<", True))
+    if (atom.op, outcome) in ((">", False), ("<=", True)) and bound <= 0:
+        return True  # ret <= bound <= 0
+    if (atom.op, outcome) in ((">=", False), ("<", True)) and bound <= 1:
+        return True  # ret < bound <= 1
+    if bound == 0 and (atom.op, outcome) in (("==", True), ("!=", False)):
+        return True
+    # one page asked for, not one pinned: none pinned
+    return bound == 1 and requested == 1 and (atom.op, outcome) in (("!=", True), ("==", False))
