@@ -48,8 +48,18 @@ class ApiKnowledge:
     locks: tuple[str, ...] = ()  # take the lock their first argument points to
     unlocks: tuple[str, ...] = ()  # release it
     pinning_ioctls: tuple[PinningIoctl, ...] = ()
+    shared_types: tuple[str, ...] = ()  # every object of these types is shared with user space
+    range_checks: tuple[str, ...] = ()  # return whether the user range they are given is valid
 
     def __hash__(self) -> int:
         return hash(
-            (self.pins, tuple(sorted(self.releases.items())), self.locks, self.unlocks, self.pinning_ioctls)
+            (
+                self.pins,
+                tuple(sorted(self.releases.items())),
+                self.locks,
+                self.unlocks,
+                self.pinning_ioctls,
+                self.shared_types,
+                self.range_checks,
+            )
         )

@@ -35,5 +35,19 @@ KERNEL_ADDRESS_CONVERSIONS = frozenset(
     }
 )  # fmt: skip
 
+# Calls that give a kernel address for the memory of a page (or of an array of pages): position of the
+# page(s). The address names the same memory as the page: a pinned user page mapped this way is memory
+# user space can write at any time, a shared page mapped this way is the shared memory.
+PAGE_ADDRESSES: dict[str, int] = {
+    "page_address": 0,
+    "lowmem_page_address": 0,
+    "page_to_virt": 0,
+    "kmap": 0,
+    "kmap_local_page": 0,
+    "kmap_atomic": 0,
+    "vmap": 0,
+    "vm_map_ram": 0,
+}
+
 # Fields that point to a context object, never to the shared memory itself.
 CONTEXT_FIELDS = frozenset({"private_data", "vm_private_data", "driver_data", "platform_data", "vm_file"})

@@ -41,3 +41,14 @@ class Api:
     @property
     def pinning_ioctls(self) -> tuple[PinningIoctl, ...]:
         return self.declared.pinning_ioctls
+
+    @property
+    def range_checks(self) -> tuple[str, ...]:
+        """Helpers that return whether the user range they are given is valid (`vq_access_ok`): a true
+        result covers every argument, as access_ok covers its pointer."""
+        return self.declared.range_checks
+
+    @property
+    def shared_types(self) -> tuple[str, ...]:
+        """Types whose every object is shared with user space (`struct my_ring`)."""
+        return self.declared.shared_types

@@ -34,6 +34,8 @@ file are relative to the file's directory. Command-line options override the fil
     releases = { mydrv_unpin = 0 }
     locks = ["mydrv_lock"]
     unlocks = ["mydrv_unlock"]
+    range-checks = ["vq_access_ok"]   # helpers returning whether the user range they get is valid
+    shared-types = ["struct my_ring"] # every object of these types is shared with user space (GUP004)
     pinning-ioctls = [{ request = "MYDRV_IOC_REGISTER", field = "addr", kind = "FOLL_GET" }]
 
 Unknown keys and bad values are errors naming the key (`ConfigFileError`, exit status 2).
@@ -200,7 +202,7 @@ _TOP_KEYS = {
     "overrides",
     *_FLAG_KEYS,
 }
-_API_KEYS = {"pins", "releases", "locks", "unlocks", "pinning-ioctls"}
+_API_KEYS = {"pins", "releases", "locks", "unlocks", "range-checks", "shared-types", "pinning-ioctls"}
 _IOCTL_KEYS = {"request", "field", "kind"}
 _PIN_KEYS = {"name", "kind", "pages", "start", "nr", "flags", "longterm"}
 
@@ -352,6 +354,8 @@ def _api(read: _Reader, table: Any) -> ApiKnowledge:
         releases=dict(releases),
         locks=tuple(read.strings(table, "locks", "api") or ()),
         unlocks=tuple(read.strings(table, "unlocks", "api") or ()),
+        range_checks=tuple(read.strings(table, "range-checks", "api") or ()),
+        shared_types=tuple(" ".join(t.split()) for t in read.strings(table, "shared-types", "api") or ()),
     )
 
 

@@ -29,10 +29,13 @@ DOC = RuleDoc(
     what_it_does="""
 Finds the buffers a driver maps into user space (pages handed out by a `.fault` handler,
 `remap_pfn_range`, `vm_insert_page(s)`, `remap_vmalloc_range`, `dma_mmap_coherent`, `vmalloc_user`
-memory), every kernel access to them and the locks held there on every path (mutexes, spinlocks
-in all their forms, rw locks, rw semaphores, semaphores, through helpers that return with a lock
-held or release it). It reports: an access that holds none of the locks the other accesses to the
-same buffer hold (warning); a counter changed with plain `++`, `--`, `+=` or `-=` in a
+memory) or otherwise shares with it (user pages it pins and maps with `vmap`/`kmap`, types declared
+in `[api] shared-types`), the pointers into them it keeps (locals, parameters, struct fields),
+every kernel access to them and the locks held there on every path (mutexes, spinlocks in all
+their forms, rw locks, rw semaphores, semaphores, through helpers that return with a lock held or
+release it). It reports: an access that holds none of the locks the other accesses to the same
+buffer hold, a `WRITE_ONCE` among them when it is one of several fields updated that way
+(warning); a counter changed with plain `++`, `--`, `+=` or `-=` in a
 `vm_operations_struct` callback without a lock (warning); a value in a buffer user space can write
 that is checked and then read again, or used as a length or index without being copied once and
 checked (error: a double fetch); a buffer shared by every opener of the device freed in `.release`

@@ -18,6 +18,7 @@ class UnlockedAccess:
     lock: str  # spelled as the others take it: "dev->lock"
     lock_kind: str
     locked_example: Access  # an access that holds it
+    update: tuple[str, ...] = ()  # a marked access: the places its function writes without the lock
 
 
 def findings(shared: SharedMemory) -> Iterator[Finding]:
@@ -26,11 +27,18 @@ def findings(shared: SharedMemory) -> Iterator[Finding]:
 
 
 def unlocked_accesses(shared: SharedMemory) -> list[UnlockedAccess]:
+    """The lock discipline of a buffer is inferred from every access to it, marked ones
+    (`WRITE_ONCE`, `smp_load_acquire`, atomics) included. A buffer no access holds a lock for
+    follows a lockless protocol: nothing is reported. Otherwise a plain access that holds none of
+    the locks is reported (a read only against a locked write), and a marked store (`WRITE_ONCE`,
+    `smp_store_release`; atomics stay exempt) only when its function writes two or more places of
+    the buffer without the lock while a locked access writes it: each store is one access, the
+    update of several fields is not."""
     found = []
     by_buffer: dict[tuple[str, str], list[tuple[Access, frozenset]]] = {}
     for fn in shared.kernel:
         for access in shared.accesses(fn):
-            if access.marked or shared.before_sharing(fn, access.place):
+            if shared.before_sharing(fn, access.place):
                 continue
             held = shared.locks.held(fn, access.node.id)
             by_buffer.setdefault((fn.file, access.place.key), []).append((access, held))
@@ -38,28 +46,46 @@ def unlocked_accesses(shared: SharedMemory) -> list[UnlockedAccess]:
         buffer = shared.buffers[key]
         counts = Counter(lock for _access, held in accesses for lock in held)
         if not counts:
-            continue
+            continue  # a lockless protocol, or no discipline to compare with
         lock = max(sorted(counts), key=lambda name: counts[name])
         example = next(access for access, held in accesses if lock in held)
         spelled, kind = shared.lock_spelling(lock)
         locked_write = any(access.write for access, held in accesses if held)
-        for access, held in accesses:
-            # two reads do not race: an unlocked read matters only against a locked write
-            if not held & counts.keys() and (access.write or locked_write):
-                found.append(UnlockedAccess(access, buffer, spelled, kind, example))
+        unlocked = [(access, held) for access, held in accesses if not held & counts.keys()]
+        # per function, the places written without the lock: two or more make a multi-field update
+        written: dict[str, set[str]] = {}
+        for access, _held in unlocked:
+            if access.write and not access.atomic:  # an atomic counter is updated on its own
+                written.setdefault(access.function.key, set()).add(access.place.suffix)
+        for access, _held in unlocked:
+            if not access.marked:
+                # two reads do not race: an unlocked read matters only against a locked write
+                if access.write or locked_write:
+                    found.append(UnlockedAccess(access, buffer, spelled, kind, example))
+                continue
+            places = written.get(access.function.key, set())
+            if access.write and not access.atomic and locked_write and len(places) > 1:
+                update = tuple(sorted(places))
+                found.append(UnlockedAccess(access, buffer, spelled, kind, example, update))
     return found
 
 
 def _finding(found: UnlockedAccess) -> Finding:
     access, buffer = found.access, found.buffer
     locked = found.locked_example
+    message = (
+        f"{describe(access)} '{buffer.spelling}', shared with user space {buffer.export.via}, without "
+        f"holding '{found.lock}' (a {found.lock_kind}), which the other accesses to it hold"
+    )
+    if found.update:
+        message += (
+            f"; {access.function.name}() writes {len(found.update)} of its fields this way: each "
+            "marked store is one access, the update of them all is not"
+        )
     return Finding(
         rule_id=RULE_ID,
         level=Level.WARNING,
-        message=(
-            f"{describe(access)} '{buffer.spelling}', shared with user space through mmap, without "
-            f"holding '{found.lock}' (a {found.lock_kind}), which the other accesses to it hold"
-        ),
+        message=message,
         location=access.location,
         function=access.function.name,
         snippet_key=f"{access.how}:{access.text}",

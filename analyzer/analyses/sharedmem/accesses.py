@@ -23,6 +23,7 @@ class Access:
     marked: bool  # READ_ONCE/WRITE_ONCE/smp_*/atomic_*: one access on purpose
     how: str  # "memcpy()", "load of", "store to"
     text: str
+    atomic: bool = False  # an atomic read-modify-write (atomic_inc(), set_bit()), not a marked load/store
 
 
 @dataclass(eq=False)
@@ -53,10 +54,11 @@ def accesses(buffers: SharedBuffers, fn: Function) -> list[Access]:
         marked: bool,
         how: str,
         text: str,
+        atomic: bool = False,
     ) -> None:
         if place is not None:
             found.setdefault(
-                (location, place, write), Access(fn, node, location, place, write, marked, how, text)
+                (location, place, write), Access(fn, node, location, place, write, marked, how, text, atomic)
             )
 
     for node in fn.nodes:
@@ -76,10 +78,13 @@ def accesses(buffers: SharedBuffers, fn: Function) -> list[Access]:
         for subscript in node.subscripts:
             array = subscript.array
             if array.address_of and array.fixed_size is not None:  # an array: no pointer deref
+                place = buffers.place(fn, f"{array.path}[]" if array.path else None)
+                if place is not None and not place.suffix:
+                    continue  # an element of an array of pointers into the memory (`q->va[i]`)
                 add(
                     node,
                     subscript.location,
-                    buffers.place(fn, f"{array.path}[]" if array.path else None),
+                    place,
                     subscript.is_write,
                     False,
                     "store to" if subscript.is_write else "load of",
@@ -95,6 +100,7 @@ def accesses(buffers: SharedBuffers, fn: Function) -> list[Access]:
                     access.marked,
                     access.how,
                     access.text,
+                    access.atomic,
                 )
         for store in node.stores:
             _store_access(buffers, fn, node, store, found)
@@ -157,7 +163,7 @@ def _call_accesses(buffers: SharedBuffers, fn: Function, node: CfgNode, call: Ca
             place = buffers.place(fn, arg.path) if arg.address_of else None
             if place is not None:
                 accesses.append(
-                    Access(fn, node, call.location, place, True, True, f"{call.callee}()", arg.text)
+                    Access(fn, node, call.location, place, True, True, f"{call.callee}()", arg.text, True)
                 )
         return accesses
     reads, writes = reads_writes(call.callee)

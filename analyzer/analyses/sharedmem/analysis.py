@@ -93,11 +93,18 @@ class SharedMemory:
         roles = self.reaching_roles(fn)
         if roles and roles <= MODULE_ROLES:
             return True
+        allocated = {
+            store.target.path
+            for _node, store in fn.stores()
+            if store.value.kind == ValueKind.HEAP or allocates(store.value.calls)
+        }
         return any(
-            self.index.place(fn, store.target.path) == Place(place.key)
-            and (store.value.kind == ValueKind.HEAP or allocates(store.value.calls))
-            for node in fn.nodes
-            for store in node.stores
+            self.index.place(fn, store.target.path) in (Place(place.key), Place(place.key, "[]"))
+            and (
+                store.target.path in allocated
+                or (store.value.path in allocated and _is_local(fn, store.value.path))
+            )
+            for _node, store in fn.stores()
         )
 
     def _spell_locks(self) -> dict[str, tuple[str, str]]:

@@ -4,6 +4,13 @@ of the places inside them.
 A buffer is named by its access path: a struct field by its name (`dev->ring` and `d->ring` are the
 same buffer), a global by its own. Only what the driver treats as memory counts (it allocates, frees,
 dereferences, indexes or copies it), never an offset, a physical address or a context pointer.
+
+Besides mmap exports, memory is shared when it is user pages pinned and mapped into the kernel
+(`vmap`, `kmap`, `page_address` of pages a pin call filled: user space writes them at any time), or
+an object of a type the configuration declares shared (`[api] shared-types`). A buffer is also
+reached through the pointers into it the driver keeps: locals and parameters, struct fields
+(`q->info = vaddr` makes `q->info->head` a place in the buffer `vaddr`) and arrays of page addresses
+(`q->va[i] = page_address(q->pages[i])`).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from dataclasses import dataclass, field
 from gupcheck.kernel_api.allocators import ALLOCATORS, allocates
 from gupcheck.kernel_api.entries import FAULT_ROLES, Role
 from gupcheck.kernel_api.frees import FREES
-from gupcheck.kernel_api.mapping import CONTEXT_FIELDS, EXPORTS, KERNEL_ADDRESS_CONVERSIONS
+from gupcheck.kernel_api.mapping import CONTEXT_FIELDS, EXPORTS, KERNEL_ADDRESS_CONVERSIONS, PAGE_ADDRESSES
 from gupcheck.kernel_api.memory import MEMORY_ACCESS, MemoryCall
 from gupcheck.model.facts import Function, Side, Value, ValueKind, last_field, root_of
 from gupcheck.model.findings import SourceLocation
@@ -36,8 +43,12 @@ class Export:
     location: SourceLocation
     api: str  # "remap_pfn_range()", "a .fault handler", "vmalloc_user()"
     mapped: bool = True  # mapped here; False: allocated for mapping (vmalloc_user)
+    how: str | None = None  # how else it is shared, with `{spelling}` for the buffer's name
+    via: str = "through mmap"  # how user space reaches it, for messages
 
     def describe(self, spelling: str) -> str:
+        if self.how is not None:
+            return self.how.format(spelling=spelling)
         if self.mapped:
             return f"'{spelling}' is mapped into user space by {self.api}"
         return f"'{spelling}' is allocated by {self.api}, memory made to be mapped into user space"
@@ -50,6 +61,7 @@ class SharedBuffer:
     spelling: str  # the access path as first exported: "dev->ring"
     exports: list[Export] = field(default_factory=list)
     writable: bool = True  # user space may write it (the mmap handler does not refuse VM_WRITE)
+    indirect: bool = False  # an array of pointers into the memory (`q->va[i]`): only what they point to
 
     @property
     def export(self) -> Export:
@@ -66,8 +78,12 @@ class SharedBuffers:
         self._globals = {unit.path: set(unit.globals) for unit in program.units}
         self.buffers: dict[tuple[str, str], SharedBuffer] = {}
         self.keys: dict[str, set[str]] = {}  # file -> buffer keys
+        self._pinned_locals: dict[str, dict[str, Place]] = {}  # function -> local -> the pinned page
         self._find_exports()
+        self._find_pinned_mappings()
         self._aliases: dict[str, dict[str, Place]] = {}
+        self._fields: dict[str, dict[str, Place]] = {}  # file -> field ("info") -> the place it points to
+        self._find_declared_types()
         self._find_aliases()
 
     def shares(self, file: str) -> bool:
@@ -101,6 +117,130 @@ class SharedBuffers:
                 continue
             buffer.writable = not self._refuses_write(buffer.file)
         self.keys = {file: keys for file, keys in self.keys.items() if keys}
+
+    def _find_pinned_mappings(self) -> None:
+        """User pages a pin call filled, mapped into the kernel (`dev->kva = vmap(pages, n, ...)`,
+        `va = kmap_local_page(pages[0])`): memory user space can write at any time, as if exported."""
+        pinned: dict[str, dict[str, str]] = {}  # file -> page array -> the pin call
+        for fn in self.kernel:
+            for _node, call in fn.call_sites():
+                api = self.program.api.pin(call.callee, len(call.args))
+                if api is not None and api.pages < len(call.args):
+                    name = self._page_array(fn, call.args[api.pages])
+                    if name is None:
+                        continue
+                    filled = pinned.setdefault(fn.file, {})
+                    filled.setdefault(name, call.callee)
+                    # kept in a field (`ctx->pages = pages`): the field names them everywhere
+                    local = call.args[api.pages].path or ""
+                    for path in self._holders(fn, local) if local in fn.locals else ():
+                        filled.setdefault(last_field(path).split("[")[0], call.callee)
+        for fn in self.kernel:
+            arrays = pinned.get(fn.file)
+            if not arrays:
+                continue
+            for _node, call in fn.call_sites():
+                position = PAGE_ADDRESSES.get(call.callee)
+                if position is None or position >= len(call.args) or not call.assigned_to:
+                    continue
+                pin = arrays.get(self._page_array(fn, call.args[position]) or "")
+                if pin is None:
+                    pin = self._filled_from_pinned(fn, call.args[position], arrays)
+                if pin is None:
+                    continue
+                how = (
+                    f"'{{spelling}}' maps user pages pinned by {pin}() into the kernel ({call.callee}()): "
+                    "user space can write them at any time"
+                )
+                export = Export(fn, call.location, f"{call.callee}()", True, how, "as pinned user pages")
+                holders = [path for path in self._holders(fn, call.assigned_to) if path != root_of(path)]
+                for path in holders:
+                    self._add_buffer(fn, path, export)
+                array = call.args[position].path or ""
+                if holders or call.assigned_to not in fn.locals or array.lstrip("&") == root_of(array):
+                    continue
+                # `hdr = kmap_local_page(ctx->pages[0])`: the pages the field holds are the buffer
+                name = self._page_array(fn, call.args[position]) or ""
+                buffer = self.buffers.get((fn.file, name))
+                if buffer is None:
+                    spelling = array.lstrip("&").removesuffix("[]") + "[]"
+                    buffer = self.buffers[(fn.file, name)] = SharedBuffer(
+                        fn.file, name, spelling, indirect=True
+                    )
+                    self.keys.setdefault(fn.file, set()).add(name)
+                buffer.exports.append(export)
+                self._pinned_locals.setdefault(fn.key, {})[call.assigned_to] = Place(name)
+
+    def _filled_from_pinned(self, fn: Function, value: Value, arrays: dict[str, str]) -> str | None:
+        """A local array of pages whose elements are copied from pinned ones
+        (`headers[0] = *q->header_page; vmap(headers, ...)`): the pin call that filled them."""
+        local = (value.path or "").lstrip("&").removesuffix("[]")
+        if local not in fn.locals:
+            return None
+        for _node, store in fn.stores():
+            target = store.target.path or ""
+            if target != local and root_of(target) == local and target.startswith(f"{local}["):
+                pin = arrays.get(self._page_array(fn, store.value) or "")
+                if pin is not None:
+                    return pin
+        return None
+
+    def _page_array(self, fn: Function, value: Value) -> str | None:
+        """The name of the pages array (or page) an argument denotes: `pages`, `&pages[0]` and
+        `pages[i]` in one function are the same array, `dev->pages` in any function of the file."""
+        path = value.path or (value.names[0] if len(value.names) == 1 else None)
+        if not path:
+            return None
+        path = path.lstrip("*&")
+        while path.endswith("[]"):
+            path = path[:-2]
+        root = root_of(path)
+        if path == root:
+            if root in fn.locals or any(p.name == root for p in fn.params):
+                return f"{fn.key}:{root}"
+            return root if root in self._globals.get(fn.file, ()) else None
+        return last_field(path).split("[")[0] or None
+
+    def _find_declared_types(self) -> None:
+        """Objects of a type the configuration declares shared (`[api] shared-types`): every
+        pointer to one, and every global of the type, names a place in a buffer named by the type."""
+        types = self.program.api.shared_types
+        if not types:
+            return
+        patterns = {t: re.compile(rf"^(?:const\s+)?{re.escape(t)}\s*(?:\*\s*(?:const\s*)?)?$") for t in types}
+        for unit in self.program.units:
+            for name, variable in unit.globals.items():
+                for declared, pattern in patterns.items():
+                    if pattern.match(variable.type) and "*" not in variable.type:
+                        self._declare(unit.path, declared, name, variable.location)
+        for fn in self.kernel:
+            typed: dict[str, Place] = {}
+            for variable in [*fn.params, *fn.locals.values()]:
+                for declared, pattern in patterns.items():
+                    if variable.is_pointer and pattern.match(variable.type):
+                        self._declare(fn.file, declared, variable.name, variable.location)
+                        typed[variable.name] = Place(declared)
+            if not typed:
+                continue
+            self._aliases.setdefault(fn.key, {}).update(typed)
+            # `ring = h->ring`: the field holds objects of the type wherever it is used
+            for _node, store in fn.stores():
+                source = store.value.path or ""
+                if store.target.path in typed and source != root_of(source) and not store.value.calls:
+                    field_name = last_field(source)
+                    if field_name.isidentifier() and field_name not in CONTEXT_FIELDS:
+                        self._fields.setdefault(fn.file, {}).setdefault(field_name, typed[store.target.path])
+
+    def _declare(self, file: str, declared: str, spelling: str, location: SourceLocation) -> None:
+        if (file, declared) in self.buffers:
+            return
+        owner = next((fn for fn in self.kernel if fn.file == file), None)
+        if owner is None:
+            return
+        how = f"'{{spelling}}' is a '{declared}', declared shared with user space ([api] shared-types)"
+        buffer = self.buffers[(file, declared)] = SharedBuffer(file, declared, spelling)
+        buffer.exports.append(Export(owner, location, "[api] shared-types", True, how, "by declaration"))
+        self.keys.setdefault(file, set()).add(declared)
 
     def _memory_keys(self) -> dict[str, set[str]]:
         """Per file, the names of what the driver treats as memory: allocates, frees, dereferences,
@@ -257,17 +397,22 @@ class SharedBuffers:
 
     # -- naming places ----------------------------------------------------------------------
     def _find_aliases(self) -> None:
-        """Pointer locals and parameters that point into a shared buffer (`hdr = dev->ring`,
-        `p = dev->buf + off`, a helper called with `dev->buf`), to a fixpoint."""
+        """Pointer locals, parameters and struct fields that point into a shared buffer
+        (`hdr = dev->ring`, `p = dev->buf + off`, a helper called with `dev->buf`, `q->info = vaddr`,
+        `q->va[i] = page_address(q->pages[i])`), and locals holding a buffer's own address
+        (`q->vaddr = vaddr`), to a fixpoint."""
         functions = [fn for fn in self.kernel if fn.file in self.keys]
         for fn in functions:
-            self._aliases[fn.key] = {}
+            self._aliases.setdefault(fn.key, {}).update(self._pinned_locals.get(fn.key, {}))
         for _round in range(8):
             changed = False
             for fn in functions:
                 aliases = self._aliases[fn.key]
                 for _node, store in fn.stores():
                     target = store.target.path or ""
+                    if target != root_of(target):
+                        changed |= self._field_alias(fn, target, store.value)
+                        continue
                     variable = fn.locals.get(target)
                     if (
                         variable is None
@@ -291,6 +436,65 @@ class SharedBuffers:
                                 break
             if not changed:
                 break
+
+    def _field_alias(self, fn: Function, target: str, value: Value) -> bool:
+        """A store to a struct field: `q->info = vaddr` (the field points into a buffer),
+        `q->va[i] = page_address(q->pages[i])` (its elements point to a buffer's pages, kept as a
+        buffer of their own: the array holds pointers), or `q->vaddr = vaddr` (the local holds the
+        buffer's own address). Whether it taught anything new."""
+        field_name = last_field(target)
+        name = field_name.split("[")[0]
+        keys = self.keys.get(fn.file, set())
+        if not name or name in CONTEXT_FIELDS:
+            return False
+        if name in keys:
+            local = value.path if value.path and value.path == root_of(value.path) else None
+            aliases = self._aliases[fn.key]
+            variable = fn.locals.get(local or "")
+            held = self.place(fn, target)
+            if (
+                local is None
+                or variable is None
+                or not variable.is_pointer
+                or local in aliases
+                or held is None
+                or held.suffix
+            ):
+                return False
+            aliases[local] = held
+            return True
+        fields = self._fields.setdefault(fn.file, {})
+        if name in fields or field_name not in (name, f"{name}[]"):
+            return False
+        place = self.points_into(fn, value) if field_name == name else None
+        if place is not None:
+            fields[name] = place
+            return True
+        page = self._mapped_page(fn, value)
+        if page is None:
+            return False
+        # the kernel address of a shared page: a buffer of its own, as the page pointer is not
+        # the memory (`q->pages[i]` is read to hand a page out, `q->va[i][j]` is the memory)
+        source = self.buffers[(fn.file, page.key)]
+        indirect = field_name != name
+        buffer = SharedBuffer(fn.file, name, target, list(source.exports), source.writable, indirect)
+        self.buffers[(fn.file, name)] = buffer
+        keys.add(name)
+        return True
+
+    def _mapped_page(self, fn: Function, value: Value) -> Place | None:
+        """The buffer whose page a kernel address is computed from: `page_address(q->pages[i])`."""
+        calls = set(value.calls)
+        if (
+            not calls & PAGE_ADDRESSES.keys()
+            or not calls <= KERNEL_ADDRESS_CONVERSIONS | PAGE_ADDRESSES.keys()
+        ):
+            return None
+        for name in value.names:
+            place = self.place(fn, name)
+            if place is not None:
+                return Place(place.key)
+        return None
 
     def points_into(self, fn: Function, value: Value) -> Place | None:
         """The shared place a pointer value points into: `dev->buf`, `&ring->slots[i]`,
@@ -320,9 +524,17 @@ class SharedBuffers:
             return None
         if root in keys and root in self._globals.get(fn.file, ()):
             return Place(root, _normal(rest))
+        fields = self._fields.get(fn.file, {})
         for match in re.finditer(r"(?:->|\.)([A-Za-z_]\w*)", rest):
-            if match.group(1) in keys:
-                return Place(match.group(1), _normal(rest[match.end() :]))
+            name, after = match.group(1), rest[match.end() :]
+            if name in keys:
+                if self.buffers[(fn.file, name)].indirect:
+                    # `q->va[i]` is a pointer to the memory, `q->va[i][j]` the memory
+                    return Place(name, _normal(after[2:])) if after.startswith("[]") else None
+                return Place(name, _normal(after))
+            if name in fields:
+                alias = fields[name]
+                return Place(alias.key, _normal(alias.suffix + after))
         return None
 
 

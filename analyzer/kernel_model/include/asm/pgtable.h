@@ -15,5 +15,7 @@ extern pgprot_t pgprot_writecombine(pgprot_t prot);
 extern pgprot_t vm_get_page_prot(unsigned long vm_flags);
 extern pgprot_t __gupcheck_page_shared;
 #define PAGE_SHARED	__gupcheck_page_shared
+extern pgprot_t __gupcheck_page_kernel;
+#define PAGE_KERNEL	__gupcheck_page_kernel
 
 #endif

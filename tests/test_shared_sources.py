@@ -1,0 +1,348 @@
+"""GUP004 on the ways memory gets shared beyond a buffer an mmap handler names (issue 16): the lock
+discipline inferred from marked accesses too, pointers into a buffer kept in struct fields and arrays,
+user pages pinned and mapped into the kernel, and types the configuration declares shared."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gupcheck.analyses.sharedmem import Place, SharedMemory
+from gupcheck.kernel_api.declared import ApiKnowledge
+from gupcheck.model.facts import Function, TranslationUnitFacts
+from gupcheck.model.program import Program
+from gupcheck.pipeline.projectconfig import ConfigFileError, load_config
+from gupcheck.rules.unlocked_shared_mapping.double_fetch import double_fetches
+from gupcheck.rules.unlocked_shared_mapping.unlocked import unlocked_accesses
+
+Parse = Callable[[str], TranslationUnitFacts]
+
+HEADERS = """
+#include <linux/module.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/highmem.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/dma-mapping.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+"""
+
+
+def shared_of(kernel_facts: Parse, source: str, api: ApiKnowledge | None = None) -> SharedMemory:
+    return SharedMemory(Program([kernel_facts(HEADERS + source)], api=api))
+
+
+def function(shared: SharedMemory, name: str) -> Function:
+    return next(fn for fn in shared.kernel if fn.name == name)
+
+
+# -- marked accesses in the lock discipline ----------------------------------------------------------
+RING = """
+struct hdr { u32 head; u32 count; u32 flag; };
+struct rdev { struct mutex lock; struct hdr *hdr; struct hdr *free_run; };
+static struct rdev r;
+static int rd_mmap(struct file *f, struct vm_area_struct *vma)
+{
+    return remap_vmalloc_range(vma, vma->vm_pgoff ? r.free_run : r.hdr, 0);
+}
+static void locked_writer(u32 n)
+{
+    mutex_lock(&r.lock);
+    WRITE_ONCE(r.hdr->head, n);
+    WRITE_ONCE(r.hdr->count, n);
+    mutex_unlock(&r.lock);
+    WRITE_ONCE(r.free_run->head, n);
+    WRITE_ONCE(r.free_run->count, n);
+}
+static void other_writer(u32 n)
+{
+    SECOND
+}
+static long rd_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+    if (cmd)
+        locked_writer(arg);
+    else
+        other_writer(arg);
+    return 0;
+}
+static const struct file_operations rd_fops = { .mmap = rd_mmap, .unlocked_ioctl = rd_ioctl };
+static int __init rd_init(void)
+{
+    r.hdr = vmalloc_user(PAGE_SIZE);
+    r.free_run = vmalloc_user(PAGE_SIZE);
+    return 0;
+}
+module_init(rd_init);
+"""
+
+
+def unlocked_in(kernel_facts: Parse, second: str) -> list[tuple[str, int, tuple[str, ...]]]:
+    shared = shared_of(kernel_facts, RING.replace("SECOND", second))
+    return sorted(
+        (found.access.text, len(found.update), found.update)
+        for found in unlocked_accesses(shared)
+        if found.access.function.name == "other_writer"
+    )
+
+
+def test_a_marked_multi_field_update_outside_the_writers_lock_is_reported(kernel_facts: Parse) -> None:
+    found = unlocked_in(kernel_facts, "WRITE_ONCE(r.hdr->head, n); smp_store_release(&r.hdr->count, n);")
+    assert found == [
+        ("&r.hdr->count", 2, (".count", ".head")),
+        ("r.hdr->head", 2, (".count", ".head")),
+    ]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "WRITE_ONCE(r.hdr->flag, n);",  # one field: one marked store is one access
+        "(void)READ_ONCE(r.hdr->head); (void)smp_load_acquire(&r.hdr->count);",  # marked reads
+        "WRITE_ONCE(r.free_run->head, n); WRITE_ONCE(r.free_run->flag, n);",  # no access locked
+        "set_bit(0, (unsigned long *)&r.hdr->flag); atomic_inc((atomic_t *)&r.hdr->count);",  # atomics
+        "mutex_lock(&r.lock); WRITE_ONCE(r.hdr->head, n); WRITE_ONCE(r.hdr->flag, n); mutex_unlock(&r.lock);",
+    ],
+)
+def test_marked_accesses_the_discipline_allows_are_not_reported(kernel_facts: Parse, second: str) -> None:
+    assert unlocked_in(kernel_facts, second) == []
+
+
+def test_the_lock_is_inferred_from_marked_accesses_for_plain_ones(kernel_facts: Parse) -> None:
+    """Before, the only locked accesses being marked, no discipline was inferred at all."""
+    found = unlocked_in(kernel_facts, "r.hdr->flag = n;")
+    assert found == [("r.hdr->flag", 0, ())]
+
+
+# -- pointers into a buffer kept in fields and arrays --------------------------------------------------
+QUEUE = """
+struct info { u32 head; u32 tail; };
+struct slot { u64 addr; u32 len; };
+struct q {
+    struct mutex lock;
+    struct device *dev;
+    void *vaddr;
+    dma_addr_t dma;
+    struct info *info;
+    struct slot *slots;
+    struct slot *copy;
+    struct page *pages[2];
+    u32 *va[2];
+    u32 *kva[2];
+    u32 *first;
+};
+static int q_mmap(struct file *f, struct vm_area_struct *vma)
+{
+    struct q *q = f->private_data;
+
+    return dma_mmap_coherent(q->dev, vma, q->vaddr, q->dma, PAGE_SIZE * 4);
+}
+static vm_fault_t q_fault(struct vm_fault *vmf)
+{
+    struct q *q = vmf->vma->vm_private_data;
+
+    vmf->page = q->pages[vmf->pgoff & 1];
+    get_page(vmf->page);
+    return 0;
+}
+static const struct vm_operations_struct q_vm_ops = { .fault = q_fault };
+static int q_open(struct inode *inode, struct file *f)
+{
+    struct q *q = kzalloc(sizeof(*q), GFP_KERNEL);
+    void *vaddr = dma_alloc_coherent(q->dev, PAGE_SIZE * 4, &q->dma, GFP_KERNEL);
+    struct page *own = alloc_page(GFP_KERNEL);
+    int i;
+
+    q->vaddr = vaddr;
+    q->info = vaddr;
+    q->slots = vaddr + PAGE_SIZE;
+    q->copy = kcalloc(8, sizeof(*q->copy), GFP_KERNEL);
+    for (i = 0; i < 2; i++) {
+        q->pages[i] = alloc_page(GFP_KERNEL);
+        q->va[i] = page_address(q->pages[i]);
+        q->kva[i] = page_address(own);
+    }
+    q->first = page_address(q->pages[0]);
+    q->info->head = 0;
+    f->private_data = q;
+    return 0;
+}
+static long q_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+    struct q *q = f->private_data;
+    u32 head;
+
+    mutex_lock(&q->lock);
+    head = q->info->head;
+    q->slots[head & 7].len = arg;
+    q->copy[head & 7].len = arg;
+    q->va[1][0] = arg;
+    q->kva[1][0] = arg;
+    mutex_unlock(&q->lock);
+    q->info->tail = head;
+    q->va[0][1] = head;
+    q->kva[0][1] = head;
+    return 0;
+}
+static int q_release(struct inode *inode, struct file *f)
+{
+    struct q *q = f->private_data;
+
+    dma_free_coherent(q->dev, PAGE_SIZE * 4, q->vaddr, q->dma);
+    return 0;
+}
+static const struct file_operations q_fops = {
+    .open = q_open, .release = q_release, .mmap = q_mmap, .unlocked_ioctl = q_ioctl,
+};
+"""
+
+
+def test_fields_and_arrays_pointing_into_a_buffer_name_places_in_it(kernel_facts: Parse) -> None:
+    shared = shared_of(kernel_facts, QUEUE)
+    ioctl = function(shared, "q_ioctl")
+    assert shared.place(ioctl, "q->info->head") == Place("vaddr", ".head")
+    assert shared.place(ioctl, "q->slots[].len") == Place("vaddr", "[][].len")  # somewhere in it
+    assert shared.place(ioctl, "q->copy[].len") is None  # a kernel-only allocation
+    # each element of q->va points to a shared page: the element is a pointer, what it points to is shared
+    assert shared.place(ioctl, "q->va[][]") == Place("va", "[]")
+    assert shared.place(ioctl, "q->kva[][]") is None  # page_address() of a page nobody maps
+    assert shared.place(ioctl, "q->first[]") == Place("first", "[]")
+    va = shared.buffers[(ioctl.file, "va")]
+    assert va.indirect and va.export.api == "a .fault handler"
+    unlocked = sorted((f.access.function.name, f.access.text) for f in unlocked_accesses(shared))
+    # open() fills the queue it just allocated; the release frees it: neither is reported
+    assert unlocked == [("q_ioctl", "q->info->tail"), ("q_ioctl", "q->va[0][1]")]
+
+
+# -- user pages pinned and mapped into the kernel ------------------------------------------------------
+MAILBOX = """
+struct msg { u32 len; u8 body[64]; };
+struct box { struct page **pages; struct msg *msg; struct msg *mine; struct msg *head; u8 out[64]; };
+static long box_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+    struct box *b = f->private_data;
+    struct page **pages = kcalloc(2, sizeof(*pages), GFP_KERNEL);
+    struct page *own[2] = { alloc_page(GFP_KERNEL), alloc_page(GFP_KERNEL) };
+    struct msg *first;
+    struct page *heads[1];
+
+    switch (cmd) {
+    case 1:
+        if (pin_user_pages_fast(arg, 2, FOLL_WRITE | FOLL_LONGTERM, pages) != 2)
+            return -EFAULT;
+        b->pages = pages;
+        b->msg = vmap(pages, 2, VM_MAP, PAGE_KERNEL);
+        b->mine = vmap(own, 2, VM_MAP, PAGE_KERNEL);
+        heads[0] = b->pages[0];
+        b->head = vmap(heads, 1, VM_MAP, PAGE_KERNEL);
+        return 0;
+    case 2:
+        if (b->msg->len > 64 || b->mine->len > 64)
+            return -EINVAL;
+        memcpy(b->out, b->msg->body, b->msg->len);
+        memcpy(b->out, b->mine->body, b->mine->len);
+        return 0;
+    case 3:
+        first = kmap_local_page(b->pages[0]);
+        if (first->len <= 64)
+            memcpy(b->out, first->body, first->len);
+        kunmap_local(first);
+        return 0;
+    }
+    return -ENOTTY;
+}
+static const struct file_operations box_fops = { .unlocked_ioctl = box_ioctl };
+"""
+
+
+def test_pinned_user_pages_mapped_into_the_kernel_are_shared(kernel_facts: Parse) -> None:
+    shared = shared_of(kernel_facts, MAILBOX)
+    keys = {key for _file, key in shared.buffers}
+    # `head` maps a local array filled from the pinned one; `mine` maps the driver's own pages
+    assert keys == {"msg", "pages", "head"}
+    msg = next(b for (_f, key), b in shared.buffers.items() if key == "msg")
+    assert msg.export.via == "as pinned user pages"  # not "through mmap" in messages
+    assert msg.writable and msg.export.describe(msg.spelling) == (
+        "'b->msg' maps user pages pinned by pin_user_pages_fast() into the kernel (vmap()): "
+        "user space can write them at any time"
+    )
+    fetched = sorted((d.first.text, d.second.text, d.second.location.line) for d in double_fetches(shared))
+    assert [(first, second) for first, second, _line in fetched] == [
+        ("b->msg->len", "b->msg->len"),
+        ("first->len", "first->len"),
+    ]
+
+
+# -- declared shared types -----------------------------------------------------------------------------
+DECLARED = """
+struct my_ring { u32 len; u8 data[32]; };
+struct other { u32 len; u8 data[32]; };
+struct holder { struct mutex lock; struct my_ring *ring; struct other *plain; u8 out[32]; };
+static long take(struct holder *h)
+{
+    struct my_ring *ring = h->ring;
+    struct other *plain = h->plain;
+
+    if (ring->len > 32 || plain->len > 32)
+        return -EINVAL;
+    memcpy(h->out, ring->data, ring->len);
+    memcpy(h->out, plain->data, plain->len);
+    return 0;
+}
+static long hd_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+    return take(f->private_data);
+}
+static const struct file_operations hd_fops = { .unlocked_ioctl = hd_ioctl };
+"""
+
+
+def test_declared_shared_types_make_every_object_of_the_type_shared(kernel_facts: Parse) -> None:
+    assert shared_of(kernel_facts, DECLARED).buffers == {}
+    shared = shared_of(kernel_facts, DECLARED, ApiKnowledge(shared_types=("struct my_ring",)))
+    take = function(shared, "take")
+    assert shared.place(take, "ring->len") == Place("struct my_ring", ".len")
+    assert shared.place(take, "h->ring->len") == Place("struct my_ring", ".len")  # the field it came from
+    assert shared.place(take, "plain->len") is None
+    (found,) = double_fetches(shared)
+    assert found.second.text == "ring->len"
+    assert "declared shared with user space ([api] shared-types)" in found.buffer.export.describe("ring")
+
+
+def test_shared_types_are_read_from_the_configuration(tmp_path: Path) -> None:
+    config = tmp_path / ".gupcheck.toml"
+    config.write_text('[api]\nshared-types = ["struct  my_ring", "struct q_hdr"]\n')
+    assert load_config(config).api.shared_types == ("struct my_ring", "struct q_hdr")
+    config.write_text('[api]\nshared-types = "struct my_ring"\n')
+    with pytest.raises(ConfigFileError, match="api.shared-types"):
+        load_config(config)
+
+
+def test_a_declared_shared_type_is_checked_end_to_end(tmp_path: Path) -> None:
+    (tmp_path / "ring.c").write_text(HEADERS + DECLARED)
+    env = {k: v for k, v in os.environ.items() if k != "GUPCHECK_KERNEL_DIR"}
+
+    def run() -> list[dict]:
+        done = subprocess.run(
+            [sys.executable, "-m", "gupcheck", "--kernel-model", "--format", "json", "ring.c"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        return [f for f in json.loads(done.stdout)["findings"] if f["ruleId"] == "GUP004"]
+
+    assert run() == []
+    (tmp_path / ".gupcheck.toml").write_text('[api]\nshared-types = ["struct my_ring"]\n')
+    (found,) = run()
+    assert found["message"].startswith("double fetch: 'ring->len'")
