@@ -7,23 +7,47 @@ Path facts (must-facts, on every path to a node), as tuples:
 - (BOUNDED, v): v has an upper bound (compared, clamped, or assigned from a value user space does not
   control);
 - (GREATER, a, b): a > b is known (so `a = b` only lowers a, as in `if (len > n) len = n;`);
-- (DERIVED, t, s): t was computed from s (`tmp = buf`, checked later through buf).
+- (DERIVED, t, s): t was computed from s (`tmp = buf`, checked later through buf);
+- (SUMMED, d, a): d = a + b without overflow (`check_add_overflow(a, b, &d)`), so a bound on d
+  bounds a.
+
+A user address goes by the access path it is read from, however it is spelt: `u64_to_user_ptr(x)`,
+`compat_ptr(x)` and `(void __user *)(uintptr_t)x` are the address x (`address_keys`). A range
+check is `access_ok` and its kin, a helper whose summary says it returns whether a range it was
+given passed one (or compares it with stored limits), or a helper the configuration declares
+(`[api] range-checks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from gupcheck.analyses.dataflow import facts_along_branches, must_facts, reachable_from
 from gupcheck.analyses.usercontrol import FunctionUserData, UserData, mentions
+from gupcheck.kernel_api.bounds import OVERFLOW_CHECKED_SUMS, OVERFLOW_CHECKS
 from gupcheck.kernel_api.memory import SIZE_ARGUMENTS
-from gupcheck.kernel_api.uaccess import CHECKING_COPIES, FETCHES, RANGE_CHECKS, USER_ACCESS
-from gupcheck.model.facts import CallSite, CfgNode, Comparison, Function, Value, last_field, root_of
-from gupcheck.model.program import Program
+from gupcheck.kernel_api.uaccess import ADDRESS_SPELLINGS, CHECKING_COPIES, FETCHES, RANGE_CHECKS, USER_ACCESS
+from gupcheck.model.facts import (
+    CallSite,
+    CfgNode,
+    Comparison,
+    Function,
+    NodeKind,
+    Value,
+    ValueKind,
+    Variable,
+    last_field,
+    root_of,
+)
+from gupcheck.model.program import CallRef, Program
 
-CHECKED, BOUNDED, GREATER, DERIVED = "checked", "bounded", "greater", "derived"
+CHECKED, BOUNDED, GREATER, DERIVED, SUMMED = "checked", "bounded", "greater", "derived", "summed"
 PathFact = tuple[str, ...]
+RangeChecks = Mapping[str, tuple[int, ...] | None]  # name -> positions it checks (None: every argument)
+MAX_CALL_DEPTH = 6  # callers (or callees) followed from one access
 
 
 @dataclass(frozen=True)
@@ -40,16 +64,28 @@ class UserFetch:
 class TrustedUse:
     node: CfgNode
     text: str  # the field of the second copy used as a size: `msg->len`
+    function: str | None = None  # the callee that trusts it, when not the function that fetched
 
 
 class UserAccessChecks:
-    """Path facts per function (computed once each), the struct fields only ever set from checked
-    pointers, and the helpers that fetch user data from one parameter into another."""
+    """Path facts per function (computed once each), the range checks (the kernel's, the declared
+    ones and the driver helpers found by their summaries), the struct fields only ever set from
+    checked pointers, and the helpers that fetch user data from one parameter into another."""
 
     def __init__(self, program: Program, user: UserData) -> None:
         self.program = program
         self.user = user
         self._facts: dict[str, dict[int, frozenset]] = {}
+        # what was found about a value in the callers of a function, at a node: each question is
+        # answered once (a cycle of calls answers no: the conservative answer)
+        self._bounded_memo: dict[tuple[str, int, tuple[str, ...]], bool] = {}
+        self._covered_memo: dict[tuple[str, int, str, tuple[str, ...]], bool] = {}
+        self.range_checks: dict[str, tuple[int, ...] | None] = {
+            **{name: (position,) for name, position in RANGE_CHECKS.items()},
+            **{name: None for name in program.api.range_checks},
+        }
+        self.range_checks.update(self._range_check_helpers())
+        self._atom_facts = partial(_atom_facts, self.range_checks)
         self.checked_fields = self._checked_fields()
         self._fetching = self._fetching_functions()
 
@@ -59,15 +95,56 @@ class UserAccessChecks:
             data = self.user.of(fn)
             self._facts[fn.key] = must_facts(
                 fn,
-                edge_gen=facts_along_branches(_atom_facts),
+                edge_gen=facts_along_branches(self._atom_facts),
                 transfer=lambda node, facts: _transfer(node, facts, data),
             )
         return self._facts[fn.key]
 
     def bounded(self, fn: Function, node: CfgNode, value: Value) -> bool:
-        """Whether some variable the value reads is bounded from above on every path to `node`."""
+        """Whether some variable the value reads is bounded from above on every path to `node` (itself,
+        or an overflow-checked sum of it)."""
+        return self._bounded(fn, node, value, 0, frozenset())
+
+    def _bounded(
+        self, fn: Function, node: CfgNode, value: Value, depth: int, visiting: frozenset[str]
+    ) -> bool:
         held = self.facts(fn)[node.id]
-        return any((BOUNDED, name) in held for name in value.names)
+        if any((BOUNDED, name) in held for name in value.names):
+            return True
+        if any(fact[0] == SUMMED and fact[2] in value.names and (BOUNDED, fact[1]) in held for fact in held):
+            return True
+        # a parameter (or a field of one) that every caller bounded before the call
+        if depth > MAX_CALL_DEPTH or fn.key in visiting or self.program.roles(fn):
+            return False
+        memo = (fn.key, node.id, value.names)
+        if memo not in self._bounded_memo:
+            self._bounded_memo[memo] = False  # while it is being answered
+            self._bounded_memo[memo] = self._bounded_in_callers(fn, value, depth, visiting)
+        return self._bounded_memo[memo]
+
+    def _bounded_in_callers(self, fn: Function, value: Value, depth: int, visiting: frozenset[str]) -> bool:
+        callers = self.program.callers(fn)
+        params = {p.name: p.index for p in fn.params}
+        for name in value.names:
+            root = root_of(name)
+            if root not in params or not callers:
+                continue
+            if all(
+                self._bounded_at_call(ref, name, root, params[root], depth, visiting | {fn.key})
+                for ref in callers
+            ):
+                return True
+        return False
+
+    def _bounded_at_call(
+        self, ref: CallRef, name: str, param: str, index: int, depth: int, visiting: frozenset[str]
+    ) -> bool:
+        if index >= len(ref.call.args):
+            return False
+        argument: Value | None = ref.call.args[index]
+        if name != param and argument is not None:
+            argument = _rebased(name, param, argument)
+        return argument is not None and self._bounded(ref.caller, ref.node, argument, depth + 1, visiting)
 
     # -- range checks ------------------------------------------------------------------------
     def range_checked(self, fn: Function, node: CfgNode, pointer: Value) -> bool:
@@ -77,26 +154,67 @@ class UserAccessChecks:
 
     def _covered(self, fn: Function, node: CfgNode, pointer: Value, depth: int, visiting: set[str]) -> bool:
         held = self.facts(fn)[node.id]
-        keys = pointer_keys(pointer)
+        keys = address_keys(pointer)
+        operand = _pointer_operand(pointer)  # `end - 1` lies in a range checked through `end`
+        if operand is not None and operand not in keys:
+            keys.append(operand)
         keys += [fact[2] for fact in held if fact[0] == DERIVED and fact[1] in keys]
         if any((CHECKED, key) in held for key in keys):
             return True
-        field = last_field(pointer.path or "")
-        if field and field != pointer.path and field in self.checked_fields:
+        path = spelled_path(pointer)
+        through = path or operand
+        if through and self._through_checked_field(fn, through):
             return True
-        param = next((p for p in fn.params if p.name == pointer.base), None)
-        if param is None or depth > 6 or fn.key in visiting:
+        root = root_of(path) if path else pointer.base
+        param = next((p for p in fn.params if p.name == root), None)
+        if param is None or depth > MAX_CALL_DEPTH or fn.key in visiting:
             return False
         callers = self.program.callers(fn)
         if not callers or self.program.roles(fn):
             return False  # an entry point, or nobody calls it: nothing checked before
-        visiting = visiting | {fn.key}
-        for ref in callers:
-            if param.index >= len(ref.call.args):
-                return False
-            if not self._covered(ref.caller, ref.node, ref.call.args[param.index], depth + 1, visiting):
-                return False
-        return True
+        memo = (fn.key, node.id, path or pointer.text, tuple(keys))
+        if memo not in self._covered_memo:
+            self._covered_memo[memo] = False  # while it is being answered
+            visiting = visiting | {fn.key}
+            self._covered_memo[memo] = all(
+                self._covered_at_call(ref, path, param, depth, visiting) for ref in callers
+            )
+        return self._covered_memo[memo]
+
+    def _covered_at_call(
+        self, ref: CallRef, path: str | None, param: Variable, depth: int, visiting: set[str]
+    ) -> bool:
+        """Whether the caller covered what it passed: the argument itself (or the pointer it walks,
+        `u + off`), or the same field of it (`req->dst` of the `&req` it passed)."""
+        if param.index >= len(ref.call.args):
+            return False
+        argument: Value | None = ref.call.args[param.index]
+        if path is not None and path != param.name and argument is not None:
+            argument = _rebased(path, param.name, argument)
+        return argument is not None and self._covered(ref.caller, ref.node, argument, depth + 1, visiting)
+
+    def _range_check_helpers(self) -> dict[str, tuple[int, ...]]:
+        """Driver helpers that say whether a range is valid, by their summaries: a function returning
+        bool or int that hands a parameter to a range check (`return access_ok(desc, n) && ...`), or
+        a function returning bool that compares a parameter with a limit kept in a structure
+        (`if (addr + len > dev->limit) return false;`). Their callers test the result, and a true
+        result covers the arguments in those positions. Helpers of helpers are found too, one round
+        per level of nesting (at most one round per function)."""
+        known: dict[str, tuple[int, ...] | None] = dict(self.range_checks)
+        found: dict[str, tuple[int, ...]] = {}
+        functions = [fn for fn in self.program.kernel_functions() if _returns_truth(fn)]
+        for _round in range(len(functions) + 1):
+            changed = False
+            for fn in functions:
+                if fn.name in known and fn.name not in found:
+                    continue  # a kernel range check, or a declared one
+                positions = _checked_parameters(fn, known)
+                if positions and positions != found.get(fn.name):
+                    found[fn.name] = known[fn.name] = positions
+                    changed = True
+            if not changed:
+                break
+        return found
 
     # -- an early return ----------------------------------------------------------------------
     @staticmethod
@@ -115,11 +233,14 @@ class UserAccessChecks:
                     return False
         return True
 
-    def _checked_fields(self) -> set[str]:
-        """Struct fields that are only ever set from range-checked pointers: `state.user_gfn = m.arr`
-        after `access_ok(m.arr, ...)`. Accesses through such a field elsewhere (a callback that
-        receives the state) are covered; this is field-based, not alias analysis."""
-        assigned: dict[str, bool] = {}
+    def _checked_fields(self) -> set[FieldKey]:
+        """Struct fields that are only ever set from range-checked pointers (or NULL): `state.user_gfn =
+        m.arr` after `access_ok(m.arr, ...)`. Accesses through such a field elsewhere (a callback that
+        receives the state) are covered; this is field-based, not alias analysis. A field is known by
+        its name, and by the type of the variable it is read from where the path says it
+        (`vq->used` of a `struct vhost_virtqueue *vq`), so another structure's `used` does not
+        spoil it."""
+        assigned: dict[FieldKey, bool] = {}
         for fn in self.program.kernel_functions():
             checked_anywhere = {
                 fact[1]
@@ -127,7 +248,7 @@ class UserAccessChecks:
                 if node.condition is not None
                 for outcome in (True, False)
                 for atom, held in node.condition.facts(outcome)
-                for fact in _atom_facts(atom, held)
+                for fact in self._atom_facts(atom, held)
                 if fact[0] == CHECKED
             }
             for _node, store in fn.stores():
@@ -138,9 +259,25 @@ class UserAccessChecks:
                 value = store.value
                 if store.op != "=" or target in value.names:
                     continue  # `st->user_gfn++` walks the same checked range
-                ok = bool(value.path) and value.path in checked_anywhere
-                assigned[field] = assigned.get(field, True) and ok
-        return {field for field, ok in assigned.items() if ok}
+                if value.const_value == 0 or value.text == "NULL":
+                    continue  # no address at all: an access through it faults
+                spelled = spelled_path(value)
+                ok = spelled is not None and spelled in checked_anywhere
+                for key in _field_keys(fn, target):
+                    assigned[key] = assigned.get(key, True) and ok
+        return {key for key, ok in assigned.items() if ok}
+
+    def _through_checked_field(self, fn: Function, path: str) -> bool:
+        """Whether the access path reads an address from a field only ever set from checked ones
+        (`vq->used->ring` goes through `vq->used`)."""
+        steps = _PATH_STEPS.findall(path)
+        for end in range(1, len(steps) + 1):
+            prefix = "".join(steps[:end])
+            if prefix == root_of(prefix):
+                continue
+            if any(key in self.checked_fields for key in _field_keys(fn, prefix)):
+                return True
+        return False
 
     # -- fetches -------------------------------------------------------------------------------
     def _fetching_functions(self) -> dict[str, set[tuple[int, int]]]:
@@ -191,41 +328,105 @@ class UserAccessChecks:
                     continue
                 yield first, second
 
-    @staticmethod
-    def trusted_use(fn: Function, second: UserFetch, first: UserFetch) -> TrustedUse | None:
-        """A size argument (or loop bound) after the second fetch that reads the second copy, unless the
-        second copy was compared with (or overwritten from) the first."""
+    def trusted_use(self, fn: Function, second: UserFetch, first: UserFetch) -> TrustedUse | None:
+        """A size argument, loop bound or index after the second fetch that reads the second copy, in
+        `fn` or in a callee it hands the second copy to, unless the second copy was compared with (or
+        overwritten from) the first."""
         first_root = root_of(first.destination.path or "")
         second_root = root_of(second.destination.path or "")
-        later = reachable_from(fn, second.node.id)
-        for node_id in sorted(later):
+        later = sorted(reachable_from(fn, second.node.id))
+        return self._trusted(fn, later, second_root, first_root, 0, frozenset())
+
+    def _trusted(
+        self,
+        fn: Function,
+        node_ids: list[int],
+        second_root: str,
+        first_root: str | None,
+        depth: int,
+        visiting: frozenset[str],
+    ) -> TrustedUse | None:
+        if _revalidated(fn, node_ids, second_root, first_root):
+            return None
+        for node_id in node_ids:
             node = fn.nodes[node_id]
-            if node.condition is not None:
-                for atom in node.condition.atoms():
-                    names = atom.lhs.names + (atom.rhs.names if atom.rhs else ())
-                    if _reads(names, second_root) and _reads(names, first_root):
-                        return None
-            for store in node.stores:
-                if _reads((store.target.path or "",), second_root) and _reads(store.value.names, first_root):
-                    return None
-        for node_id in sorted(later):
-            node = fn.nodes[node_id]
+            field = _size_use(fn, node, second_root)
+            if field is not None:
+                return TrustedUse(node, field, fn.name if depth else None)
+            if depth >= MAX_CALL_DEPTH:
+                continue
             for call in node.calls:
-                for position in SIZE_ARGUMENTS.get(call.callee, ()):
-                    if position < len(call.args):
-                        arg = call.args[position]
-                        field = next(
-                            (n for n in arg.names if n != second_root and mentions(n, {second_root})), None
-                        )
-                        if field is not None:
-                            return TrustedUse(node, field)
-            if node.condition is not None and _is_loop_test(fn, node):
-                for atom in node.condition.atoms():
-                    names = atom.lhs.names + (atom.rhs.names if atom.rhs else ())
-                    field = next((n for n in names if n != second_root and mentions(n, {second_root})), None)
-                    if field is not None:
-                        return TrustedUse(node, field)
+                if call.callee in USER_ACCESS or call.callee in SIZE_ARGUMENTS:
+                    continue
+                callee = self.program.callee(fn, call)
+                if callee is None or callee.key in visiting or callee.key == fn.key:
+                    continue
+                bound = _bound_parameters(callee, call, second_root, first_root)
+                if bound is None:
+                    continue
+                use = self._trusted(
+                    callee, list(range(len(callee.nodes))), bound[0], bound[1], depth + 1, visiting | {fn.key}
+                )
+                if use is not None:
+                    return use
         return None
+
+
+def _revalidated(fn: Function, node_ids: list[int], second_root: str, first_root: str | None) -> bool:
+    """Whether the second copy is compared with the first, or a field of it overwritten from it."""
+    if not first_root:
+        return False
+    for node_id in node_ids:
+        node = fn.nodes[node_id]
+        if node.condition is not None:
+            for atom in node.condition.atoms():
+                names = atom.lhs.names + (atom.rhs.names if atom.rhs else ())
+                if _reads(names, second_root) and _reads(names, first_root):
+                    return True
+        for store in node.stores:
+            if _reads((store.target.path or "",), second_root) and _reads(store.value.names, first_root):
+                return True
+    return False
+
+
+def _size_use(fn: Function, node: CfgNode, root: str) -> str | None:
+    """A field of `root` that `node` uses as a size argument, a loop bound or an index."""
+
+    def field_of(names: tuple[str, ...]) -> str | None:
+        return next((n for n in names if n != root and mentions(n, {root})), None)
+
+    for call in node.calls:
+        for position in SIZE_ARGUMENTS.get(call.callee, ()):
+            if position < len(call.args):
+                field = field_of(call.args[position].names)
+                if field is not None:
+                    return field
+    if node.condition is not None and _is_loop_test(fn, node):
+        for atom in node.condition.atoms():
+            field = field_of(atom.lhs.names + (atom.rhs.names if atom.rhs else ()))
+            if field is not None:
+                return field
+    for subscript in node.subscripts:
+        if subscript.array.base != root:
+            field = field_of(subscript.index.names)
+            if field is not None:
+                return field
+    return None
+
+
+def _bound_parameters(
+    callee: Function, call: CallSite, second_root: str, first_root: str | None
+) -> tuple[str, str | None] | None:
+    """The callee's parameters that receive the second copy and (if passed too) the first, when the
+    call passes the second copy itself (`apply(msg)`, `apply(&msg)`), not a field of it."""
+    second = first = None
+    for index, arg in enumerate(call.args[: len(callee.params)]):
+        path = spelled_path(arg)
+        if path == second_root:
+            second = callee.params[index].name
+        elif first_root and path == first_root:
+            first = callee.params[index].name
+    return None if second is None else (second, first)
 
 
 def same_address(first: Value, second: Value) -> bool:
@@ -238,32 +439,183 @@ def same_address(first: Value, second: Value) -> bool:
 
 def pointer_keys(value: Value) -> list[str]:
     """The names a user pointer goes by: its access path, and its root variable when the path
-    goes through that pointer (`&u->len`, `u + off`), not when it is a field of a local (`m.arr`)."""
+    goes through that pointer (`&u->len`, `u + off`), not when it is a field of a local (`m.arr`)
+    nor the value of a field (`args->data_ptr` holds an address of its own)."""
     keys = []
     if value.path:
         keys.append(value.path)
     if value.base and (
         value.path is None
-        or value.path[len(value.base) :].startswith(("->", "["))
         or value.path == value.base
+        or (value.address_of and value.path[len(value.base) :].startswith(("->", "[")))
     ):
         keys.append(value.base)
     return list(dict.fromkeys(keys))
+
+
+def address_keys(value: Value) -> list[str]:
+    """`pointer_keys`, and the access path a converted address is read from when the front end kept
+    no path: `u64_to_user_ptr(args->data_ptr)`, `compat_ptr(uptr)`, `(void __user *)(uintptr_t)x`."""
+    keys = pointer_keys(value)
+    spelled = spelled_path(value)
+    if spelled is not None and spelled not in keys:
+        keys.insert(0, spelled)
+    return keys
+
+
+_CAST = re.compile(  # `(u64 __user *)`, `(unsigned long)`: words apart, so no backtracking blow-up
+    r"\(\s*[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*\s*\**\s*(?:(?:const|volatile|__user|__force)\s*)*\)\s*"
+)
+_ACCESS_PATH = re.compile(r"[A-Za-z_]\w*(?:(?:\.|->)[A-Za-z_]\w*|\[[^\]]*\])*")
+_SPELLING = re.compile(r"(\w+)\s*\((.*)\)")
+MAX_SPELLING_STEPS = 8  # conversions and casts taken off one address
+MAX_SPELLING_LENGTH = 200
+
+
+def spelled_path(value: Value) -> str | None:
+    """The access path a value reads, through the conversions and casts that only respell an address
+    (`compat_ptr((u32)x)` reads x); None when it computes something else (`p + 1`, `f(p)`)."""
+    if value.path:
+        return value.path
+    core = value.text.strip()
+    if len(core) > MAX_SPELLING_LENGTH:
+        return None  # a longer expression computes something
+    for _step in range(MAX_SPELLING_STEPS):
+        before = core
+        cast = _CAST.match(core)
+        if cast and core[cast.end() :] and not core[cast.end() :].startswith(("->", ".", "[")):
+            core = core[cast.end() :].strip()
+        call = _SPELLING.fullmatch(core)
+        if call and call.group(1) in ADDRESS_SPELLINGS and _balanced(call.group(2)):
+            core = call.group(2).strip()
+        if core.startswith("(") and core.endswith(")") and _balanced(core[1:-1]):
+            core = core[1:-1].strip()
+        if core == before:
+            break
+    core = core.replace(" ", "")
+    if not _ACCESS_PATH.fullmatch(core):
+        return None
+    path = re.sub(r"\[[^\]]*\]", "[]", core)
+    return path if path in value.names else None
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _rebased(path: str, param: str, argument: Value) -> Value | None:
+    """`path` (`args->ptr`, read from parameter `param`) as the caller spells it, given the argument
+    it passed (`&req` gives `req.ptr`, `ctx->args` gives `ctx->args->ptr`)."""
+    rest = path[len(param) :]
+    base = spelled_path(argument)
+    if base is None or not rest.startswith(("->", ".", "[")):
+        return None
+    if argument.address_of and rest.startswith("->"):
+        rebased = f"{base}.{rest[2:]}"
+    elif argument.address_of:
+        return None
+    else:
+        rebased = base + rest
+    return Value(text=rebased, kind=ValueKind.UNKNOWN, base=root_of(rebased), path=rebased, names=(rebased,))
+
+
+_PATH_STEPS = re.compile(r"^\*?[A-Za-z_]\w*|(?:->|\.)[A-Za-z_]\w*|\[\]")
+FieldKey = tuple[str, str]  # (struct type, or "" for a field of any type; field name)
+
+
+def _field_keys(fn: Function, path: str) -> list[FieldKey]:
+    """How a stored (or read) field is known: by name, and by its structure when the path is a
+    field of a variable of `fn` (`vq->used`)."""
+    field = last_field(path)
+    keys = [("", field)]
+    root = root_of(path)
+    if path in (f"{root}->{field}", f"{root}.{field}"):
+        var = next((p for p in fn.params if p.name == root), None) or fn.locals.get(root)
+        if var is not None:
+            keys.append((_struct_of(var.type), field))
+    return keys
+
+
+def _struct_of(spelled_type: str) -> str:
+    words = [w for w in re.split(r"[\s*]+", spelled_type) if w and w not in ("const", "volatile", "__user")]
+    return " ".join(words)
+
+
+def _pointer_operand(value: Value) -> str | None:
+    """The pointer of pointer arithmetic (`vq->used->ring + idx` -> vq->used->ring)."""
+    if len(value.text) > MAX_SPELLING_LENGTH:
+        return None
+    match = re.fullmatch(r"\s*(.+?)\s*[-+]\s*[^-+]+", value.text)
+    if match is None:
+        return None
+    operand = match.group(1).replace(" ", "")
+    if not _ACCESS_PATH.fullmatch(operand):
+        return None
+    operand = re.sub(r"\[[^\]]*\]", "[]", operand)
+    return operand if operand in value.names else None
+
+
+def _returns_truth(fn: Function) -> bool:
+    """A function whose result says yes or no (an int-returning one usually returns 0 on success)."""
+    return re.search(r"\b(bool|_Bool)\b", fn.return_type) is not None and "*" not in fn.return_type
+
+
+def _checked_parameters(fn: Function, known: RangeChecks) -> tuple[int, ...]:
+    """The parameters `fn` range-checks (see `UserAccessChecks._range_check_helpers`): those it hands
+    to a range check, and an address and a length it compares with a limit kept in a structure in
+    one comparison (`addr + len > w->limit`, `*len > r->end - addr`)."""
+    params = {p.name: p.index for p in fn.params}
+    found: set[int] = set()
+    for _node, call in fn.call_sites():
+        if call.callee not in known or call.callee == fn.name:
+            continue
+        positions = known[call.callee]
+        for position in range(len(call.args)) if positions is None else positions:
+            if position < len(call.args):
+                found.update(params[key] for key in address_keys(call.args[position]) if key in params)
+    for node in fn.nodes:
+        if node.kind != NodeKind.BRANCH or node.condition is None:
+            continue
+        for atom in node.condition.atoms():
+            if atom.op not in ("<", "<=", ">", ">=") or atom.rhs is None:
+                continue
+            names = atom.lhs.names + atom.rhs.names
+            compared = {root_of(name) for name in names if root_of(name) in params and "->" not in name}
+            limit = any("->" in name for name in names)
+            if limit and len(compared) >= 2:
+                found.update(params[name] for name in compared)
+    return tuple(sorted(found))
 
 
 def _transfer(node: CfgNode, facts: frozenset, data: FunctionUserData) -> frozenset:
     """Stores overwrite what was known about their target, except where the stored value keeps it:
     a pointer derived from a checked one stays checked (`tmp++` after `access_ok(tmp, n)`), a
     copy remembers its source (`tmp = buf`, checked later through buf), a value user space does
-    not control is bounded, and `x = y` where x > y keeps x's bound."""
-    if not node.stores:
+    not control is bounded, a value computed from bounded ones only is bounded, and `x = y` where
+    x > y keeps x's bound. `check_mul_overflow(a, b, &d)` stores into d like `d = a * b`: an
+    overflow check alone is no upper bound."""
+    stored = [(store.target.path, store.value) for store in node.stores]
+    sums: list[PathFact] = []
+    for call in node.calls:
+        result_position = OVERFLOW_CHECKS.get(call.callee)
+        if result_position is not None and result_position < len(call.args):
+            operands = call.args[:result_position]
+            names = tuple(name for arg in operands for name in arg.names)
+            result_path = call.args[result_position].path
+            stored.append((result_path, Value(text="", names=names)))
+            if result_path and call.callee in OVERFLOW_CHECKED_SUMS:
+                sums.extend((SUMMED, result_path, name) for name in names if name != result_path)
+    if not stored:
         return facts
     result = set(facts)
-    for store in node.stores:
-        target = store.target.path
+    for target, value in stored:
         if not target:
             continue
-        value = store.value
         before = frozenset(result)
         result = {fact for fact in result if target not in fact[1:]}
         sources = {name for name in (*value.names, value.base or "") if name}
@@ -274,19 +626,27 @@ def _transfer(node: CfgNode, facts: frozenset, data: FunctionUserData) -> frozen
                 result.update(f for f in before if f[0] == DERIVED and f[1] == target)
             else:
                 result.add((DERIVED, target, source))
+        tainted = [name for name in value.names if data.tainted_name(Value(text=name, names=(name,)))]
         if data.tainted_name(value) is None:
             result.add((BOUNDED, target))
         elif (BOUNDED, target) in before and (GREATER, target, value.path) in before:
             result.add((BOUNDED, target))
+        elif tainted and all((BOUNDED, name) in before for name in tainted):
+            result.add((BOUNDED, target))
+    result.update(sums)
     return frozenset(result)
 
 
-def _atom_facts(atom: Comparison, outcome: bool) -> list[PathFact]:
+def _atom_facts(range_checks: RangeChecks, atom: Comparison, outcome: bool) -> list[PathFact]:
     if atom.op == "call" and atom.call is not None:
         callee, args = atom.call.callee, atom.call.args
-        position = RANGE_CHECKS.get(callee) if outcome else CHECKING_COPIES.get(callee)
+        if outcome and callee in range_checks:
+            positions = range_checks[callee]
+            checked = range(len(args)) if positions is None else positions
+            return [(CHECKED, key) for p in checked if p < len(args) for key in address_keys(args[p])]
+        position = CHECKING_COPIES.get(callee) if not outcome else None
         if position is not None and position < len(args):
-            return [(CHECKED, key) for key in pointer_keys(args[position])]
+            return [(CHECKED, key) for key in address_keys(args[position])]
         return []
     facts: list[PathFact] = []
     for bounded, bound in atom.upper_bounds(outcome):

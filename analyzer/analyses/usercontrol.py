@@ -2,8 +2,12 @@
 
 User-controlled *values*: the `arg` of an ioctl handler, the `count` of read/write, whatever
 `copy_from_user`/`get_user`/`memdup_user` fetched, and anything computed from those (except
-through a clamp such as `min()`). User *pointers*: `__user`-annotated variables, the ioctl `arg`
-and pointers cast from it. Both flow into callees through their parameters.
+through a clamp such as `min()`; size arithmetic such as `array_size()` or `check_mul_overflow()`
+keeps them user-controlled). User *pointers*: `__user`-annotated variables, the ioctl `arg` and
+pointers cast from it. A pointer not declared `__user` that an entry point receives (the
+`struct iov_iter *` of `read_iter`) is kernel memory, and so is what is read through a user
+pointer's fields (`io->iov`, unless its own type says `__user`). Both flow into callees through
+their parameters.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from gupcheck.kernel_api.bounds import CLAMPS
+from gupcheck.kernel_api.bounds import CLAMPS, OVERFLOW_CHECKS, SIZE_ARITHMETIC
 from gupcheck.kernel_api.entries import USER_POINTER_PARAMS, USER_SCALAR_PARAMS
-from gupcheck.kernel_api.uaccess import FETCHES, FETCHING_RESULTS
-from gupcheck.model.facts import Function, Value, ValueKind
+from gupcheck.kernel_api.uaccess import FETCHES, FETCHING_RESULTS, UNEVALUATED_OPERANDS
+from gupcheck.model.facts import CfgNode, Deref, Function, Value, ValueKind, Variable
+from gupcheck.model.findings import SourceLocation
 from gupcheck.model.program import Program
 
 # Updates that cannot raise an (unsigned) value: `avail -= len` does not make avail user-controlled.
@@ -42,7 +47,10 @@ class FunctionUserData:
             return None
         if any(call in CLAMPS for call in value.calls):
             return None
-        if value.kind == ValueKind.HEAP or (value.kind == ValueKind.CALL and value.macro != "READ_ONCE"):
+        arithmetic = bool(value.calls) and set(value.calls) <= SIZE_ARITHMETIC
+        if value.kind == ValueKind.HEAP or (
+            value.kind == ValueKind.CALL and value.macro != "READ_ONCE" and not arithmetic
+        ):
             return None  # a fresh allocation or another function's result
         for name in value.names:
             hit = mentions(name, self.tainted)
@@ -57,8 +65,29 @@ class FunctionUserData:
         return (
             bool(base)
             and base in self.user_pointers
-            and (value.path in (None, base) or (value.path or "").startswith(base))
+            and (value.path in (None, base) or (value.address_of and (value.path or "").startswith(base)))
         )
+
+
+def _may_hold_user_address(param: Variable) -> bool:
+    """A `__user` pointer, or an integer carrying an address (the ioctl `arg`); not a kernel pointer."""
+    return param.is_user or not param.is_pointer
+
+
+def unevaluated(node: CfgNode, deref: Deref) -> bool:
+    """Whether a dereference lies in an operand that is never evaluated (`BITS_PER_TYPE(*p)`,
+    `typeof(*p)`, spelt as a call when the macro is not defined where the file was parsed)."""
+    return any(
+        call.callee in UNEVALUATED_OPERANDS and _inside(deref.location, call.location) for call in node.calls
+    )
+
+
+def _inside(inner: SourceLocation, outer: SourceLocation) -> bool:
+    return (
+        inner.path == outer.path
+        and (outer.line, outer.column) <= (inner.line, inner.column)
+        and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
+    )
 
 
 class UserData:
@@ -76,7 +105,7 @@ class UserData:
                     if index < len(fn.params):
                         data.tainted.add(fn.params[index].name)
                 for index in USER_POINTER_PARAMS.get(role, ()):
-                    if index < len(fn.params):
+                    if index < len(fn.params) and _may_hold_user_address(fn.params[index]):
                         data.user_pointers.add(fn.params[index].name)
             for param in fn.params:
                 if param.is_user:
@@ -118,6 +147,10 @@ class UserData:
                         data.tainted.add(dest.path)
                 if call.callee in FETCHING_RESULTS and call.assigned_to:
                     data.tainted.add(call.assigned_to)
+                result = OVERFLOW_CHECKS.get(call.callee)
+                if result is not None and result < len(call.args) and call.args[result].path:
+                    if any(data.tainted_name(arg) is not None for arg in call.args[:result]):
+                        data.tainted.add(call.args[result].path or "")
             for store in node.stores:
                 target = store.target.path
                 if not target:

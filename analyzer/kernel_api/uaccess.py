@@ -32,6 +32,9 @@ class UserAccess:
 F, T = Direction.FROM_USER, Direction.TO_USER
 _CHECKED = {"checks_range": True, "must_check": True, "zero_on_success": True}
 _UNCHECKED = {"checks_range": False, "needs_range_check": True}
+# The unchecked copies report failure like the checked ones (bytes not copied, or -EFAULT from
+# __get_user/__put_user, when the access faults): only the range check is left out.
+_UNCHECKED_REPORTING = {**_UNCHECKED, "must_check": True, "zero_on_success": True}
 
 USER_ACCESS: dict[str, UserAccess] = {
     "copy_from_user": UserAccess(F, 1, 0, size=2, **_CHECKED),
@@ -41,12 +44,12 @@ USER_ACCESS: dict[str, UserAccess] = {
     "clear_user": UserAccess(Direction.CLEAR, 0, size=1, **_CHECKED),
     "copy_struct_from_user": UserAccess(F, 2, 0, size=1, zero_on_success=True),
     "strncpy_from_user": UserAccess(F, 1, 0, size=2, must_check=True),
-    "__copy_from_user": UserAccess(F, 1, 0, size=2, **_UNCHECKED),
-    "__copy_from_user_inatomic": UserAccess(F, 1, 0, size=2, **_UNCHECKED),
-    "__copy_to_user": UserAccess(T, 0, 1, size=2, **_UNCHECKED),
-    "__copy_to_user_inatomic": UserAccess(T, 0, 1, size=2, **_UNCHECKED),
-    "__get_user": UserAccess(F, 1, 0, by_value=True, **_UNCHECKED),
-    "__put_user": UserAccess(T, 1, by_value=True, **_UNCHECKED),
+    "__copy_from_user": UserAccess(F, 1, 0, size=2, **_UNCHECKED_REPORTING),
+    "__copy_from_user_inatomic": UserAccess(F, 1, 0, size=2, **_UNCHECKED_REPORTING),
+    "__copy_to_user": UserAccess(T, 0, 1, size=2, **_UNCHECKED_REPORTING),
+    "__copy_to_user_inatomic": UserAccess(T, 0, 1, size=2, **_UNCHECKED_REPORTING),
+    "__get_user": UserAccess(F, 1, 0, by_value=True, **_UNCHECKED_REPORTING),
+    "__put_user": UserAccess(T, 1, by_value=True, **_UNCHECKED_REPORTING),
     "__clear_user": UserAccess(Direction.CLEAR, 0, size=1, **_UNCHECKED),
     # inside user_access_begin() ... user_access_end(), which checked the range
     "unsafe_get_user": UserAccess(F, 1, 0, by_value=True, checks_range=False),
@@ -72,6 +75,15 @@ FETCHING_RESULTS: dict[str, int] = {
 
 # Conversions that keep a user address what it is.
 USER_ADDRESS_CONVERSIONS = frozenset({"u64_to_user_ptr", "untagged_addr", "PAGE_ALIGN_DOWN"})
+# Conversions that only change how a user address is spelt: `compat_ptr(x)` and `u64_to_user_ptr(x)`
+# are the address x (as casts are), so a range check of one covers an access through the other.
+ADDRESS_SPELLINGS = frozenset({"u64_to_user_ptr", "compat_ptr", "untagged_addr"})
+
+# Macros whose operand is never evaluated (only its type is used): `BITS_PER_TYPE(*p)` reads no
+# memory through p. (Recorded as calls only where the macro is not defined.)
+UNEVALUATED_OPERANDS = frozenset(
+    {"BITS_PER_TYPE", "sizeof_field", "typeof_member", "type_max", "type_min", "is_signed_type"}
+)
 
 # Derived views.
 FETCHES: dict[str, int] = {
@@ -84,6 +96,12 @@ CHECKING_COPIES: dict[str, int] = {
     name: api.user for name, api in USER_ACCESS.items() if api.checks_range and api.zero_on_success
 }  # when they return 0, the range passed access_ok inside them
 MUST_CHECK = frozenset(name for name, api in USER_ACCESS.items() if api.must_check)
+# return the number of bytes not copied: never negative, so `if (ret < 0)` never sees a failure
+COUNTS_NOT_COPIED = frozenset(
+    name
+    for name, api in USER_ACCESS.items()
+    if api.must_check and api.zero_on_success and api.size is not None
+)
 BLOCK_COPIES_FROM_USER: dict[str, tuple[int, int]] = {
     name: (api.kernel, api.user)
     for name, api in USER_ACCESS.items()

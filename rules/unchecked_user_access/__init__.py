@@ -27,13 +27,16 @@ DOC = RuleDoc(
     summary="User memory accessed without the checks the uaccess API requires",
     what_it_does="""
 Checks every access to user memory in kernel code: `__copy_from_user`, `__copy_to_user`,
-`__get_user`, `__put_user` and `__clear_user` on a pointer that no `access_ok` covers on every
-path before it (an `access_ok` in every caller counts); an ignored result of `copy_from_user`,
-`copy_to_user`, `get_user`, `put_user`, `clear_user` or `strncpy_from_user`; a length that user
-space controls (the ioctl argument, a field of a struct copied from user space, the `count` of
+`__get_user`, `__put_user` and `__clear_user` on a pointer that no `access_ok` (or a driver
+helper that checks the range) covers on every path before it (a check in every caller counts);
+an ignored result of `copy_from_user`, `copy_to_user`, `get_user`, `put_user`, `clear_user`,
+`strncpy_from_user` or of the unchecked `__` copies and accessors (also a result kept in a
+variable that is never read, only logged before going on, or only tested for a negative value,
+which a byte count of `copy_*_user` never is); a length that user space
+controls (the ioctl argument, a field of a struct copied from user space, the `count` of
 read/write) used to copy into or out of a fixed-size kernel object without a bound; a user
 pointer dereferenced directly; and a double fetch, where the same user address is copied twice
-and the second copy's size or length is trusted.
+and the second copy's size or length is trusted, there or in a function it is handed to.
 """,
     why_bad="""
 The double-underscore variants skip the range check, so a user-supplied kernel address reads or

@@ -1,4 +1,5 @@
-"""GUP005 (e): the same user address copied twice, and a size from the second copy trusted."""
+"""GUP005 (e): the same user address copied twice, and a size, loop bound or index from the second copy
+trusted (here, or in a function the second copy is handed to)."""
 
 from __future__ import annotations
 
@@ -19,18 +20,19 @@ def findings(context: Analyses, fn: Function) -> Iterator[Finding]:
         if use is None:
             continue
         reported = first
+        where = f" by '{use.function}'" if use.function else ""
         yield finding(
             fn,
             second.call,
             second.call.location,
             f"double fetch: '{second.source.text}' is copied from user space again and "
-            f"'{use.text}' from the second copy is trusted",
+            f"'{use.text}' from the second copy is trusted{where}",
             f"use the length from the first copy (or check `{use.text}` against it): user space "
             "can change the data between the two copies",
             related=[RelatedLocation(first.call.location, "first fetch from the same user address")],
             flow=[
                 FlowStep(first.call.location, "first fetch"),
                 FlowStep(second.call.location, "second fetch"),
-                FlowStep(use.node.location or second.call.location, f"'{use.text}' used as a size"),
+                FlowStep(use.node.location or second.call.location, f"'{use.text}' trusted{where}"),
             ],
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.analyses.context import Analyses
+from gupcheck.analyses.results import ResultUse, result_use
 from gupcheck.kernel_api.errors import ERRNO_RETURN_TYPES
-from gupcheck.kernel_api.uaccess import FAILS_NONZERO, FAILURE_ERRNO, MUST_CHECK
-from gupcheck.model.facts import CallSite, CfgNode, EdgeLabel, Function, NodeKind
+from gupcheck.kernel_api.uaccess import COUNTS_NOT_COPIED, FAILS_NONZERO, FAILURE_ERRNO, MUST_CHECK
+from gupcheck.model.facts import CallSite, CfgNode, EdgeLabel, Function, NodeKind, root_of
 from gupcheck.model.findings import Finding, Fix, Level, Replacement, SourceLocation
 from gupcheck.rules.edits import call_text
 from gupcheck.rules.unchecked_user_access.report import finding
@@ -15,17 +16,46 @@ from gupcheck.rules.unchecked_user_access.report import finding
 
 def findings(context: Analyses, fn: Function) -> Iterator[Finding]:
     for node, call in fn.call_sites():
-        if call.callee in MUST_CHECK and not call.result_used:
+        if call.callee not in MUST_CHECK:
+            continue
+        hint = (
+            f"`if ({call.callee}(...)) return -EFAULT;` — it returns the number of bytes "
+            "not copied (or -EFAULT for get_user/put_user)"
+        )
+        if not call.result_used:
             yield finding(
                 fn,
                 call,
                 call.location,
                 f"result of '{call.callee}' is ignored: a failed copy goes unnoticed",
-                f"`if ({call.callee}(...)) return -EFAULT;` — it returns the number of bytes "
-                "not copied (or -EFAULT for get_user/put_user)",
+                hint,
                 level=Level.WARNING,
                 fixes=_fixes(context, fn, node, call),
             )
+            continue
+        variable = call.assigned_to
+        if not variable or root_of(variable) != variable or variable not in fn.locals:
+            continue
+        use = result_use(fn, node, variable, never_negative=call.callee in COUNTS_NOT_COPIED)
+        what = _UNNOTICED.get(use)
+        if what is not None:
+            yield finding(
+                fn,
+                call,
+                call.location,
+                f"result of '{call.callee}' in '{variable}' {what}",
+                hint,
+                level=Level.WARNING,
+            )
+
+
+# How a result kept in a variable can still go unnoticed.
+_UNNOTICED = {
+    ResultUse.NEVER_TRUE_TEST: "is only tested for a negative value, which it never is (it counts the "
+    "bytes not copied): a failed copy goes unnoticed",
+    ResultUse.ONLY_LOGGED: "is only logged: the function goes on as if the copy had worked",
+    ResultUse.UNUSED: "is never read: a failed copy goes unnoticed",
+}
 
 
 def _fixes(context: Analyses, fn: Function, node: CfgNode, call: CallSite) -> list[Fix]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gupcheck.analyses.context import Analyses
+from gupcheck.analyses.usercontrol import unevaluated
 from gupcheck.model.facts import Function
 from gupcheck.model.findings import Finding
 from gupcheck.rules.unchecked_user_access.report import finding
@@ -16,7 +17,7 @@ def findings(context: Analyses, fn: Function) -> Iterator[Finding]:
         reported: set[str] = set()
         for deref in node.derefs:
             pointer = deref.pointer
-            if not data.is_user_pointer(pointer) or pointer.base is None:
+            if not data.is_user_pointer(pointer) or pointer.base is None or unevaluated(node, deref):
                 continue
             if pointer.text in reported:
                 continue
