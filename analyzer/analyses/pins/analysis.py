@@ -383,17 +383,39 @@ class PinAnalysis:
             for ref in self.program.callers(current):
                 if not self.program.roles_reaching(ref.caller) & SYSCALL_ROLES:
                     continue
-                if not self._releases_after(ref.caller, ref.node.id, releasing):
+                if not self._releases_after(ref.caller, ref.node, ref.call, releasing):
                     pending.append(ref.caller)
         return unreleased
 
-    def _releases_after(self, caller: Function, node_id: int, releasing: set[str]) -> bool:
-        for later in reachable_from(caller, node_id):
-            for call in caller.nodes[later].calls:
-                callee = self.program.callee(caller, call)
-                if callee is not None and callee.key in releasing:
-                    return True
-        return False
+    def _releases_after(self, caller: Function, node: CfgNode, call: CallSite, releasing: set[str]) -> bool:
+        """Whether every path from `call` (at `node`) to the caller's return passes a call to a
+        function that releases the pages; the paths on which `call` reports that it failed (and so
+        kept nothing) aside. Each (node, whether the call's result is still in its variable) is
+        visited once."""
+        result = call.assigned_to
+        zero_on_success = fates.returns_zero(self, caller, call)
+        seen: set[tuple[int, bool]] = set()
+        pending = [(node.id, True)]
+        while pending:
+            node_id, live = pending.pop()
+            current = caller.nodes[node_id]
+            if node_id != node.id:
+                if any(
+                    (target := self.program.callee(caller, later)) is not None and target.key in releasing
+                    for later in current.calls
+                ):
+                    continue  # released on this path
+                if node_id == caller.exit.id:
+                    return False  # the caller returns with the pages still kept
+                if live and result and any(store.target.path == result for store in current.stores):
+                    live = False
+            for edge in current.succs:
+                if live and fates.call_failed(self, current, edge, result, call, zero_on_success):
+                    continue
+                if (edge.target, live) not in seen:
+                    seen.add((edge.target, live))
+                    pending.append((edge.target, live))
+        return True
 
     def releases_of_field(self, field_name: str) -> list[tuple[Function, CallSite]]:
         """Release calls anywhere whose pages are reached through a field of that name."""

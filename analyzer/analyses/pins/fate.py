@@ -280,6 +280,23 @@ def branch_facts(fn: Function) -> dict[int, frozenset]:
     return must_facts(fn, edge_gen=edge_gen, transfer=transfer)
 
 
+def returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite) -> bool:
+    """Whether the function `call` reaches follows the 0-or-negative-errno convention."""
+    return _returns_zero(analysis, fn, call)
+
+
+def call_failed(
+    analysis: PinAnalysis,
+    node: CfgNode,
+    edge: Edge,
+    result: str | None,
+    call: CallSite,
+    zero_on_success: bool,
+) -> bool:
+    """The branch on which a pinning call (an API or a helper) is known to have kept nothing."""
+    return _pin_failed(analysis, node, edge, result, call, zero_on_success)
+
+
 def _returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite, depth: int = 0) -> bool:
     """A helper with the kernel's 0-or-negative-errno convention: it has a `return 0;`, or returns
     what such a helper returned (`ret = pin_helper(...); return ret;`), up to 3 helpers down."""
