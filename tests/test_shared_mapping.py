@@ -448,3 +448,14 @@ def test_marked_accesses_are_one_fetch_each_and_not_plain_accesses(kernel_facts:
     assert marked == {(".head", False), (".tail", False), (".tail", True)}
     assert {f.text for f in shared.fetches(ioctl) if f.marked} == {"r.ring->head", "r.ring->tail"}
     assert unchecked_uses(shared) == [] and double_fetches(shared) == []
+
+
+def test_a_lock_reached_through_a_call_is_named_by_its_last_field() -> None:
+    """`mutex_lock(&to_gt(i915)->ggtt->vm.mutex)` has no access path (a call is on the way): it is the
+    same lock as `&ggtt->vm.mutex`, by the last field spelled."""
+    from gupcheck.analyses.locksets import lock_key
+    from gupcheck.model.facts import Value
+
+    assert lock_key(Value("&to_gt(i915)->ggtt->vm.mutex")) == "mutex"
+    assert lock_key(Value("&ggtt->vm.mutex", path="ggtt->vm.mutex")) == "mutex"
+    assert lock_key(Value("lock_of(dev)")) is None

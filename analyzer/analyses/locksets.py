@@ -11,6 +11,7 @@ call sites.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +36,11 @@ from gupcheck.model.program import Program
 def lock_key(value: Value) -> str | None:
     """The name of the lock an argument denotes: `&dev->lock` -> "lock", `&buf_lock` -> "buf_lock"."""
     path = (value.path or "").lstrip("*")
-    return last_field(path).removesuffix("[]") if path else None
+    if path:
+        return last_field(path).removesuffix("[]")
+    # no access path when a call is on the way (`&to_gt(i915)->ggtt->vm.mutex`): the last field spelled
+    spelled = re.search(r"(?:->|\.)\s*([A-Za-z_]\w*)\s*\)*\s*$", value.text)
+    return spelled.group(1) if spelled else None
 
 
 @dataclass(frozen=True)
