@@ -26,6 +26,11 @@ def result_use(fn: Function, node: CfgNode, variable: str, *, never_negative: bo
     """What `fn` does with `variable` after `node` assigned it a call's result, on every path until the
     variable is assigned again. `never_negative`: the call returns a count (bytes not copied), so a
     test for a negative value never holds."""
+    if node.condition is not None:
+        # `if ((rv = copy_to_user(...)) != 0)`: tested where it is assigned
+        atoms = node.condition.atoms()
+        if not (never_negative and atoms and all(_negative_test(atom, variable) for atom in atoms)):
+            return ResultUse.ACTED_ON
     seen = {node.id}
     pending = deque(edge.target for edge in node.succs)
     uses: set[ResultUse] = set()

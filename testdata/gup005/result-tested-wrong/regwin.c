@@ -3,7 +3,7 @@
  * its copy in a variable, but three of them never act on a failure: one tests it for a negative
  * value (copy_*_user() return the number of bytes NOT copied, never a negative errno), one only
  * logs it and carries on, one never reads it. The look-alikes test the same variable properly:
- * non-zero, or `!= 0` with a log and a return, or pass it on to the caller.
+ * non-zero, or `!= 0` with a log and a return, where it is assigned, or pass it on to the caller.
  */
 #include <linux/module.h>
 #include <linux/init.h>
@@ -26,6 +26,7 @@ struct regwin_io {
 #define REGWIN_IOC_WRITE_OK	_IOW('w', 5, struct regwin_io)
 #define REGWIN_IOC_READ_OK	_IOWR('w', 6, struct regwin_io)
 #define REGWIN_IOC_SNAPSHOT_OK	_IOR('w', 7, __u32[REGWIN_NR_REGS])
+#define REGWIN_IOC_READ_INLINE	_IOWR('w', 8, struct regwin_io)
 
 static DEFINE_MUTEX(regwin_lock);
 static u32 regwin_regs[REGWIN_NR_REGS];
@@ -110,6 +111,20 @@ static unsigned long regwin_copy_out(void __user *uarg)
 	return left;
 }
 
+/* Negative: tested in the condition that assigns it. */
+static long regwin_read_inline(void __user *uarg)
+{
+	struct regwin_io io;
+	unsigned long left;
+
+	if ((left = copy_from_user(&io, uarg, sizeof(io))) != 0)
+		return -EFAULT;
+	if (io.offset >= REGWIN_NR_REGS)
+		return -EINVAL;
+	io.value = regwin_regs[io.offset];
+	return copy_to_user(uarg, &io, sizeof(io)) ? -EFAULT : 0;
+}
+
 static long regwin_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -134,6 +149,9 @@ static long regwin_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		break;
 	case REGWIN_IOC_SNAPSHOT_OK:
 		ret = regwin_copy_out(uarg) ? -EFAULT : 0;
+		break;
+	case REGWIN_IOC_READ_INLINE:
+		ret = regwin_read_inline(uarg);
 		break;
 	default:
 		ret = -ENOTTY;

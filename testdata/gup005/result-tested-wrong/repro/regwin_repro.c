@@ -20,6 +20,7 @@ struct regwin_io {
 #define REGWIN_IOC_WRITE_OK	_IOW('w', 5, struct regwin_io)
 #define REGWIN_IOC_READ_OK	_IOWR('w', 6, struct regwin_io)
 #define REGWIN_IOC_SNAPSHOT_OK	_IOR('w', 7, uint32_t[REGWIN_NR_REGS])
+#define REGWIN_IOC_READ_INLINE	_IOWR('w', 8, struct regwin_io)
 
 /* 0 or -errno of one request on an unmapped address; -1000 when the device is missing. */
 static long on_hole(unsigned long request)
@@ -77,6 +78,11 @@ static int snapshot_ok_reports_fault(void)
 	return fault_reported(REGWIN_IOC_SNAPSHOT_OK, "REGWIN_IOC_SNAPSHOT_OK");
 }
 
+static int read_inline_reports_fault(void)
+{
+	return fault_reported(REGWIN_IOC_READ_INLINE, "REGWIN_IOC_READ_INLINE");
+}
+
 REPRO_SCENARIOS(
 	{ "write-tested-negative-hides-fault", write_tested_negative_hides_fault },
 	{ "write-logged-hides-fault", write_logged_hides_fault },
@@ -84,4 +90,5 @@ REPRO_SCENARIOS(
 	{ "write-ok-reports-fault", write_ok_reports_fault },
 	{ "read-ok-reports-fault", read_ok_reports_fault },
 	{ "snapshot-ok-reports-fault", snapshot_ok_reports_fault },
+	{ "read-inline-reports-fault", read_inline_reports_fault },
 )
