@@ -186,7 +186,23 @@ def test_a_call_that_can_reach_too_many_functions_stays_unresolved_with_a_note(k
     assert reached == {"wide[]": 0, "narrow[]": 2}
     notes = [(u.function.name, u.what, u.reason) for u in program.unfinished]
     assert notes == [
-        ("pick", "the call through 'wide[]' at line 21", f"it can reach {count} functions (more than 16)")
+        ("pick", "the call through 'wide[]' at line 21", f"can reach {count} functions (more than 16)")
+    ]
+
+
+def test_a_run_says_which_calls_through_a_pointer_it_left_unresolved(tmp_path: Path) -> None:
+    count = MAX_INDIRECT_TARGETS + 1
+    handlers = "\n".join(f"static int h{i}(int x) {{ return x + {i}; }}" for i in range(count))
+    table = ", ".join(f"h{i}" for i in range(count))
+    source = tmp_path / "wide.c"
+    source.write_text(
+        f"{handlers}\nstatic int (*const wide[])(int) = {{ {table} }};\n"
+        "int pick(int i) { return wide[i](i); }\n"
+    )
+    analysis = analyse([str(source)], ALL_RULES, use_model=True)
+    assert [note for note in analysis.notes if "wide[]" in note] == [
+        f"{source}:{count + 2}: call graph: pick() not fully analysed: the call through 'wide[]' at line "
+        f"{count + 2} can reach {count} functions (more than {MAX_INDIRECT_TARGETS})"
     ]
 
 

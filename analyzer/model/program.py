@@ -390,7 +390,7 @@ class Program:
                         Unfinished(
                             fn,
                             f"the call through '{call.callee}' at line {call.location.line}",
-                            f"it can reach {len(found)} functions (more than {MAX_INDIRECT_TARGETS})",
+                            f"can reach {len(found)} functions (more than {MAX_INDIRECT_TARGETS})",
                         )
                     )
                     continue

@@ -353,6 +353,9 @@ def _run_rules(
     )
     context = Analyses(program)
     findings: list[Finding] = []
+    # what linking the program left unresolved (a call through a pointer that could reach too many
+    # functions): before any rule runs, `unfinished` holds only that
+    result.notes += _unfinished_notes("call graph", program.unfinished)
     for rule in rules:
         reported = len(program.unfinished)
         outcome = run_rule(partial(rule.check, context), budget)
@@ -376,8 +379,9 @@ def _run_rules(
 
 
 def _unfinished_notes(rule_id: str, unfinished: list[Unfinished], named: int = 3) -> list[str]:
-    """Notes on the functions an analysis a rule used left at its budget: one a function, or one for
-    them all when there are more than `named` for the same reason."""
+    """Notes on the functions an analysis a rule used (or the linking of the call graph, `rule_id`
+    "call graph") left at its budget: one a function, or one for them all when there are more than
+    `named` for the same reason."""
     groups: dict[tuple[str, str], list[Unfinished]] = {}
     for left in unfinished:
         groups.setdefault((left.what, left.reason), []).append(left)
