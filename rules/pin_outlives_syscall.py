@@ -95,6 +95,8 @@ RULE = Rule(DOC, check)
 
 
 def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function, str]) -> Finding | None:
+    # held until the transfer completes (Case 1, direct I/O): FOLL_PIN is right there, without LONGTERM
+    for_io = analysis.released_at_completion(pin, fate)
     if pin.kind == FOLL_GET:
         level = Level.ERROR
         what = (
@@ -102,9 +104,14 @@ def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function
             "it is not a long-term pin"
         )
         hint = (
-            "pin with pin_user_pages*(..., FOLL_LONGTERM) and release with unpin_user_pages*(), "
+            "pin with pin_user_pages*() and release with unpin_user_pages*() where the I/O completes: "
+            "pages held for a transfer need FOLL_PIN (Case 1 of pin_user_pages.rst), not FOLL_LONGTERM"
+            if for_io
+            else "pin with pin_user_pages*(..., FOLL_LONGTERM) and release with unpin_user_pages*(), "
             "or stop keeping the pages (an MMU notifier mirrors memory without pinning it)"
         )
+    elif not pin.longterm and for_io:
+        return None  # FOLL_PIN held until the I/O completes: what Case 1 asks for
     elif not pin.longterm:
         level = Level.WARNING
         context = context_words(entry[1])

@@ -186,6 +186,9 @@ MAX_INDIRECT_TARGETS = 16
 MODULE_ROLES = frozenset({Role.MODULE_INIT, Role.MODULE_EXIT})
 # Kernel contexts of their own, not entered by a system call.
 CONTEXT_ROLES = frozenset({Role.WORK, Role.NOTIFIER})
+# Where a transfer a system call started completes (a DMA completion handled in a work item): pages
+# released there were held for the I/O, Case 1 of the kernel's pin_user_pages.rst.
+COMPLETION_ROLES = frozenset({Role.WORK})
 # Roles that run on behalf of user space (a system call, or a page fault on its mapping): pages a
 # handler keeps outlive it.
 SYSCALL_ROLES = frozenset(Role) - MODULE_ROLES - CONTEXT_ROLES

@@ -27,7 +27,7 @@ from gupcheck.analyses.pins.summaries import PinnedOutput, PinSummary
 from gupcheck.analyses.summaries import summarise_bottom_up
 from gupcheck.kernel_api.allocators import PAGE_ALLOCATORS, allocates
 from gupcheck.kernel_api.containers import LINKERS, PAGE_HOLDERS
-from gupcheck.kernel_api.entries import SYSCALL_ROLES, Role
+from gupcheck.kernel_api.entries import COMPLETION_ROLES, SYSCALL_ROLES, Role
 from gupcheck.kernel_api.frees import FREES
 from gupcheck.kernel_api.memory import MEMORY_ACCESS
 from gupcheck.kernel_api.pins import PAGE_HANDLES, PAGE_ONLY_USES, PAGE_REFERENCES, PAGE_USERS
@@ -358,6 +358,23 @@ class PinAnalysis:
         for name in fields:
             keeping |= self._entries_not_releasing(pin.function, name)
         return [(entry, role) for entry, role in entries if entry.key in keeping]
+
+    def released_at_completion(self, pin: Pin, fate: Fate | None = None) -> bool:
+        """Held until the I/O completes (Case 1 of pin_user_pages.rst): the pages the syscall keeps are
+        released where the transfer completes (a work item), and by no syscall but the ones that pin
+        (on their error paths) — no unregister command, no `.release`."""
+        fate = fate or self.fate(pin)
+        fields = {last_field(pin.pages)} | {last_field(keep.place).rstrip("()") for keep in fate.stored}
+        releasing = {fn.key: fn for fn, _call in self.releases(pin).calls}
+        for name in fields - {""}:
+            releasing.update((fn.key, fn) for fn, _call in self.releases_of_field(name))
+        if not releasing:
+            return False
+        roles: set[Role] = set()
+        for fn in releasing.values():
+            roles |= self.program.roles_reaching(fn)
+        pinning = {role for _entry, role in self.syscall_entries_reaching(pin.function)}
+        return bool(roles & COMPLETION_ROLES) and roles - COMPLETION_ROLES <= pinning
 
     def released_later_in_syscall(self, fn: Function, field_name: str) -> bool:
         """Whether every caller of `fn` (up to the syscall entry) goes on, after the call, to release
