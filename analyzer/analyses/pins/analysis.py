@@ -3,6 +3,7 @@ each pin's fate, and whether kept pages outlive the syscall that pinned them."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -366,8 +367,11 @@ class PinAnalysis:
         fate = fate or self.fate(pin)
         fields = {last_field(pin.pages)} | {last_field(keep.place).rstrip("()") for keep in fate.stored}
         releasing = {fn.key: fn for fn, _call in self.releases(pin).calls}
+        folder = os.path.dirname(pin.function.file)  # the same driver: a field name is no wider a key
         for name in fields - {""}:
-            releasing.update((fn.key, fn) for fn, _call in self.releases_of_field(name))
+            for fn, _call in self.releases_of_field(name):
+                if os.path.dirname(fn.file) == folder:
+                    releasing[fn.key] = fn
         if not releasing:
             return False
         roles: set[Role] = set()
