@@ -19,7 +19,17 @@ from gupcheck.kernel_api.allocators import ALLOCATORS, allocates
 from gupcheck.kernel_api.libc import FORKS, MADV_DONTFORK, OLD_LIBC_FORKS
 from gupcheck.kernel_api.pins import PinKind
 from gupcheck.kernel_api.uaccess import BLOCK_COPIES_FROM_USER, USER_ADDRESS_CONVERSIONS
-from gupcheck.model.facts import CallSite, CfgNode, Function, Side, Value, ValueKind, last_field, root_of
+from gupcheck.model.facts import (
+    CallSite,
+    CfgNode,
+    Function,
+    Side,
+    Value,
+    ValueKind,
+    last_field,
+    record_of,
+    root_of,
+)
 from gupcheck.model.findings import FlowStep, SourceLocation
 from gupcheck.model.program import Program
 
@@ -447,21 +457,17 @@ def _functions_filling(program: Program, fn: Function, path: str) -> list[Functi
     declared = fn.locals.get(root) or next((p for p in fn.params if p.name == root), None)
     if declared is None:
         return []
-    wanted = _record_type(declared.type)
+    wanted = record_of(declared.type)
     found = []
     for other in program.functions_of(Side.USERLAND):
         if other is fn:
             continue
         variables = [*other.params, *other.locals.values()]
-        if any(_record_type(v.type) == wanted for v in variables):
+        if any(record_of(v.type) == wanted for v in variables):
             found.append(other)
             if len(found) >= 64:
                 break
     return found
-
-
-def _record_type(spelled: str) -> str:
-    return spelled.replace("const ", "").replace("struct ", "").replace("*", "").strip()
 
 
 def _mmap_kind(text: str) -> Origin:

@@ -81,15 +81,12 @@ def _reads(atom: Comparison, variable: str) -> bool:
 
 def _negative_test(atom: Comparison, variable: str) -> bool:
     """`rv < 0`, `rv <= -1`, `0 > rv`: true only for a negative value."""
-    if atom.rhs is None:
+    if atom.rhs is not None and atom.rhs.path == variable:
+        atom = atom.mirrored()  # `0 > rv`
+    if atom.rhs is None or atom.lhs.path != variable or atom.rhs.const_value is None:
         return False
-    if atom.lhs.path == variable and atom.rhs.const_value is not None:
-        bound, op = atom.rhs.const_value, atom.op
-    elif atom.rhs.path == variable and atom.lhs.const_value is not None:
-        bound, op = atom.lhs.const_value, {">": "<", ">=": "<=", "<": ">", "<=": ">="}.get(atom.op, "")
-    else:
-        return False
-    return (op == "<" and bound <= 0) or (op == "<=" and bound < 0)
+    bound = atom.rhs.const_value
+    return (atom.op == "<" and bound <= 0) or (atom.op == "<=" and bound < 0)
 
 
 def _failure_only_logged(fn: Function, node: CfgNode, variable: str) -> bool:

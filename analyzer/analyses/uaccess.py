@@ -39,7 +39,9 @@ from gupcheck.model.facts import (
     Value,
     ValueKind,
     Variable,
+    balanced,
     last_field,
+    record_of,
     root_of,
 )
 from gupcheck.model.program import CallRef, Program
@@ -486,9 +488,9 @@ def spelled_path(value: Value) -> str | None:
         if cast and core[cast.end() :] and not core[cast.end() :].startswith(("->", ".", "[")):
             core = core[cast.end() :].strip()
         call = _SPELLING.fullmatch(core)
-        if call and call.group(1) in ADDRESS_SPELLINGS and _balanced(call.group(2)):
+        if call and call.group(1) in ADDRESS_SPELLINGS and balanced(call.group(2)):
             core = call.group(2).strip()
-        if core.startswith("(") and core.endswith(")") and _balanced(core[1:-1]):
+        if core.startswith("(") and core.endswith(")") and balanced(core[1:-1]):
             core = core[1:-1].strip()
         if core == before:
             break
@@ -497,15 +499,6 @@ def spelled_path(value: Value) -> str | None:
         return None
     path = re.sub(r"\[[^\]]*\]", "[]", core)
     return path if path in value.names else None
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for char in text:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _rebased(path: str, param: str, argument: Value) -> Value | None:
@@ -537,13 +530,8 @@ def _field_keys(fn: Function, path: str) -> list[FieldKey]:
     if path in (f"{root}->{field}", f"{root}.{field}"):
         var = next((p for p in fn.params if p.name == root), None) or fn.locals.get(root)
         if var is not None:
-            keys.append((_struct_of(var.type), field))
+            keys.append((record_of(var.type), field))
     return keys
-
-
-def _struct_of(spelled_type: str) -> str:
-    words = [w for w in re.split(r"[\s*]+", spelled_type) if w and w not in ("const", "volatile", "__user")]
-    return " ".join(words)
 
 
 def _pointer_operand(value: Value) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import clang.cindex as ci
 
 from gupcheck.kernel_api import mapping, pins, uaccess
-from gupcheck.model.facts import CompiledOut, CompiledOutCall
+from gupcheck.model.facts import CompiledOut, CompiledOutCall, balanced
 
 # Which calls count, by family: the one home of this knowledge is kernel_api.
 FAMILIES: dict[str, str] = {
@@ -224,7 +224,7 @@ def _controlling_macro(directive: _Directive) -> tuple[str, bool | None]:
         return condition.split(" ")[0], True
     if directive.keyword == "else":
         return "", None
-    while condition.startswith("(") and condition.endswith(")") and _balanced(condition[1:-1]):
+    while condition.startswith("(") and condition.endswith(")") and balanced(condition[1:-1]):
         condition = condition[1:-1].strip()
     single = _ONE_MACRO.match(condition)
     if single is not None:
@@ -234,12 +234,3 @@ def _controlling_macro(directive: _Directive) -> tuple[str, bool | None]:
         if name not in _NOT_MACROS:
             return name, None
     return "", None
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth < 0:
-            return False
-    return depth == 0

@@ -25,7 +25,7 @@ from gupcheck.frontend.cursors import (
 from gupcheck.frontend.macros import MacroIndex, MacroUse, spelled_as_deref
 from gupcheck.frontend.values import ExpressionReader
 from gupcheck.kernel_api.macros import MACRO_CALLS
-from gupcheck.model.facts import CfgNode, Deref, PointerStore, Store, Subscript, Value
+from gupcheck.model.facts import CfgNode, Deref, PointerStore, Store, Subscript, Value, record_of
 
 if TYPE_CHECKING:
     from gupcheck.frontend.cfg import FunctionBuilder
@@ -146,7 +146,7 @@ class _ExpressionEvents:
         spelled = _LAST_FIELD.search(self.unit.text(lhs))
         if base.kind != ci.TypeKind.RECORD or spelled is None:
             return None
-        return base.spelling.replace("const ", "").replace("struct ", "").strip(), spelled.group(1)
+        return record_of(base.spelling), spelled.group(1)
 
     # -- one handler per cursor kind ---------------------------------------------------------
     def unevaluated(

@@ -34,7 +34,15 @@ from gupcheck.frontend.ownfiles import file_path
 from gupcheck.frontend.text import declares_user_pointer, normalise, split_macro_arguments
 from gupcheck.frontend.values import ExpressionReader
 from gupcheck.kernel_api.entries import OPS_STRUCTS, TABLE_ENTRY_MACROS
-from gupcheck.model.facts import Function, IoctlCommand, OpsField, OpsTable, TranslationUnitFacts, Variable
+from gupcheck.model.facts import (
+    Function,
+    IoctlCommand,
+    OpsField,
+    OpsTable,
+    TranslationUnitFacts,
+    Variable,
+    record_of,
+)
 from gupcheck.model.findings import SourceLocation
 
 # At most this many elements of one table are read (a table of thousands of entries is data).
@@ -45,10 +53,6 @@ _INTEGERS = frozenset(
 
 
 _FUNCTION_TYPES = (ci.TypeKind.FUNCTIONPROTO, ci.TypeKind.FUNCTIONNOPROTO)
-
-
-def _record_name(struct: ci.Type) -> str:
-    return struct.spelling.replace("const ", "").replace("struct ", "").strip()
 
 
 def _may_hold_functions(struct: ci.Type) -> bool:
@@ -407,7 +411,7 @@ class UnitWalker:
         declared_type = cursor.type.get_canonical()
         is_array = declared_type.kind in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.INCOMPLETEARRAY)
         struct = declared_type.element_type.get_canonical() if is_array else declared_type
-        name = _record_name(struct)
+        name = record_of(struct.spelling)
         if name not in OPS_STRUCTS and not _may_hold_functions(struct):
             return
         init = self.initializer(cursor)

@@ -37,6 +37,25 @@ def root_of(path: str) -> str:
     return _PATH_STEP.split(path.lstrip("*"), maxsplit=1)[0]
 
 
+def record_of(spelled: str) -> str:
+    """The structure a type spelling names: `const struct session __user *` -> "session"."""
+    words = re.split(r"[\s*]+", spelled)
+    return " ".join(word for word in words if word and word not in _NOT_THE_RECORD)
+
+
+_NOT_THE_RECORD = frozenset({"const", "volatile", "__user", "struct"})
+
+
+def balanced(text: str) -> bool:
+    """Whether every parenthesis of `text` is closed, none before it opens."""
+    depth = 0
+    for character in text:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def last_field(path: str) -> str:
     """The last field an access path names: `ctx->buf.pages` -> pages (the path itself if none)."""
     return path.rsplit("->", 1)[-1].rsplit(".", 1)[-1]
@@ -142,6 +161,11 @@ class Comparison:
     lhs: Value
     rhs: Value | None = None
     call: CallSite | None = None  # op == "call": the condition is this call's result
+
+    def mirrored(self) -> Comparison:
+        """The same comparison with its sides swapped: `0 != x` as `x != 0`, `0 > x` as `x < 0`."""
+        op = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(self.op, self.op)
+        return Comparison(op, self.rhs, self.lhs, self.call) if self.rhs is not None else self
 
     def upper_bounds(self, outcome: bool) -> list[tuple[Value, Value]]:
         """(bounded, bound) pairs that hold when the comparison evaluated to `outcome`."""

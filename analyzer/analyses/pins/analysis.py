@@ -125,15 +125,9 @@ class PinAnalysis:
         return PinSummary(pins_into, frozenset(releases - set(pins_into)), frozenset(stores))
 
     def release_position(self, fn: Function, call: CallSite) -> int | None:
-        """The position of the pages a call releases: a release API, or a helper that releases."""
-        position = self.program.api.release_position(call.callee)
-        if position is not None:
-            return position
-        callee = self.program.callee(fn, call)
-        summary = self.summaries.get(callee.key) if callee else None
-        if summary and summary.releases:
-            return min(summary.releases)
-        return None
+        """The position of the pages a call releases (the first, for a helper that releases several)."""
+        positions = self.release_positions(fn, call)
+        return positions[0] if positions else None
 
     def release_positions(self, fn: Function, call: CallSite) -> tuple[int, ...]:
         """Every argument whose pages a call releases (a helper may release several: the finished
@@ -380,15 +374,11 @@ class PinAnalysis:
         pinning = {role for _entry, role in self.syscall_entries_reaching(pin.function)}
         return bool(roles & COMPLETION_ROLES) and roles - COMPLETION_ROLES <= pinning
 
-    def released_later_in_syscall(self, fn: Function, field_name: str) -> bool:
-        """Whether every caller of `fn` (up to the syscall entry) goes on, after the call, to release
-        pages reached through a field of that name: `do_execute()` calls `fixups()`, which keeps
-        the pages in a list, and then `cleanup()`, which unpins them before the ioctl returns."""
-        return not self._entries_not_releasing(fn, field_name)
-
     def _entries_not_releasing(self, fn: Function, field_name: str) -> set[str]:
         """The keys of the syscall entries from which a call chain reaches `fn` with no release of
-        the field after any of its calls. Each function is visited once (bounded by the program)."""
+        the field after any of its calls (`do_execute()` calls `fixups()`, which keeps the pages in a
+        list, and then `cleanup()`, which unpins them before the ioctl returns: not such an entry).
+        Each function is visited once (bounded by the program)."""
         releasers = [f for f, _call in self.releases_of_field(field_name)]
         releasing = {f.key for f in self.program.reaching(*releasers)}
         unreleased: set[str] = set()
@@ -451,7 +441,7 @@ class PinAnalysis:
             index = {}
             for fn, _node, call in self.program.call_sites(Side.KERNEL):
                 position = self.release_position(fn, call)
-                if position is None or position >= len(call.args):
+                if position is None:
                     continue
                 key = pages_key(call.args[position]) or ""
                 index.setdefault(last_field(key), []).append((fn, call, key))
@@ -494,7 +484,7 @@ class PinAnalysis:
         for node_id in reachable:
             for call in fn.nodes[node_id].calls:
                 position = self.release_position(fn, call)
-                if position is not None and position < len(call.args):
+                if position is not None:
                     released = pages_key(call.args[position]) or ""
                     if released not in aliases and root_of(released) in roots:
                         complete = False  # releases something else of the same object: which is unclear

@@ -88,7 +88,7 @@ class _PathSearch:
             self.owner = ownership.owner(fn, self.root) and pin.pages
         self.tracked = {pin.pages, self.root}
         self.result = pin.call.assigned_to
-        self.zero_on_success = bool(pin.via) and _returns_zero(analysis, fn, pin.call)
+        self.zero_on_success = bool(pin.via) and returns_zero(analysis, fn, pin.call)
         # `if (is_userptr) { pin } ... if (is_userptr) unpin`: a condition that held at the pin
         # still holds at a later test of the same condition (unless its variables change)
         self.known = _known_outcomes(analysis.branch_facts(fn)[pin.node.id])
@@ -121,7 +121,7 @@ class _PathSearch:
         `forgotten` which known branches a write on the path undid. Each new state's parent is the state
         it was found from, so the parent links form a tree."""
         for edge in node.succs:
-            if live and _pin_failed(
+            if live and call_failed(
                 self.analysis, node, edge, self.result, self.pin.call, self.zero_on_success, self.pin.pages
             ):
                 continue
@@ -280,24 +280,7 @@ def branch_facts(fn: Function) -> dict[int, frozenset]:
     return must_facts(fn, edge_gen=edge_gen, transfer=transfer)
 
 
-def returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite) -> bool:
-    """Whether the function `call` reaches follows the 0-or-negative-errno convention."""
-    return _returns_zero(analysis, fn, call)
-
-
-def call_failed(
-    analysis: PinAnalysis,
-    node: CfgNode,
-    edge: Edge,
-    result: str | None,
-    call: CallSite,
-    zero_on_success: bool,
-) -> bool:
-    """The branch on which a pinning call (an API or a helper) is known to have kept nothing."""
-    return _pin_failed(analysis, node, edge, result, call, zero_on_success)
-
-
-def _returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite, depth: int = 0) -> bool:
+def returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite, depth: int = 0) -> bool:
     """A helper with the kernel's 0-or-negative-errno convention: it has a `return 0;`, or returns
     what such a helper returned (`ret = pin_helper(...); return ret;`), up to 3 helpers down."""
     callee = analysis.program.callee(fn, call)
@@ -315,12 +298,12 @@ def _returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite, depth: in
         return False
     for node in callee.nodes:
         for inner in node.calls:
-            if inner.assigned_to in returned and _returns_zero(analysis, callee, inner, depth + 1):
+            if inner.assigned_to in returned and returns_zero(analysis, callee, inner, depth + 1):
                 return True
     return False
 
 
-def _pin_failed(
+def call_failed(
     analysis: PinAnalysis,
     node: CfgNode,
     edge: Edge,
@@ -329,8 +312,8 @@ def _pin_failed(
     zero_on_success: bool = False,
     pages: str | None = None,
 ) -> bool:
-    """The branch on which the pin call is known to have pinned nothing: the API returned
-    <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), a helper that returns
+    """The branch on which a pinning call (an API or a helper) is known to have pinned nothing: the
+    API returned <= 0 (`ret < nr` is a partial pin: `ret` pages are still held), a helper that returns
     0 on success returned something else, or the array the pages went into is NULL. A branch
     taken in several ways (`if (pages && ret > 0)` false) is one when each way is."""
     if node.condition is None or edge.outcome is None:
@@ -361,8 +344,7 @@ def _says_nothing_pinned(
         return bool(outcome and result and any(result in arg.names for arg in atom.call.args))
     if atom.rhs is not None and atom.lhs.const_value is not None and atom.rhs.const_value is None:
         # `0 != (ret = helper(...))`: the constant on the left, as `(ret = helper(...)) != 0`
-        mirrored = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(atom.op, atom.op)
-        atom = Comparison(mirrored, atom.rhs, atom.lhs, atom.call)
+        atom = atom.mirrored()
     subject = atom.lhs
     if atom.op == "value" and not outcome and pages and subject.path == pages:
         return True  # the page array is NULL: nothing was pinned into it
