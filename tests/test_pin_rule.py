@@ -115,3 +115,24 @@ def test_flags_from_literals_and_old_int_write_signature(tmp_path: Path) -> None
     assert [(f.location.line, f.level) for f in findings] == [(13, Level.WARNING)]
     # with 6.2's enum values, 0x10001 no longer carries FOLL_LONGTERM
     assert sorted(f.location.line for f in gup001(tmp_path, target_kernel="6.2")) == [12, 13]
+
+
+def test_foll_get_held_until_the_io_completes_is_advised_foll_pin_without_longterm(tmp_path: Path) -> None:
+    """Case 1 of pin_user_pages.rst with FOLL_GET: still an error, but the advice is pin_user_pages*()
+    alone, not FOLL_LONGTERM; the registration next to it keeps its long-term advice."""
+    source = (TESTDATA / "held-until-io-completes" / "xferq.c").read_text()
+    submit = "pinned = pin_user_pages_fast(buf.addr, buf.nr_pages, FOLL_WRITE, job->pages);"
+    completion = "unpin_user_pages_dirty_lock(job->pages, job->nr, true);"
+    assert submit in source and completion in source
+    source = source.replace(submit, submit.replace("pin_user_pages_fast", "get_user_pages_fast"))
+    source = source.replace(completion, "release_pages(job->pages, job->nr);")
+    (tmp_path / "xferq.c").write_text(source)
+    findings = {f.function: f for f in gup001(tmp_path)}
+    assert set(findings) == {"xq_submit", "xq_register"}
+    transfer = findings["xq_submit"]
+    assert transfer.level == Level.ERROR and "FOLL_GET reference" in transfer.message
+    assert transfer.hint.startswith("pin with pin_user_pages*() and release")
+    assert "Case 1" in transfer.hint and "not FOLL_LONGTERM" in transfer.hint
+    registration = findings["xq_register"]
+    assert registration.level == Level.WARNING
+    assert registration.hint == "add FOLL_LONGTERM to the gup flags: the pin lasts beyond the syscall"
