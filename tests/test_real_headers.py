@@ -73,8 +73,9 @@ def test_real_linux_6_1_driver_is_analysed_without_parse_errors(driver: str) -> 
 
 
 # The pinning drivers of Debian's 6.1 that GUP001 was reviewed against. Every finding here was
-# judged real: genwqe keeps GENWQE_PIN_MEM pages on a per-file list without FOLL_LONGTERM, and
-# ignores put_user() results when it reports a DDCB's outcome.
+# judged real: genwqe keeps GENWQE_PIN_MEM pages on a per-file list without FOLL_LONGTERM, ignores
+# put_user() results when it reports a DDCB's outcome, and frees a mapped coherent buffer in
+# vm_close while a split or inherited vma may still map it.
 PINNING_DRIVERS = [
     "drivers/infiniband/core/umem.c",
     "drivers/vfio/vfio_iommu_type1.c",
@@ -89,6 +90,7 @@ PINNING_DRIVERS = [
     "drivers/misc/genwqe/card_ddcb.c",
 ]
 DEFENDED_FINDINGS = {
+    ("drivers/misc/genwqe/card_dev.c", 411, "GUP004", "warning"),
     ("drivers/misc/genwqe/card_dev.c", 791, "GUP001", "warning"),
     ("drivers/misc/genwqe/card_dev.c", 1073, "GUP005", "warning"),
     ("drivers/misc/genwqe/card_dev.c", 1087, "GUP005", "warning"),

@@ -352,9 +352,11 @@ def test_plain_counters_only_on_shared_state_in_vm_callbacks(kernel_facts: Parse
     program = program_of(
         kernel_facts,
         """
-        struct region { spinlock_t lock; int maps; atomic_t live; };
+        struct region { spinlock_t lock; int maps; atomic_t live; struct { unsigned long hits; } stats; };
         static unsigned long faults;
         static void bump(struct region *r, int by_value) { by_value++; r->maps += by_value; }
+        static int rg_busy(struct region *r) { return r->maps > 0 || faults > 100; }
+        static void rg_report(struct region *r, void *out) { memcpy(out, &r->stats, sizeof(r->stats)); }
         static void rg_open(struct vm_area_struct *vma)
         {
             struct region *r = vma->vm_private_data;
@@ -370,6 +372,7 @@ def test_plain_counters_only_on_shared_state_in_vm_callbacks(kernel_facts: Parse
             spin_unlock(&r->lock);
             bump(r, local);
             faults++;
+            r->stats.hits++;  /* a statistic: only copied out whole, never read back */
         }
         static const struct vm_operations_struct rg_ops = { .open = rg_open };
     """,

@@ -19,6 +19,7 @@ from gupcheck.model.facts import Function, TranslationUnitFacts
 from gupcheck.model.program import Program
 from gupcheck.pipeline.projectconfig import ConfigFileError, load_config
 from gupcheck.rules.unlocked_shared_mapping.double_fetch import double_fetches
+from gupcheck.rules.unlocked_shared_mapping.mapped_free import mapped_frees
 from gupcheck.rules.unlocked_shared_mapping.unlocked import unlocked_accesses
 
 Parse = Callable[[str], TranslationUnitFacts]
@@ -346,3 +347,273 @@ def test_a_declared_shared_type_is_checked_end_to_end(tmp_path: Path) -> None:
     (tmp_path / ".gupcheck.toml").write_text('[api]\nshared-types = ["struct my_ring"]\n')
     (found,) = run()
     assert found["message"].startswith("double fetch: 'ring->len'")
+
+
+# -- a vm_close callback freeing a buffer another vma may still map ----------------------------------
+BLOCKS = """
+struct blk { void *vaddr; dma_addr_t dma; size_t size; atomic_t maps; struct device *dev; };
+static void blk_release_dma(struct device *dev, size_t n, void *va, dma_addr_t handle)
+{
+    dma_free_coherent(dev, n, va, handle);
+}
+static void blk_close(struct vm_area_struct *vma)
+{
+    struct blk *b = vma->vm_private_data;
+
+    if (COUNTED && !atomic_dec_and_test(&b->maps))
+        return;
+    blk_release_dma(b->dev, b->size, b->vaddr, b->dma);
+    kfree(b);
+}
+static void blk_open(struct vm_area_struct *vma)
+{
+    struct blk *b = vma->vm_private_data;
+
+    atomic_inc(&b->maps);
+}
+static void blk_open_nothing(struct vm_area_struct *vma)
+{
+}
+static int blk_no_split(struct vm_area_struct *vma, unsigned long addr)
+{
+    return -EINVAL;
+}
+static const struct vm_operations_struct blk_vm_ops = { OPS };
+static int blk_mmap(struct file *f, struct vm_area_struct *vma)
+{
+    struct blk *b = kzalloc(sizeof(*b), GFP_KERNEL);
+
+    if (!b)
+        return -ENOMEM;
+    b->size = vma->vm_end - vma->vm_start;
+    b->vaddr = dma_alloc_coherent(b->dev, b->size, &b->dma, GFP_KERNEL);
+    atomic_set(&b->maps, 1);
+    vma->vm_private_data = b;
+    vma->vm_ops = &blk_vm_ops;
+    vma->vm_flags |= VM_DONTCOPY;
+    return dma_mmap_coherent(b->dev, vma, b->vaddr, b->dma, b->size);
+}
+static const struct file_operations blk_fops = { .mmap = blk_mmap };
+"""
+
+
+@pytest.mark.parametrize(
+    ("ops", "counted", "reported"),
+    [
+        # VM_DONTCOPY stops the copy at fork, not the split of a partial munmap
+        (".close = blk_close", 0, True),
+        (".open = blk_open_nothing, .close = blk_close", 0, True),  # an .open that counts nothing
+        (".open = blk_open, .close = blk_close", 1, False),  # the last close frees
+        (".may_split = blk_no_split, .close = blk_close", 0, False),  # one vma, never split
+    ],
+)
+def test_a_vm_close_freeing_what_a_copied_vma_still_maps(
+    kernel_facts: Parse, ops: str, counted: int, reported: bool
+) -> None:
+    shared = shared_of(kernel_facts, BLOCKS.replace("OPS", ops).replace("COUNTED", str(counted)))
+    found = [(f.function.name, f.call.callee, f.buffer.key, f.release.name) for f in mapped_frees(shared)]
+    expected = [("blk_close", "blk_release_dma", "vaddr", "blk_close")]  # through the driver's helper
+    assert found == (expected if reported else [])
+
+
+# -- one field name, several owner types; helpers called for several queues; locks the caller picks --
+QUEUES = """
+struct wqe { u32 id; u32 len; };
+struct pair { struct rw_semaphore state; struct wqe *recvq; };
+struct shared_rq { u32 put; struct wqe *recvq; };
+static void fill(struct wqe *e, u32 id)
+{
+    e->id = id;
+    e->len = 0;
+}
+static long pair_post(struct pair *p, u32 id)
+{
+    down_read(&p->state);
+    fill(&p->recvq[id % 8], id);
+    p->recvq[0].len = 1;
+    up_read(&p->state);
+    return 0;
+}
+static long srq_post(struct shared_rq *s, u32 id)
+{
+    fill(&s->recvq[s->put % 8], id);
+    s->recvq[1].len = 2;
+    return 0;
+}
+static long pair_stray(struct pair *p)
+{
+    p->recvq[2].len = 3;
+    return 0;
+}
+static long q_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+    struct pair *p = f->private_data;
+    struct shared_rq *s = (void *)arg;
+
+    switch (cmd) {
+    case 1: p->recvq = vmalloc_user(PAGE_SIZE); return 0;
+    case 2: s->recvq = vmalloc_user(PAGE_SIZE); return 0;
+    case 3: return pair_post(p, arg);
+    case 4: return srq_post(s, arg);
+    case 5: return pair_stray(p);
+    }
+    return -ENOTTY;
+}
+static const struct file_operations q_fops = { .unlocked_ioctl = q_ioctl };
+"""
+
+
+def test_a_field_exported_in_several_owner_types_is_one_buffer_each(kernel_facts: Parse) -> None:
+    shared = shared_of(kernel_facts, QUEUES)
+    assert {key for _file, key in shared.buffers} == {"pair::recvq", "shared_rq::recvq"}
+    srq = function(shared, "srq_post")
+    assert shared.place(srq, "s->recvq[].len") == Place("shared_rq::recvq", "[].len")
+    unlocked = sorted((f.access.function.name, f.access.text) for f in unlocked_accesses(shared))
+    # srq_post fills a queue no access locks; fill() holds, for the pair's queue, what pair_post holds
+    assert unlocked == [("pair_stray", "p->recvq[2].len")]
+
+
+RESIZE = """
+struct slot { u32 len; };
+struct ring { struct slot *slots; };
+struct cq { spinlock_t cq_lock; struct ring *r; };
+struct wq { spinlock_t wq_lock; struct ring *r; };
+static void ring_resize(struct ring *r, spinlock_t *lock)
+{
+    spin_lock(lock);
+    r->slots[0].len = 0;
+    spin_unlock(lock);
+}
+static void ring_reset(struct ring *r)
+{
+    memset(r->slots, 0, PAGE_SIZE);
+}
+static long ring_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+    struct cq *c = f->private_data;
+    struct wq *w = (void *)arg;
+
+    switch (cmd) {
+    case 1: c->r->slots = vmalloc_user(PAGE_SIZE); return 0;
+    case 2: ring_resize(c->r, &c->cq_lock); return 0;
+    case 3: ring_resize(w->r, SECOND_LOCK); return 0;
+    case 4: ring_reset(w->r); return 0;
+    }
+    return -ENOTTY;
+}
+static const struct file_operations ring_fops = { .unlocked_ioctl = ring_ioctl };
+"""
+
+
+@pytest.mark.parametrize(
+    ("second_lock", "reported"),
+    [("&w->wq_lock", False), ("&c->cq_lock", True)],
+)
+def test_a_lock_the_callers_choose_is_no_discipline(
+    kernel_facts: Parse, second_lock: str, reported: bool
+) -> None:
+    """ring_resize() takes whatever lock it is given: called with two locks, it names no one lock
+    that protects the ring, and ring_reset() is not held to it; called with one lock, it does."""
+    shared = shared_of(kernel_facts, RESIZE.replace("SECOND_LOCK", second_lock))
+    unlocked = [(f.access.function.name, f.lock) for f in unlocked_accesses(shared)]
+    assert unlocked == ([("ring_reset", "lock")] if reported else [])
+
+
+# -- a mailbox mapped by a .fault handler through a copy of its address; reads through a pointer into it
+MAILBOX_RING = """
+struct cmd { u32 flags; u32 len; u32 status; };
+struct mbox { u32 head; u32 tail; };
+struct tdev { struct mbox *mb; void *ring; struct { unsigned long addr; } mem[2]; u8 out[256]; };
+static struct tdev t;
+static vm_fault_t t_fault(struct vm_fault *vmf)
+{
+    void *addr = (void *)(unsigned long)t.mem[0].addr + (vmf->pgoff << PAGE_SHIFT);
+
+    vmf->page = vmalloc_to_page(addr);
+    get_page(vmf->page);
+    return 0;
+}
+static const struct vm_operations_struct t_vm_ops = { .fault = t_fault };
+static int t_mmap(struct file *f, struct vm_area_struct *vma)
+{
+    vma->vm_ops = &t_vm_ops;
+    return 0;
+}
+static u32 complete_one(struct cmd *c)
+{
+    u32 len = sizeof(t.out);
+
+    if (c->len && c->len < len)
+        len = c->len;
+    if (c->status > 3)
+        pr_err("bad status %u\\n", c->status);
+    memcpy(t.out, c, len);
+    return len;
+}
+#define CMD_OP(word) ((word) & 0xff)
+#define CMD_LEN(word) ((word) >> 8)
+static u32 advance(struct cmd *c)
+{
+    u32 step;
+
+    if (CMD_OP(c->flags) == 2)
+        return 0;
+    WARN_ON(CMD_OP(c->flags) != 1);
+    step = CMD_LEN(c->flags);
+    return step;
+}
+static u32 drain(u32 n)
+{
+    struct cmd *c = t.ring;
+    u32 total = 0;
+
+    while (n--) {
+        if (c->flags > 4)
+            break;
+        c++;
+        total += c->flags;
+    }
+    return total;
+}
+static long t_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+    struct mbox *mb;
+
+    switch (cmd) {
+    case 1:
+        mb = vzalloc(8 * PAGE_SIZE);
+        if (!mb)
+            return -ENOMEM;
+        t.mb = mb;
+        t.ring = (void *)mb + 64;
+        t.mem[0].addr = (unsigned long)t.mb;
+        return 0;
+    case 2:
+        return complete_one(t.ring + (t.mb->tail % 8) * sizeof(struct cmd));
+    case 3:
+        return drain(arg);
+    case 4:
+        vfree(t.mb);
+        return 0;
+    case 5:
+        return advance(t.ring);
+    }
+    return -ENOTTY;
+}
+static const struct file_operations t_fops = { .mmap = t_mmap, .unlocked_ioctl = t_ioctl };
+"""
+
+
+def test_a_double_fetch_through_a_pointer_into_a_mailbox_mapped_by_a_fault_handler(
+    kernel_facts: Parse,
+) -> None:
+    shared = shared_of(kernel_facts, MAILBOX_RING)
+    # t.mem[0].addr is what the fault handler maps; it is a copy of t.mb, the memory itself
+    assert shared.buffers[(function(shared, "t_fault").file, "mb")].export.api == "a .fault handler"
+    assert shared.place(function(shared, "complete_one"), "c->len") == Place("mb", "[].len")
+    found = [(f.second.function.name, f.second.text, f.first.location.line) for f in double_fetches(shared)]
+    # complete_one: len compared, then read again and used; the status re-read only feeds a message;
+    # drain(): the pointer moves between the check and the next read, which reads another entry;
+    # advance(): the word's opcode is tested (again in a WARN_ON), then its length read: two values
+    line = next(n.location.line for n in function(shared, "complete_one").nodes if "c->len &&" in n.text)
+    assert found == [("complete_one", "c->len", line)]

@@ -30,7 +30,7 @@ from gupcheck.model.facts import (
     Value,
     last_field,
 )
-from gupcheck.model.program import Program
+from gupcheck.model.program import CallRef, Program
 
 
 def lock_key(value: Value) -> str | None:
@@ -86,6 +86,7 @@ class LockSets:
         self.summaries: dict[str, LockSummary] = {}
         self._states: dict[str, dict[int, frozenset]] = {}
         self._contexts: dict[str, frozenset | None] = {}
+        self._partial: dict[tuple, dict[int, frozenset]] = {}
         self._summarise()
 
     # -- events ---------------------------------------------------------------------------
@@ -183,6 +184,18 @@ class LockSets:
     def held(self, fn: Function, node_id: int) -> frozenset:
         """Locks held on entry to the node on every path, including what every caller holds."""
         return self.states(fn)[node_id]
+
+    def held_from(self, fn: Function, node_id: int, callers: tuple[CallRef, ...]) -> frozenset:
+        """Locks held on entry to the node when `fn` is called from these call sites only (what
+        each of them holds, on every path from the entry)."""
+        key = (fn.key, tuple(sorted((ref.caller.key, ref.node.id) for ref in callers)))
+        if key not in self._partial:
+            context: frozenset | None = None
+            for ref in callers:
+                held = self.held(ref.caller, ref.node.id)
+                context = held if context is None else context & held
+            self._partial[key] = self.analyse(fn, initial=context or frozenset())
+        return self._partial[key][node_id]
 
     def states(self, fn: Function) -> dict[int, frozenset]:
         if fn.key not in self._states:

@@ -39,8 +39,9 @@ buffer hold, a `WRITE_ONCE` among them when it is one of several fields updated 
 `vm_operations_struct` callback without a lock (warning); a value in a buffer user space can write
 that is checked and then read again, or used as a length or index without being copied once and
 checked (error: a double fetch); a buffer shared by every opener of the device freed in `.release`
-while no `vm_close` callback tracks its mappings (warning). With the userland programs, when the
-driver offers lock and unlock ioctls (a command that returns with a lock held that another
+while no `vm_close` callback tracks its mappings, or freed by a `vm_close` callback whose ops let a
+vma be split or copied unseen (no counting `.open`, no `.may_split`) (warning). With the userland
+programs, when the driver offers lock and unlock ioctls (a command that returns with a lock held that another
 releases, or that sets a lock word in the shared page), it reports the program's reads and writes
 of its `MAP_SHARED` mapping of the device made outside a lock...unlock bracket (warning).
 """,

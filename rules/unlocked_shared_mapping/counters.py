@@ -1,5 +1,7 @@
 """GUP004: a counter changed with a plain `++`/`--`/`+=`/`-=` without a lock in code a
-`vm_operations_struct` callback runs (callbacks of mappings in different processes run concurrently)."""
+`vm_operations_struct` callback runs (callbacks of mappings in different processes run concurrently),
+when the kernel reads the counter back (a test, a size, a free); a statistic nothing reads but a
+copy of its whole structure to user space loses a count, not memory."""
 
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ def racy_counters(shared: SharedMemory) -> list[RacyCounter]:
                 continue  # the vma's own fields: mmap_lock is held for writing
             if shared.locks.held(fn, node.id):
                 continue
+            if not shared.read_back(target):
+                continue  # a statistic: a lost count sizes, frees and decides nothing
             found.append(RacyCounter(fn, store.location, target, store.op, sorted(roles)[0]))
     return found
 

@@ -31,7 +31,7 @@ def unchecked_uses(shared: SharedMemory) -> list[UncheckedUse]:
     (single) fetch and the use."""
     found = []
     for fn in shared.kernel:
-        fetches = [f for f in shared.fetches(fn) if shared.user_writable(f)]
+        fetches = [f for f in shared.fetches(fn) if shared.user_writable(f) and not f.through_pointer]
         if not fetches:
             continue
         at_node = {(f.node.id, f.text): f for f in fetches}

@@ -40,11 +40,12 @@ def unlocked_accesses(shared: SharedMemory) -> list[UnlockedAccess]:
         for access in shared.accesses(fn):
             if shared.before_sharing(fn, access.place):
                 continue
-            held = shared.locks.held(fn, access.node.id)
+            held = shared.held(access)
             by_buffer.setdefault((fn.file, access.place.key), []).append((access, held))
     for key, accesses in by_buffer.items():
         buffer = shared.buffers[key]
-        counts = Counter(lock for _access, held in accesses for lock in held)
+        varying = shared.varying_locks()
+        counts = Counter(lock for _access, held in accesses for lock in held if lock not in varying)
         if not counts:
             continue  # a lockless protocol, or no discipline to compare with
         lock = max(sorted(counts), key=lambda name: counts[name])

@@ -3,6 +3,7 @@ the values it fetches from a buffer."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gupcheck.analyses.sharedmem.buffers import Place, SharedBuffers, reads_writes
@@ -38,6 +39,9 @@ class Fetch:
     text: str  # "hdr->len"
     copied_to: str | None = None  # the local the value is copied into
     checked: bool = False  # read by a branch condition
+    # read through a pointer to somewhere in the buffer (`entry = ring + off; entry->len`): the
+    # place is known up to the pointer's offset, so only the same pointer reads it again
+    through_pointer: bool = False
 
 
 def accesses(buffers: SharedBuffers, fn: Function) -> list[Access]:
@@ -113,7 +117,12 @@ def _store_access(
     """`h->slots[i].seq = 1` writes `.slots[].seq`, where the parse saw only a load of the
     element `h->slots[i]`: the store names the place written."""
     place = buffers.place(fn, store.target.path)
-    if place is None or not place.suffix or store.target.path == root_of(store.target.path or ""):
+    if (
+        place is None
+        or not place.suffix
+        or store.target.path == root_of(store.target.path or "")
+        or buffers.holds_pointer(fn, store.target.path)
+    ):
         return
     for key, access in list(found.items()):
         if (
@@ -197,17 +206,26 @@ def fetches(buffers: SharedBuffers, fn: Function) -> list[Fetch]:
             for atom in (node.condition.atoms() if node.condition else ())
             for name in (*atom.lhs.names, *(atom.rhs.names if atom.rhs else ()))
         }
+        read_names = condition_names | {
+            name
+            for value in [*(s.value for s in node.stores), *(a for c in node.calls for a in c.args)]
+            for name in value.names
+        }
         for deref in node.derefs:
             if deref.is_write or buffers.place(fn, deref.pointer.path) is None:
                 continue
-            place = buffers.place(fn, deref.path)
-            if place is None or not place.suffix or "[" in place.suffix:
+            path = _member(deref.path or "", read_names)
+            place = buffers.place(fn, path)
+            if place is None or not place.suffix:
                 continue
+            through_pointer = "[" in place.suffix
+            if through_pointer and ("[" in path or not place.suffix.startswith("[].")):
+                continue  # an element a subscript picks: another index, another place
             copied = next(
                 (
                     store.target.path
                     for store in node.stores
-                    if store.value.path == deref.path and _is_local(fn, store.target.path)
+                    if store.value.path in (deref.path, path) and _is_local(fn, store.target.path)
                 ),
                 None,
             )
@@ -219,9 +237,10 @@ def fetches(buffers: SharedBuffers, fn: Function) -> list[Fetch]:
                     deref.location,
                     place,
                     False,
-                    deref.path or "",
+                    path,
                     copied,
-                    deref.path in condition_names,
+                    path in condition_names,
+                    through_pointer,
                 ),
             )
         for call in node.calls:
@@ -242,6 +261,15 @@ def fetches(buffers: SharedBuffers, fn: Function) -> list[Fetch]:
                 (call.location, place), Fetch(fn, node, call.location, place, True, text, copied, checked)
             )
     return list(found.values())
+
+
+def _member(path: str, names: set[str]) -> str:
+    """The member of a dereferenced structure the node reads: `entry->rsp` is read as
+    `entry->rsp.read_len` when that is the one longer name the node reads."""
+    longer = {
+        name for name in names if name.startswith(f"{path}.") and not re.search(r"->|\[", name[len(path) :])
+    }
+    return longer.pop() if len(longer) == 1 else path
 
 
 def _is_local(fn: Function, name: str | None) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gupcheck.analyses.dataflow import facts_along_branches, must_facts, reachable_from
-from gupcheck.analyses.locksets import LockSets, kernel_lock_classifier
+from gupcheck.analyses.locksets import LockSets, kernel_lock_classifier, lock_key
 from gupcheck.analyses.sharedmem import accesses
 from gupcheck.analyses.sharedmem.accesses import Access, Fetch, _is_local
 from gupcheck.analyses.sharedmem.buffers import Place, SharedBuffer, SharedBuffers
@@ -17,12 +17,15 @@ from gupcheck.kernel_api.allocators import allocates
 from gupcheck.kernel_api.atomics import COUNT_DOWNS, COUNT_UPS, MARKED_WRITES
 from gupcheck.kernel_api.bounds import CLAMPS
 from gupcheck.kernel_api.entries import MODULE_ROLES, Role
+from gupcheck.kernel_api.frees import FREES
 from gupcheck.kernel_api.locks import ACQUIRE, RELEASE, LockAction
 from gupcheck.kernel_api.memory import SIZE_ARGUMENTS
 from gupcheck.model.facts import (
+    CallSite,
     CfgNode,
     Comparison,
     Function,
+    OpsTable,
     Side,
     Store,
     Value,
@@ -58,6 +61,8 @@ class SharedMemory:
         self.locks = LockSets(program, Side.KERNEL, kernel_lock_classifier(program.api))
         self._lock_names = self._spell_locks()
         self._bounded: dict[str, dict[int, frozenset]] = {}
+        self._read_fields: frozenset[str] | None = None
+        self._varying: frozenset[str] | None = None
 
     # -- places, accesses and fetches ------------------------------------------------------------
     def place(self, fn: Function, path: str | None) -> Place | None:
@@ -106,6 +111,57 @@ class SharedMemory:
             )
             for _node, store in fn.stores()
         )
+
+    def held(self, access: Access) -> frozenset:
+        """Locks held at an access on every path. An access through a helper's parameter that
+        points into the buffer counts only the callers passing that buffer (a helper filling the
+        entries of several queues holds, for this one, what the callers passing this one hold)."""
+        fn = access.function
+        held = self.locks.held(fn, access.node.id)
+        aliases = self.index.aliased_params(fn)
+        if self.program.roles(fn) or not any(place.key == access.place.key for place in aliases.values()):
+            return held
+        callers = self.program.callers(fn)
+        passing = tuple(
+            ref
+            for ref in callers
+            if any(
+                place.key == access.place.key
+                and param.index < len(ref.call.args)
+                and (into := self.points_into(ref.caller, ref.call.args[param.index])) is not None
+                and into.key == place.key
+                for param in fn.params
+                if (place := aliases.get(param.name)) is not None
+            )
+        )
+        if not passing or len(passing) == len(callers):
+            return held
+        return self.locks.held_from(fn, access.node.id, passing)
+
+    def varying_locks(self) -> frozenset[str]:
+        """Locks taken through a pointer parameter (`spin_lock(lock)` in a helper called with
+        `&cq->cq_lock` by one caller and `&rq->consumer_lock` by another): the callers choose the
+        lock, so the name stands for no one lock and tells nothing of what protects a buffer."""
+        if self._varying is None:
+            varying: set[str] = set()
+            for fn in self.kernel:
+                params = {p.name: p for p in fn.params if p.is_pointer}
+                for _node, call in fn.call_sites():
+                    api = self.program.api.lock(call.callee)
+                    if api is None or not call.args:
+                        continue
+                    param = params.get((call.args[0].path or "").lstrip("*&"))
+                    if param is None:
+                        continue
+                    passed = {
+                        lock_key(ref.call.args[param.index])
+                        for ref in self.program.callers(fn)
+                        if param.index < len(ref.call.args)
+                    }
+                    if len(passed) > 1:
+                        varying |= {event.key for event in self.locks.events(fn, call)}
+            self._varying = frozenset(varying)
+        return self._varying
 
     def _spell_locks(self) -> dict[str, tuple[str, str]]:
         """How each lock is spelled where it is taken, and its kind: "lock" -> ("dev->lock", "mutex")."""
@@ -181,6 +237,25 @@ class SharedMemory:
             for other in fetches
         )
 
+    def read_back(self, path: str) -> bool:
+        """Whether kernel code reads the field a path ends in as a value of its own: in a branch
+        condition, a computation, a call argument, an index or a return; its own `++`/`--` and
+        copies of the whole structure holding it do not count (a statistic only user space reads)."""
+        if self._read_fields is None:
+            fields: set[str] = set()
+            for fn in self.kernel:
+                for node in fn.nodes:
+                    values = [s.value for s in node.stores if s.op not in ("++", "--")]
+                    values += [arg for call in node.calls for arg in call.args]
+                    values += [subscript.index for subscript in node.subscripts]
+                    values += [node.returns] if node.returns is not None else []
+                    names = {name for value in values for name in value.names}
+                    for atom in node.condition.atoms() if node.condition else ():
+                        names |= {*atom.lhs.names, *(atom.rhs.names if atom.rhs else ())}
+                    fields |= {last_field(name) for name in names}
+            self._read_fields = frozenset(fields)
+        return last_field(path.lstrip("*")) in self._read_fields
+
     # -- lifetimes: who may still map a buffer when it is freed --------------------------------
     def has_vm_close(self, file: str) -> bool:
         return any(
@@ -189,6 +264,46 @@ class SharedMemory:
             if unit.path == file
             for table in unit.ops_tables
         )
+
+    def vm_tables(self, file: str) -> list[OpsTable]:
+        """The vm_operations_struct tables a file defines."""
+        return [
+            table
+            for unit in self.program.units
+            if unit.path == file
+            for table in unit.ops_tables
+            if table.struct == "vm_operations_struct"
+        ]
+
+    def tracks_copies(self, table: OpsTable, file: str) -> bool:
+        """Whether a vma of these ops is duplicated only with the driver knowing: a `.open` callback
+        that does something (a count, a reference) or a `.may_split` callback. VM_DONTCOPY is not
+        enough: it stops the copy at fork, not the split of a partial munmap or mprotect."""
+        for entry in table.fields:
+            if entry.field == "may_split":
+                return True
+            if entry.field == "open":
+                opener = self.program.resolve(entry.function, file)
+                if opener is None or any(node.stores or node.calls for node in opener.nodes):
+                    return True
+        return False
+
+    def freed_arguments(self, fn: Function, call: CallSite, depth: int = 0) -> list[Value]:
+        """The arguments a call frees: the pointer a free function takes, or an argument a driver
+        helper passes on to one (`drv_free_buf(dev, size, vaddr)` wrapping dma_free_coherent())."""
+        position = FREES.get(call.callee)
+        if position is not None:
+            return [call.args[position]] if position < len(call.args) else []
+        callee = self.program.callee(fn, call)
+        if callee is None or depth >= 2 or self.program.side_of(callee) != Side.KERNEL:
+            return []
+        freed = []
+        for _node, inner in callee.call_sites():
+            for value in self.freed_arguments(callee, inner, depth + 1):
+                param = next((p for p in callee.params if value.path == p.name), None)
+                if param is not None and param.index < len(call.args):
+                    freed.append(call.args[param.index])
+        return freed
 
     def callees(self, fn: Function) -> list[Function]:
         """`fn` and the kernel functions it calls, a few calls deep."""

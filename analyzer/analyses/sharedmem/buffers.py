@@ -2,8 +2,12 @@
 of the places inside them.
 
 A buffer is named by its access path: a struct field by its name (`dev->ring` and `d->ring` are the
-same buffer), a global by its own. Only what the driver treats as memory counts (it allocates, frees,
-dereferences, indexes or copies it), never an offset, a physical address or a context pointer.
+same buffer), a global by its own. When one field name holds exported memory in structures of
+different types (`qp->recvq` of a queue pair, `srq->recvq` of a shared receive queue), each type's
+field is a buffer of its own ("siw_qp::recvq"): the owner is the type of the variable the field is
+read from, known when the field is the path's first step. Only what the driver treats as memory
+counts (it allocates, frees, dereferences, indexes or copies it), never an offset, a physical address
+or a context pointer.
 
 Besides mmap exports, memory is shared when it is user pages pinned and mapped into the kernel
 (`vmap`, `kmap`, `page_address` of pages a pin call filled: user space writes them at any time), or
@@ -23,7 +27,7 @@ from gupcheck.kernel_api.entries import FAULT_ROLES, Role
 from gupcheck.kernel_api.frees import FREES
 from gupcheck.kernel_api.mapping import CONTEXT_FIELDS, EXPORTS, KERNEL_ADDRESS_CONVERSIONS, PAGE_ADDRESSES
 from gupcheck.kernel_api.memory import MEMORY_ACCESS, MemoryCall
-from gupcheck.model.facts import Function, Side, Value, ValueKind, last_field, root_of
+from gupcheck.model.facts import Function, Side, Value, ValueKind, last_field, record_of, root_of
 from gupcheck.model.findings import SourceLocation
 from gupcheck.model.program import Program
 
@@ -76,9 +80,11 @@ class SharedBuffers:
         self.program = program
         self.kernel = program.kernel_functions()
         self._globals = {unit.path: set(unit.globals) for unit in program.units}
+        self._global_variables = {unit.path: unit.globals for unit in program.units}
         self.buffers: dict[tuple[str, str], SharedBuffer] = {}
         self.keys: dict[str, set[str]] = {}  # file -> buffer keys
         self._pinned_locals: dict[str, dict[str, Place]] = {}  # function -> local -> the pinned page
+        self._split: dict[str, set[str]] = {}  # file -> field names exported in several owner types
         self._find_exports()
         self._find_pinned_mappings()
         self._aliases: dict[str, dict[str, Place]] = {}
@@ -94,6 +100,7 @@ class SharedBuffers:
         return self.buffers[(fn.file, place.key)]
 
     def _find_exports(self) -> None:
+        found: list[tuple[Function, str, Export]] = []
         for fn in self.kernel:
             roles = self.program.roles(fn)
             for node in fn.nodes:
@@ -101,22 +108,58 @@ class SharedBuffers:
                     position = EXPORTS.get(call.callee)
                     if position is not None and position < len(call.args):
                         for path in self._sources(fn, call.args[position], 0):
-                            self._add_buffer(fn, path, Export(fn, call.location, f"{call.callee}()"))
+                            found.append((fn, path, Export(fn, call.location, f"{call.callee}()")))
                     if _user_mappable(call.callee) and call.assigned_to:
                         for path in self._holders(fn, call.assigned_to):
-                            self._add_buffer(fn, path, Export(fn, call.location, f"{call.callee}()", False))
+                            found.append((fn, path, Export(fn, call.location, f"{call.callee}()", False)))
                 for store in node.stores:
                     if self._is_fault_page(fn, roles, store.target.path or ""):
                         for path in self._sources(fn, store.value, 0):
-                            self._add_buffer(fn, path, Export(fn, store.location, "a .fault handler"))
+                            found.append((fn, path, Export(fn, store.location, "a .fault handler")))
+        found += self._copied_from(found)
+        owners: dict[tuple[str, str], set[str]] = {}
+        for fn, path, _export in found:
+            owner = self._owner(fn, path)
+            if owner is not None:
+                owners.setdefault((fn.file, self._buffer_key(fn, path) or ""), set()).add(owner)
+        for (file, name), types in owners.items():
+            if len(types) > 1:
+                self._split.setdefault(file, set()).add(name)
+        for fn, path, export in found:
+            self._add_buffer(fn, path, export)
         memory = self._memory_keys()
         for (file, key), buffer in list(self.buffers.items()):
-            if key in CONTEXT_FIELDS or key not in memory.get(file, ()):
+            name = key.rsplit("::", 1)[-1]
+            if name in CONTEXT_FIELDS or name not in memory.get(file, ()):
                 del self.buffers[(file, key)]  # an offset, a physical address or a context pointer
                 self.keys[file].discard(key)
                 continue
             buffer.writable = not self._refuses_write(buffer.file)
         self.keys = {file: keys for file, keys in self.keys.items() if keys}
+
+    def _copied_from(self, found: list[tuple[Function, str, Export]]) -> list[tuple[Function, str, Export]]:
+        """The fields an exported field is copied from (`info->mem[0].addr = (uintptr_t)udev->mb_addr`
+        with `info->mem[i].addr` mapped by a .fault handler): the memory is the same, one step."""
+        exported: dict[tuple[str, str], Export] = {}
+        for fn, path, export in found:
+            name = last_field(path).split("[")[0]
+            if path != root_of(path) and name:
+                exported.setdefault((fn.file, name), export)
+        copies = []
+        for fn in self.kernel:
+            for _node, store in fn.stores():
+                target, source = store.target.path or "", store.value.path or ""
+                copied = exported.get((fn.file, last_field(target).split("[")[0]))
+                if (
+                    copied is not None
+                    and target != root_of(target)
+                    and source != root_of(source)
+                    and not store.value.calls
+                    and store.value.const_value is None
+                    and last_field(source) != last_field(target)
+                ):
+                    copies.append((fn, source, copied))
+        return copies
 
     def _find_pinned_mappings(self) -> None:
         """User pages a pin call filled, mapped into the kernel (`dev->kva = vmap(pages, n, ...)`,
@@ -310,11 +353,29 @@ class SharedBuffers:
         key = self._buffer_key(fn, path)
         if key is None:
             return
+        if key in self._split.get(fn.file, ()):
+            owner = self._owner(fn, path)
+            key = f"{owner}::{key}" if owner is not None else key
         buffer = self.buffers.get((fn.file, key))
         if buffer is None:
             buffer = self.buffers[(fn.file, key)] = SharedBuffer(fn.file, key, path.removesuffix("[]"))
             self.keys.setdefault(fn.file, set()).add(key)
         buffer.exports.append(export)
+
+    def _owner(self, fn: Function, path: str) -> str | None:
+        """The structure type a path's field belongs to, when the field is its first step
+        (`qp->recvq` with `struct siw_qp *qp` -> "siw_qp")."""
+        path = path.lstrip("*&")
+        root = root_of(path)
+        if not re.fullmatch(r"(?:->|\.)\w+(?:\[\])*", path[len(root) :]):
+            return None
+        variable = fn.locals.get(root) or next((p for p in fn.params if p.name == root), None)
+        if variable is None:
+            variable = self._global_variables.get(fn.file, {}).get(root)
+        if variable is None:
+            return None
+        owner = record_of(variable.type)
+        return owner if owner.isidentifier() else None
 
     def _buffer_key(self, fn: Function, path: str) -> str | None:
         path = path.lstrip("*")
@@ -447,7 +508,9 @@ class SharedBuffers:
         keys = self.keys.get(fn.file, set())
         if not name or name in CONTEXT_FIELDS:
             return False
-        if name in keys:
+        root = root_of(target)
+        first = re.fullmatch(r"(?:->|\.)\w+", target[len(root) :]) is not None
+        if self._key_named(fn, root, name, first) is not None:
             local = value.path if value.path and value.path == root_of(value.path) else None
             aliases = self._aliases[fn.key]
             variable = fn.locals.get(local or "")
@@ -467,6 +530,8 @@ class SharedBuffers:
         if name in fields or field_name not in (name, f"{name}[]"):
             return False
         place = self.points_into(fn, value) if field_name == name else None
+        if place is not None and place.suffix and not place.suffix.endswith("[]") and not value.address_of:
+            place = None  # a value read from the buffer (`q->index = q->buf->prod`), not a pointer into it
         if place is not None:
             fields[name] = place
             return True
@@ -496,6 +561,19 @@ class SharedBuffers:
                 return Place(place.key)
         return None
 
+    def holds_pointer(self, fn: Function, path: str | None) -> bool:
+        """The path is a field that holds a pointer into a buffer (`udev->cmdr` after
+        `udev->cmdr = mb + off`): storing to it changes the pointer, not the memory."""
+        if not path or path == root_of(path):
+            return False
+        name = last_field(path)
+        return name in self._fields.get(fn.file, {}) and path.endswith(("->" + name, "." + name))
+
+    def aliased_params(self, fn: Function) -> dict[str, Place]:
+        """The parameters of `fn` that point into a shared buffer, and where."""
+        names = {param.name for param in fn.params}
+        return {name: place for name, place in self._aliases.get(fn.key, {}).items() if name in names}
+
     def points_into(self, fn: Function, value: Value) -> Place | None:
         """The shared place a pointer value points into: `dev->buf`, `&ring->slots[i]`,
         `(char *)dev->buf + off` (somewhere in the buffer)."""
@@ -505,7 +583,7 @@ class SharedBuffers:
             return self.place(fn, value.path)
         for name in value.names:
             place = self.place(fn, name)
-            if place is not None and place.suffix == "":
+            if place is not None and place.suffix in ("", "[]"):
                 return Place(place.key, "[]")
         return None
 
@@ -527,15 +605,30 @@ class SharedBuffers:
         fields = self._fields.get(fn.file, {})
         for match in re.finditer(r"(?:->|\.)([A-Za-z_]\w*)", rest):
             name, after = match.group(1), rest[match.end() :]
-            if name in keys:
-                if self.buffers[(fn.file, name)].indirect:
+            key = self._key_named(fn, root, name, match.start() == 0)
+            if key is not None:
+                if self.buffers[(fn.file, key)].indirect:
                     # `q->va[i]` is a pointer to the memory, `q->va[i][j]` the memory
-                    return Place(name, _normal(after[2:])) if after.startswith("[]") else None
-                return Place(name, _normal(after))
+                    return Place(key, _normal(after[2:])) if after.startswith("[]") else None
+                return Place(key, _normal(after))
             if name in fields:
                 alias = fields[name]
                 return Place(alias.key, _normal(alias.suffix + after))
         return None
+
+    def _key_named(self, fn: Function, root: str, name: str, first: bool) -> str | None:
+        """The buffer a field name denotes in a path from `root` (`first`: the field is the path's
+        first step, so its owner is the type of `root`). A field exported in several owner types
+        is known only by its owner: from a deeper path, only when one owner exports it."""
+        keys = self.keys.get(fn.file, set())
+        if name not in self._split.get(fn.file, ()):
+            return name if name in keys else None
+        if first:
+            owner = self._owner(fn, f"{root}->{name}")
+            key = f"{owner}::{name}"
+            return key if key in keys else None
+        owned = [key for key in keys if key.endswith(f"::{name}")]
+        return owned[0] if len(owned) == 1 else None
 
 
 def reads_writes(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
