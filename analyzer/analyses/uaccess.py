@@ -28,6 +28,7 @@ from functools import partial
 from gupcheck.analyses.dataflow import facts_along_branches, must_facts, reachable_from
 from gupcheck.analyses.usercontrol import FunctionUserData, UserData, mentions
 from gupcheck.kernel_api.bounds import OVERFLOW_CHECKED_SUMS, OVERFLOW_CHECKS
+from gupcheck.kernel_api.entries import USER_POINTER_PARAMS, USER_SCALAR_PARAMS
 from gupcheck.kernel_api.memory import SIZE_ARGUMENTS
 from gupcheck.kernel_api.uaccess import ADDRESS_SPELLINGS, CHECKING_COPIES, FETCHES, RANGE_CHECKS, USER_ACCESS
 from gupcheck.model.facts import (
@@ -47,9 +48,11 @@ from gupcheck.model.facts import (
 from gupcheck.model.program import CallRef, Program
 
 CHECKED, BOUNDED, GREATER, DERIVED, SUMMED = "checked", "bounded", "greater", "derived", "summed"
+CHECKED_IF_ZERO, ZERO = "checked-if-zero", "zero"
 PathFact = tuple[str, ...]
 RangeChecks = Mapping[str, tuple[int, ...] | None]  # name -> positions it checks (None: every argument)
 MAX_CALL_DEPTH = 6  # callers (or callees) followed from one access
+MAX_PROVENANCE_STEPS = 24  # assignments and calls followed back from one address
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,11 @@ class UserAccessChecks:
             **{name: None for name in program.api.range_checks},
         }
         self.range_checks.update(self._range_check_helpers())
-        self._atom_facts = partial(_atom_facts, self.range_checks)
+        self.errno_checks = self._errno_range_checks()
+        self._atom_facts = partial(_atom_facts, self.range_checks, self.errno_checks)
         self.checked_fields = self._checked_fields()
         self._fetching = self._fetching_functions()
+        self._field_stores: dict[FieldKey, list[tuple[Function, Value]]] | None = None  # on first use
 
     def facts(self, fn: Function) -> dict[int, frozenset]:
         """The path facts on entry to each node of `fn`."""
@@ -98,7 +103,7 @@ class UserAccessChecks:
             self._facts[fn.key] = must_facts(
                 fn,
                 edge_gen=facts_along_branches(self._atom_facts),
-                transfer=lambda node, facts: _transfer(node, facts, data),
+                transfer=lambda node, facts: _transfer(node, facts, data, self.errno_checks),
             )
         return self._facts[fn.key]
 
@@ -155,7 +160,7 @@ class UserAccessChecks:
         return self._covered(fn, node, pointer, depth=0, visiting=set())
 
     def _covered(self, fn: Function, node: CfgNode, pointer: Value, depth: int, visiting: set[str]) -> bool:
-        held = self.facts(fn)[node.id]
+        held = _promoted(self.facts(fn)[node.id])
         keys = address_keys(pointer)
         operand = _pointer_operand(pointer)  # `end - 1` lies in a range checked through `end`
         if operand is not None and operand not in keys:
@@ -163,9 +168,8 @@ class UserAccessChecks:
         keys += [fact[2] for fact in held if fact[0] == DERIVED and fact[1] in keys]
         if any((CHECKED, key) in held for key in keys):
             return True
-        path = spelled_path(pointer)
-        through = path or operand
-        if through and self._through_checked_field(fn, through):
+        path = spelled_path(pointer) or operand  # `buf + off` is checked where buf is
+        if path and self._through_checked_field(fn, path):
             return True
         root = root_of(path) if path else pointer.base
         param = next((p for p in fn.params if p.name == root), None)
@@ -195,6 +199,85 @@ class UserAccessChecks:
             argument = _rebased(path, param.name, argument)
         return argument is not None and self._covered(ref.caller, ref.node, argument, depth + 1, visiting)
 
+    # -- where an address comes from ------------------------------------------------------------
+    def user_supplied(self, fn: Function, pointer: Value) -> bool:
+        """Whether the address may be one user space chose, along a call chain the program holds: it
+        is (or is read from, or computed from) user data that reached `fn` (an entry point's user
+        parameter, a field of a struct copied from user space), through locals, conversions and the
+        parameters of callers. An address read from a field of a kernel object (a device's ring, a
+        kernel iovec array a translation helper filled), another function's result, or a parameter of
+        a function that no analysed code calls and that is no entry point (reached through an ops
+        pointer from code outside the program) has no known origin: the answer is no."""
+        return self._supplied(fn, pointer, 0, set())
+
+    def _supplied(self, fn: Function, value: Value, depth: int, visiting: set[tuple[str, str]]) -> bool:
+        data = self.user.of(fn)
+        keys = address_keys(value)
+        operand = _pointer_operand(value)
+        if operand is not None and operand not in keys:
+            keys.append(operand)
+        params = {p.name: p for p in fn.params}
+        for key in keys:
+            if (fn.key, key) in visiting or depth > MAX_PROVENANCE_STEPS:
+                continue
+            visiting.add((fn.key, key))
+            if mentions(key, data.tainted) is not None:
+                return True  # user data: the ioctl argument, a field of a struct copied in
+            root = root_of(key)
+            param = params.get(root)
+            if param is not None and self._param_supplied(fn, param, key, depth, visiting):
+                return True
+            if param is None and root in fn.locals:
+                for _node, store in fn.stores():
+                    if store.target.path == key and self._supplied(fn, store.value, depth + 1, visiting):
+                        return True
+            if key != root and self._field_supplied(fn, key, depth, visiting):
+                return True
+        return False
+
+    def _field_supplied(self, fn: Function, key: str, depth: int, visiting: set[tuple[str, str]]) -> bool:
+        """Whether some store in the program sets the field `key` reads (known as in
+        `_checked_fields`) from a user-chosen address: a driver that keeps the address an ioctl gave
+        in its device structure and uses it in a later call."""
+        if self._field_stores is None:
+            self._field_stores = {}
+            for other in self.program.kernel_functions():
+                for _node, store in other.stores():
+                    target = store.target.path or ""
+                    if store.op == "=" and last_field(target) != target:
+                        for field_key in _field_keys(other, target):
+                            self._field_stores.setdefault(field_key, []).append((other, store.value))
+        for field_key in _field_keys(fn, key):
+            if ("", f"{field_key[0]}.{field_key[1]}") in visiting:
+                continue
+            visiting.add(("", f"{field_key[0]}.{field_key[1]}"))
+            for other, value in self._field_stores.get(field_key, ()):
+                if self._supplied(other, value, depth + 1, visiting):
+                    return True
+        return False
+
+    def _param_supplied(
+        self, fn: Function, param: Variable, key: str, depth: int, visiting: set[tuple[str, str]]
+    ) -> bool:
+        """Whether a parameter (or the field `key` of it) may hold a user-chosen address: an entry
+        point's user parameter, or what some caller passed."""
+        roles = self.program.roles(fn)
+        if roles:
+            return key == param.name and (
+                param.is_user
+                or any(param.index in USER_POINTER_PARAMS.get(role, ()) for role in roles)
+                or any(param.index in USER_SCALAR_PARAMS.get(role, ()) for role in roles)
+            )
+        for ref in self.program.callers(fn):
+            if param.index >= len(ref.call.args):
+                continue
+            argument: Value | None = ref.call.args[param.index]
+            if key != param.name and argument is not None:
+                argument = _rebased(key, param.name, argument)
+            if argument is not None and self._supplied(ref.caller, argument, depth + 1, visiting):
+                return True
+        return False
+
     def _range_check_helpers(self) -> dict[str, tuple[int, ...]]:
         """Driver helpers that say whether a range is valid, by their summaries: a function returning
         bool or int that hands a parameter to a range check (`return access_ok(desc, n) && ...`), or
@@ -216,6 +299,44 @@ class UserAccessChecks:
                     changed = True
             if not changed:
                 break
+        return found
+
+    def _errno_range_checks(self) -> ErrnoChecks:
+        """Driver helpers that range-check what a parameter holds (or a field of it) and return an
+        error when the check fails (`if (!access_ok(addr, n)) return -EFAULT;` with `addr` read from
+        the parameter): where their result is known to be zero, the caller's argument passed the
+        check. The keys are the parameter's own spelling of the address (`entry->relocs_ptr`)."""
+        found: dict[str, tuple[tuple[int, str, str], ...]] = {}
+        for fn in self.program.kernel_functions():
+            if (
+                _returns_truth(fn)
+                or not re.search(r"\b(int|long)\b", fn.return_type)
+                or "*" in fn.return_type
+            ):
+                continue
+            params = {p.name: p for p in fn.params}
+            checked: set[tuple[int, str, str]] = set()
+            for node in fn.nodes:
+                if node.condition is None:
+                    continue
+                for edge in node.succs:
+                    for atom, outcome in node.facts_along(edge):
+                        if outcome or atom.op != "call" or atom.call is None:
+                            continue
+                        positions = self.range_checks.get(atom.call.callee, ())
+                        args = atom.call.args
+                        chosen = range(len(args)) if positions is None else positions
+                        if not chosen or not _returns_error(fn, edge.target):
+                            continue
+                        for position in chosen:
+                            if position >= len(args):
+                                continue
+                            for key in _sources(fn, address_keys(args[position])):
+                                param = params.get(root_of(key))
+                                if param is not None:
+                                    checked.add((param.index, param.name, key))
+            if checked:
+                found[fn.name] = tuple(sorted(checked))
         return found
 
     # -- an early return ----------------------------------------------------------------------
@@ -482,6 +603,16 @@ def spelled_path(value: Value) -> str | None:
     core = value.text.strip()
     if len(core) > MAX_SPELLING_LENGTH:
         return None  # a longer expression computes something
+    core = _unspelt(core).replace(" ", "")
+    if not _ACCESS_PATH.fullmatch(core):
+        return None
+    path = re.sub(r"\[[^\]]*\]", "[]", core)
+    return path if path in value.names else None
+
+
+def _unspelt(text: str) -> str:
+    """`text` without the casts, parentheses and conversions that only respell an address."""
+    core = text.strip()
     for _step in range(MAX_SPELLING_STEPS):
         before = core
         cast = _CAST.match(core)
@@ -494,11 +625,7 @@ def spelled_path(value: Value) -> str | None:
             core = core[1:-1].strip()
         if core == before:
             break
-    core = core.replace(" ", "")
-    if not _ACCESS_PATH.fullmatch(core):
-        return None
-    path = re.sub(r"\[[^\]]*\]", "[]", core)
-    return path if path in value.names else None
+    return core
 
 
 def _rebased(path: str, param: str, argument: Value) -> Value | None:
@@ -541,11 +668,74 @@ def _pointer_operand(value: Value) -> str | None:
     match = re.fullmatch(r"\s*(.+?)\s*[-+]\s*[^-+]+", value.text)
     if match is None:
         return None
-    operand = match.group(1).replace(" ", "")
+    operand = _unspelt(match.group(1)).replace(" ", "")
     if not _ACCESS_PATH.fullmatch(operand):
         return None
     operand = re.sub(r"\[[^\]]*\]", "[]", operand)
     return operand if operand in value.names else None
+
+
+ErrnoChecks = Mapping[str, tuple[tuple[int, str, str], ...]]  # name -> (position, parameter, key)
+MAX_ERROR_PATH = 6  # statements walked from a failed check to the return of an error
+_ERROR_VALUE = re.compile(r"-\s*E[A-Z0-9]+\b")
+
+
+def _returns_error(fn: Function, start: int) -> bool:
+    """Whether the straight path from `start` returns an errno (`return -EFAULT;`, or `ret = -EFAULT;
+    goto out;` to a `return ret;`)."""
+    errors: set[str] = set()
+    current = start
+    for _step in range(MAX_ERROR_PATH):
+        node = fn.nodes[current]
+        if node.kind == NodeKind.RETURN:
+            returned = node.text.removeprefix("return").strip()
+            return bool(_ERROR_VALUE.match(returned)) or returned in errors
+        for store in node.stores:
+            if store.op == "=" and store.target.path and _ERROR_VALUE.match(store.value.text):
+                errors.add(store.target.path)
+        if len(node.succs) != 1 or node.kind == NodeKind.BRANCH:
+            return False
+        current = node.succs[0].target
+    return False
+
+
+def _sources(fn: Function, keys: list[str]) -> list[str]:
+    """The keys, and the access paths the locals among them were set from (`addr =
+    u64_to_user_ptr(entry->relocs_ptr)` gives entry->relocs_ptr), one step back."""
+    found = list(keys)
+    for key in keys:
+        if key not in fn.locals:
+            continue
+        for _node, store in fn.stores():
+            if store.target.path == key and store.op == "=":
+                spelled = spelled_path(store.value)
+                if spelled is not None and spelled not in found:
+                    found.append(spelled)
+    return found
+
+
+def _checked_by_helper(errno_checks: ErrnoChecks, call: CallSite) -> list[str]:
+    """What a helper of `errno_checks` checked, as the caller spells it, when its result is zero."""
+    keys: list[str] = []
+    for position, param, key in errno_checks.get(call.callee, ()):
+        if position >= len(call.args):
+            continue
+        argument = call.args[position]
+        if key == param:
+            keys.extend(address_keys(argument))
+        else:
+            rebased = _rebased(key, param, argument)
+            if rebased is not None and rebased.path:
+                keys.append(rebased.path)
+    return keys
+
+
+def _promoted(facts: frozenset) -> frozenset:
+    """The facts, with what a helper checked where its result is known to be zero."""
+    pending = [fact for fact in facts if fact[0] == CHECKED_IF_ZERO and (ZERO, fact[1]) in facts]
+    if not pending:
+        return facts
+    return facts | {(CHECKED, fact[2]) for fact in pending}
 
 
 def _returns_truth(fn: Function) -> bool:
@@ -580,16 +770,23 @@ def _checked_parameters(fn: Function, known: RangeChecks) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
-def _transfer(node: CfgNode, facts: frozenset, data: FunctionUserData) -> frozenset:
+def _transfer(
+    node: CfgNode, facts: frozenset, data: FunctionUserData, errno_checks: ErrnoChecks
+) -> frozenset:
     """Stores overwrite what was known about their target, except where the stored value keeps it:
     a pointer derived from a checked one stays checked (`tmp++` after `access_ok(tmp, n)`), a
     copy remembers its source (`tmp = buf`, checked later through buf), a value user space does
     not control is bounded, a value computed from bounded ones only is bounded, and `x = y` where
     x > y keeps x's bound. `check_mul_overflow(a, b, &d)` stores into d like `d = a * b`: an
     overflow check alone is no upper bound."""
+    facts = _promoted(facts)
     stored = [(store.target.path, store.value) for store in node.stores]
     sums: list[PathFact] = []
     for call in node.calls:
+        if call.callee in errno_checks and call.assigned_to:
+            sums.extend(
+                (CHECKED_IF_ZERO, call.assigned_to, key) for key in _checked_by_helper(errno_checks, call)
+            )
         result_position = OVERFLOW_CHECKS.get(call.callee)
         if result_position is not None and result_position < len(call.args):
             operands = call.args[:result_position]
@@ -599,7 +796,7 @@ def _transfer(node: CfgNode, facts: frozenset, data: FunctionUserData) -> frozen
             if result_path and call.callee in OVERFLOW_CHECKED_SUMS:
                 sums.extend((SUMMED, result_path, name) for name in names if name != result_path)
     if not stored:
-        return facts
+        return facts | frozenset(sums)
     result = set(facts)
     for target, value in stored:
         if not target:
@@ -625,9 +822,16 @@ def _transfer(node: CfgNode, facts: frozenset, data: FunctionUserData) -> frozen
     return frozenset(result)
 
 
-def _atom_facts(range_checks: RangeChecks, atom: Comparison, outcome: bool) -> list[PathFact]:
+def _atom_facts(
+    range_checks: RangeChecks, errno_checks: ErrnoChecks, atom: Comparison, outcome: bool
+) -> list[PathFact]:
+    zero = _known_zero(atom, outcome)
+    if zero is not None:
+        return [(ZERO, zero)]
     if atom.op == "call" and atom.call is not None:
         callee, args = atom.call.callee, atom.call.args
+        if not outcome and callee in errno_checks:
+            return [(CHECKED, key) for key in _checked_by_helper(errno_checks, atom.call)]
         if outcome and callee in range_checks:
             positions = range_checks[callee]
             checked = range(len(args)) if positions is None else positions
@@ -642,6 +846,21 @@ def _atom_facts(range_checks: RangeChecks, atom: Comparison, outcome: bool) -> l
         if bounded.path and bound.path:
             facts.append((GREATER, bound.path, bounded.path))
     return facts
+
+
+def _known_zero(atom: Comparison, outcome: bool) -> str | None:
+    """The variable a branch shows to be zero (an errno helper's result that reported no error):
+    `if (err)` or `if (err < 0)` not taken, `if (err == 0)` taken."""
+    variable = atom.lhs.path
+    if not variable or variable != atom.lhs.text.strip():
+        return None
+    if atom.op == "value":
+        return None if outcome else variable
+    if atom.rhs is None or atom.rhs.const_value != 0:
+        return None
+    if (atom.op, outcome) in (("!=", False), ("==", True), ("<", False)):
+        return variable
+    return None
 
 
 def _reads(names: tuple[str, ...], root: str) -> bool:

@@ -3,11 +3,11 @@
 User-controlled *values*: the `arg` of an ioctl handler, the `count` of read/write, whatever
 `copy_from_user`/`get_user`/`memdup_user` fetched, and anything computed from those (except
 through a clamp such as `min()`; size arithmetic such as `array_size()` or `check_mul_overflow()`
-keeps them user-controlled). User *pointers*: `__user`-annotated variables, the ioctl `arg` and
-pointers cast from it. A pointer not declared `__user` that an entry point receives (the
-`struct iov_iter *` of `read_iter`) is kernel memory, and so is what is read through a user
-pointer's fields (`io->iov`, unless its own type says `__user`). Both flow into callees through
-their parameters.
+keeps them user-controlled). User *pointers*: `__user`-annotated variables, the ioctl `arg`, an
+address `vm_mmap()` returned, and pointers cast from them. A pointer not declared `__user` that an
+entry point receives (the `struct iov_iter *` of `read_iter`) is kernel memory, and so is what is
+read through a user pointer's fields (`io->iov`, unless its own type says `__user`). Both flow into
+callees through their parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from gupcheck.kernel_api.bounds import CLAMPS, OVERFLOW_CHECKS, SIZE_ARITHMETIC
 from gupcheck.kernel_api.entries import USER_POINTER_PARAMS, USER_SCALAR_PARAMS
-from gupcheck.kernel_api.uaccess import FETCHES, FETCHING_RESULTS, UNEVALUATED_OPERANDS
+from gupcheck.kernel_api.uaccess import FETCHES, FETCHING_RESULTS, UNEVALUATED_OPERANDS, USER_ADDRESS_RESULTS
 from gupcheck.model.facts import CfgNode, Deref, Function, Value, ValueKind, Variable
 from gupcheck.model.findings import SourceLocation
 from gupcheck.model.program import Program
@@ -147,6 +147,8 @@ class UserData:
                         data.tainted.add(dest.path)
                 if call.callee in FETCHING_RESULTS and call.assigned_to:
                     data.tainted.add(call.assigned_to)
+                if call.callee in USER_ADDRESS_RESULTS and call.assigned_to:
+                    data.user_pointers.add(call.assigned_to)
                 result = OVERFLOW_CHECKS.get(call.callee)
                 if result is not None and result < len(call.args) and call.args[result].path:
                     if any(data.tainted_name(arg) is not None for arg in call.args[:result]):

@@ -92,7 +92,8 @@ class _ExpressionEvents:
             # Any other macro: its arguments' own macro calls are invisible in the AST.
             self.seen_macros.add(use.start)
             for inner in self.macros.calls_within(use):
-                self.node.calls += (self.values.text_call(inner, self.fn),)
+                used = self.macros.used_as_value(use, inner)
+                self.node.calls += (self.values.text_call(inner, self.fn, result_used=used),)
             self.macro_stack.append(use)
             try:
                 handler(self, expr, used, target, under_address, writing)

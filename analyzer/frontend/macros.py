@@ -35,6 +35,7 @@ class MacroIndex:
         self.names: set[str] = set()  # macros instantiated in the main file
         self._macro_call_starts: list[int] | None = None  # MACRO_CALLS uses by start, for lookups
         self._macro_call_positions: list[int] = []
+        self._definitions: dict[str, tuple[list[str], str] | None] = {}  # main-file macros, on first use
 
     def record(self, cursor: ci.Cursor) -> MacroUse:
         """Index a MACRO_INSTANTIATION cursor of the main file."""
@@ -87,8 +88,73 @@ class MacroIndex:
                     found.append(use)
         return found
 
+    def used_as_value(self, outer: MacroUse, inner: MacroUse) -> bool:
+        """Whether the value of a call written in another macro's argument is used. It is not when the
+        call is a statement of its own there: followed by `;` in the argument (`put_user(a, p);
+        put_user(b, q)`), or the whole argument (or its last statement) where the outer macro, one
+        of the main file's own, runs that argument as a statement (`f;` in its body). Whatever
+        cannot be read counts as used."""
+        span = _argument_span(self.unit.source, outer, inner)
+        if span is None:
+            return True
+        index, start, end = span
+        before = self.unit.source[start : inner.start].strip()
+        after = self.unit.source[inner.end : end].strip()
+        if before and not before.endswith((b";", b"{", b"}")):
+            return True  # part of an expression
+        if after.startswith(b";"):
+            return False
+        if after:
+            return True
+        definition = self._definition(outer.name)
+        if definition is None or index >= len(definition[0]):
+            return True
+        params, body = definition
+        uses = list(re.finditer(rf"\b{re.escape(params[index])}\b", body))
+        return not uses or not all(_is_statement(body, use.start(), use.end()) for use in uses)
 
-MAX_ARGUMENTS_BYTES = 65536  # the longest macro argument list looked through
+    def _definition(self, name: str) -> tuple[list[str], str] | None:
+        """The parameters and body of a function-like macro the main file defines."""
+        if name not in self._definitions:
+            self._definitions[name] = None
+            text = self.unit.source.decode("utf-8", "replace")
+            match = re.search(
+                rf"^[ \t]*#[ \t]*define[ \t]+{re.escape(name)}\(([^)]*)\)((?:[^\n]*\\\n)*[^\n]*)",
+                text,
+                re.MULTILINE,
+            )
+            if match is not None and len(match.group(2)) <= MAX_ARGUMENTS_BYTES:
+                params = [param.strip() for param in match.group(1).split(",")]
+                self._definitions[name] = (params, match.group(2).replace("\\\n", " "))
+        return self._definitions[name]
+
+
+MAX_ARGUMENTS_BYTES = 65536  # the longest macro argument list (or macro body) looked through
+
+
+def _argument_span(source: bytes, outer: MacroUse, inner: MacroUse) -> tuple[int, int, int] | None:
+    """(index, start, end) of the argument of `outer` that holds `inner`, by top-level commas."""
+    open_paren = source.find(b"(", outer.start, outer.end)
+    if open_paren < 0 or not open_paren < inner.start < inner.end <= outer.end:
+        return None
+    depth, index, start = 0, 0, open_paren + 1
+    for offset in range(open_paren + 1, min(outer.end, open_paren + MAX_ARGUMENTS_BYTES)):
+        char = source[offset : offset + 1]
+        if char in (b"(", b"[", b"{"):
+            depth += 1
+        elif char in (b")", b"]", b"}") and depth > 0:
+            depth -= 1
+        elif (char == b"," and depth == 0) or char == b")":
+            if start <= inner.start and inner.end <= offset:
+                return index, start, offset
+            index, start = index + 1, offset + 1
+    return None
+
+
+def _is_statement(body: str, start: int, end: int) -> bool:
+    """Whether the text at [start, end) of a macro body stands as a statement of its own (`f;`)."""
+    before = body[:start].rstrip()
+    return (not before or before[-1] in ";{}") and body[end:].lstrip().startswith(";")
 
 
 def _arguments_end(source: bytes, at: int) -> int | None:

@@ -185,8 +185,11 @@ class ExpressionReader:
             return path, bbase, vkind, size, field_user
         if kind == K.ARRAY_SUBSCRIPT_EXPR:
             children = child_cursors(cursor)
-            bpath, bbase, bkind, _, _ = self.path_of(strip_casts(children[0]), fn, False)
-            size = self._object_size(cursor, address_of)
+            array = strip_casts(children[0])
+            bpath, bbase, bkind, _, _ = self.path_of(array, fn, False)
+            # from `&a[i]` a copy may fill the rest of the array: the array's size bounds it (none for
+            # a flexible array member or an array reached through a pointer)
+            size = self._object_size(array, False) if address_of else self._object_size(cursor, False)
             return (f"{bpath}[]" if bpath else None), bbase, bkind, size, False
         if kind == K.UNARY_OPERATOR and unary_operator(cursor) in ("++", "--", "post++", "post--"):
             return self.path_of(strip_casts(child_cursors(cursor)[0]), fn, address_of)
@@ -306,13 +309,13 @@ class ExpressionReader:
             indirect=indirect,
         )
 
-    def text_call(self, use: MacroUse, fn: FunctionBuilder | None) -> CallSite:
+    def text_call(self, use: MacroUse, fn: FunctionBuilder | None, *, result_used: bool = True) -> CallSite:
         text = self.unit.source[use.start : use.end].decode("utf-8", "replace")
         args = tuple(self.text_value(arg, fn) for arg in split_macro_arguments(text))
         end_line = use.line + text.count("\n")
         end_column = (len(text) - text.rfind("\n")) if "\n" in text else use.column + len(text)
         location = SourceLocation(self.unit.path, use.line, use.column, end_line, end_column)
-        return CallSite(use.name, args, location, via_macro=True)
+        return CallSite(use.name, args, location, via_macro=True, result_used=result_used)
 
     def text_value(self, text: str, fn: FunctionBuilder | None) -> Value:
         """Describe a macro argument from its spelling (the AST of a macro's arguments is

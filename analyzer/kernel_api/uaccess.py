@@ -73,6 +73,9 @@ FETCHING_RESULTS: dict[str, int] = {
     "strndup_user": 0,
 }
 
+# Calls that return an address in the calling process's user space (a mapping they made there).
+USER_ADDRESS_RESULTS = frozenset({"vm_mmap"})
+
 # Conversions that keep a user address what it is.
 USER_ADDRESS_CONVERSIONS = frozenset({"u64_to_user_ptr", "untagged_addr", "PAGE_ALIGN_DOWN"})
 # Conversions that only change how a user address is spelt: `compat_ptr(x)` and `u64_to_user_ptr(x)`

@@ -15,9 +15,11 @@ from gupcheck.rules.unchecked_user_access.report import finding
 
 
 def findings(context: Analyses, fn: Function) -> Iterator[Finding]:
+    seen: set[SourceLocation] = set()  # a call in a macro's argument is met at each statement it expands to
     for node, call in fn.call_sites():
-        if call.callee not in MUST_CHECK:
+        if call.callee not in MUST_CHECK or call.location in seen:
             continue
+        seen.add(call.location)
         hint = (
             f"`if ({call.callee}(...)) return -EFAULT;` — it returns the number of bytes "
             "not copied (or -EFAULT for get_user/put_user)"

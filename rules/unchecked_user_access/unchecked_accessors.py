@@ -1,4 +1,5 @@
-"""GUP005 (a): `__copy_from_user`, `__get_user`, ... on a pointer no access_ok covers on every path."""
+"""GUP005 (a): `__copy_from_user`, `__get_user`, ... on an address user space may have chosen (along a
+call chain the program holds) that no access_ok covers on every path."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def findings(context: Analyses, fn: Function) -> Iterator[Finding]:
         pointer = call.args[position]
         if context.uaccess.range_checked(fn, node, pointer):
             continue
+        if not context.uaccess.user_supplied(fn, pointer):
+            continue  # an address of unknown origin: a kernel object's field, a helper's result
         checking = CHECKING_VARIANTS.get(call.callee)
         yield finding(
             fn,
