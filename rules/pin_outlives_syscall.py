@@ -95,6 +95,8 @@ RULE = Rule(DOC, check)
 
 
 def _outlives(analysis: PinAnalysis, pin: Pin, fate: Fate, entry: tuple[Function, str]) -> Finding | None:
+    if not pin.longterm and analysis.mirrored_by_notifier(pin):
+        return None  # Case 3: an MMU notifier drops the pages when user space's mapping changes
     # held until the transfer completes (Case 1, direct I/O): FOLL_PIN is right there, without LONGTERM
     for_io = analysis.released_at_completion(pin, fate)
     if pin.kind == FOLL_GET:

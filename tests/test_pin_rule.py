@@ -75,6 +75,7 @@ def test_old_target_kernel_changes_the_advice_and_drops_the_fix() -> None:
     [
         ("get_user_pages", 5, (FOLL_GET, 3, 2, 1)),  # (start, nr, gup_flags, pages, vmas)
         ("get_user_pages", 8, (FOLL_GET, 6, None, 3)),  # (tsk, mm, start, nr, write, force, pages, vmas)
+        ("get_user_pages", 6, (FOLL_GET, 4, None, 1)),  # (start, nr, write, force, pages, vmas)
         ("get_user_pages_fast", 4, (FOLL_GET, 3, 2, 1)),
         ("get_user_pages_unlocked", 4, (FOLL_GET, 2, 3, 1)),
         ("get_user_pages_remote", 7, (FOLL_GET, 4, 3, 2)),  # (mm, start, nr, gup_flags, pages, vmas, locked)

@@ -248,7 +248,16 @@ class _ExpressionEvents:
     def transparent(
         self, expr: ci.Cursor, used: bool, target: str | None, under: bool, writing: bool
     ) -> None:
-        """Parentheses, implicit and explicit casts: the expression inside is what counts."""
+        """Parentheses, implicit and explicit casts: the expression inside is what counts. A call
+        clang could not type (the wrong number of arguments for this kernel) is still a call."""
+        callee = self.values.recovered_call(expr)
+        if callee is not None:
+            for arg in child_cursors(expr)[1:]:
+                self.visit(arg, True, None, False, False)
+            self.node.calls += (
+                self.values.recovered_call_site(expr, callee, self.fn, result_used=used, assigned_to=target),
+            )
+            return
         for child in child_cursors(expr):
             if cursor_kind(child) != K.TYPE_REF:
                 self.visit(child, used, target, under, writing)

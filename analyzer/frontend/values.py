@@ -255,6 +255,8 @@ class ExpressionReader:
                     return
             if kind == K.CALL_EXPR:
                 calls.append(self.callee_name(node))
+            elif (recovered := self.recovered_call(node)) is not None:
+                calls.append(recovered.spelling)
             elif kind == K.CONDITIONAL_OPERATOR:
                 calls.append("?:")  # `n > MAX ? MAX : n` selects between values: treated as a clamp
             chain = kind == K.MEMBER_REF_EXPR or (
@@ -308,6 +310,37 @@ class ExpressionReader:
             assigned_to=assigned_to,
             indirect=indirect,
         )
+
+    def recovered_call(self, node: ci.Cursor) -> ci.Cursor | None:
+        """The callee of a call clang could not type (`get_user_pages()` given the arguments of
+        another kernel version's signature): a dependent-typed expression whose first child names a
+        function and whose spelling is that call. None for anything else."""
+        if cursor_kind(node) != K.UNEXPOSED_EXPR or node.type.kind != ci.TypeKind.DEPENDENT:
+            return None
+        children = child_cursors(node)
+        callee = children[0] if children else None
+        if (
+            callee is None
+            or cursor_kind(callee) != K.DECL_REF_EXPR
+            or callee.referenced is None
+            or cursor_kind(callee.referenced) != K.FUNCTION_DECL
+        ):
+            return None
+        return callee if self.unit.text(node).startswith(callee.spelling) else None
+
+    def recovered_call_site(
+        self,
+        node: ci.Cursor,
+        callee: ci.Cursor,
+        fn: FunctionBuilder | None,
+        *,
+        result_used: bool,
+        assigned_to: str | None = None,
+    ) -> CallSite:
+        """The call `recovered_call()` found, with the arguments as written."""
+        args = tuple(self.value(arg, fn) for arg in child_cursors(node)[1:])
+        location = self.unit.location(node)
+        return CallSite(callee.spelling, args, location, result_used=result_used, assigned_to=assigned_to)
 
     def text_call(self, use: MacroUse, fn: FunctionBuilder | None, *, result_used: bool = True) -> CallSite:
         text = self.unit.source[use.start : use.end].decode("utf-8", "replace")

@@ -39,6 +39,7 @@ class Role(StrEnum):
     # kernel contexts that are not a system call
     WORK = "work item"
     NOTIFIER = "notifier"
+    MMU_INVALIDATE = "mmu notifier"  # the CPU page tables of a mirrored range change
 
 
 # Ops structures recorded by the front end even when their initialiser names no function (a
@@ -150,6 +151,12 @@ ENTRY_ROLES: dict[str, dict[str, Role]] = {
         "ndo_do_ioctl": Role.NETDEV_IOCTL,
     },
     "notifier_block": {"notifier_call": Role.NOTIFIER},
+    "mmu_notifier_ops": {
+        "invalidate_range_start": Role.MMU_INVALIDATE,
+        "invalidate_range": Role.MMU_INVALIDATE,
+        "release": Role.MMU_INVALIDATE,
+    },
+    "mmu_interval_notifier_ops": {"invalidate": Role.MMU_INVALIDATE},
 }
 
 # Ops structures whose every function field is called for one system call: each `vidioc_*` of
@@ -185,7 +192,10 @@ MAX_INDIRECT_TARGETS = 16
 # Code that runs before the device exists or after it is gone.
 MODULE_ROLES = frozenset({Role.MODULE_INIT, Role.MODULE_EXIT})
 # Kernel contexts of their own, not entered by a system call.
-CONTEXT_ROLES = frozenset({Role.WORK, Role.NOTIFIER})
+CONTEXT_ROLES = frozenset({Role.WORK, Role.NOTIFIER, Role.MMU_INVALIDATE})
+# Where pages mirrored for a device are dropped when user space's mapping changes: pages released
+# there are tracked by an MMU notifier, Case 3 of pin_user_pages.rst (FOLL_GET is acceptable).
+MIRROR_ROLES = frozenset({Role.MMU_INVALIDATE})
 # Where a transfer a system call started completes (a DMA completion handled in a work item): pages
 # released there were held for the I/O, Case 1 of the kernel's pin_user_pages.rst.
 COMPLETION_ROLES = frozenset({Role.WORK})
@@ -205,6 +215,7 @@ _NOT_SYSCALLS: dict[str, str] = {
     Role.VM_ACCESS: "the vm_ops access callback (ptrace, /proc/pid/mem)",
     Role.WORK: "the work item",
     Role.NOTIFIER: "the notifier",
+    Role.MMU_INVALIDATE: "the MMU notifier",
     Role.MODULE_INIT: "module_init",
     Role.MODULE_EXIT: "module_exit",
 }

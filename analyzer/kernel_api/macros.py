@@ -16,6 +16,8 @@ MACRO_CALLS = frozenset(
         "spin_lock_irqsave", "read_lock_irqsave", "write_lock_irqsave", "raw_spin_lock_irqsave",
         "module_init", "module_exit", "module_misc_device", "module_platform_driver",
         "list_add", "list_add_tail",
+        # page <-> frame number/address conversions (plain arithmetic once expanded on x86)
+        "page_to_pfn", "page_to_phys", "page_to_virt", "pfn_to_page", "virt_to_page", "page_address",
     }
 )  # fmt: skip
 

@@ -44,6 +44,8 @@ PIN_APIS: dict[str, PinApi] = {
 PIN_APIS_BY_ARITY: dict[tuple[str, int], PinApi] = {
     # (tsk, mm, start, nr, write, force, pages, vmas), before 4.6
     ("get_user_pages", 8): PinApi(FOLL_GET, 6, None, 3, 2),
+    # (start, nr, write, force, pages, vmas), 4.6 to 4.8
+    ("get_user_pages", 6): PinApi(FOLL_GET, 4, None, 1, 0),
     # (tsk, mm, start, nr, gup_flags, pages, vmas, locked), before 5.9
     ("get_user_pages_remote", 8): PinApi(FOLL_GET, 5, 4, 3, 2),
     ("pin_user_pages_remote", 8): PinApi(FOLL_PIN, 5, 4, 3, 2),
@@ -125,6 +127,9 @@ PAGE_HANDLES = frozenset(
         "sg_phys", "sg_virt", "sg_page", "dma_map_page",
     }
 )  # fmt: skip
+
+# Tests that hold for every pinned page (its frame number is valid): false, nothing is pinned.
+PINNED_PAGE_TESTS = frozenset({"pfn_valid"})
 
 # Calls that take another reference on a page: a put_page() somewhere drops it, not the pin's.
 PAGE_REFERENCES = frozenset({"get_page", "try_get_page", "get_page_unless_zero"})

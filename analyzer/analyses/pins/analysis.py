@@ -28,8 +28,9 @@ from gupcheck.analyses.pins.summaries import PinnedOutput, PinSummary
 from gupcheck.analyses.summaries import summarise_bottom_up
 from gupcheck.kernel_api.allocators import PAGE_ALLOCATORS, allocates
 from gupcheck.kernel_api.containers import LINKERS, PAGE_HOLDERS
-from gupcheck.kernel_api.entries import COMPLETION_ROLES, SYSCALL_ROLES, Role
+from gupcheck.kernel_api.entries import COMPLETION_ROLES, MIRROR_ROLES, SYSCALL_ROLES, Role
 from gupcheck.kernel_api.frees import FREES
+from gupcheck.kernel_api.mapping import EXPORTS
 from gupcheck.kernel_api.memory import MEMORY_ACCESS
 from gupcheck.kernel_api.pins import PAGE_HANDLES, PAGE_ONLY_USES, PAGE_REFERENCES, PAGE_USERS
 from gupcheck.model.facts import (
@@ -46,6 +47,9 @@ from gupcheck.model.facts import (
     root_of,
 )
 from gupcheck.model.program import Program
+
+# A helper's locals that take its parameter are gathered in at most this many passes over its body.
+ALIAS_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class PinAnalysis:
         self._conditions: dict[str, dict[int, frozenset]] = {}
         self._fates: dict[tuple[str, int, int, str], Fate] = {}
         self._pins: dict[str, list[Pin]] = {}
+        self._mirroring: dict[str, bool] = {}  # folder -> an MMU notifier there drops page references
         self._summarised = False
         program.unfinished += summarise_bottom_up(
             program.kernel_functions(),
@@ -109,20 +114,40 @@ class PinAnalysis:
                 pins_into[output.param] = PinnedOutput(
                     output.suffix, pin.kind, pin.longterm, pin.api, (*pin.via, pin.call.location)
                 )
-        releases = set()
+        releases: set[int] = set()
         for _node, call in fn.call_sites():
             for position in self.release_positions(fn, call):
                 key = pages_key(call.args[position])
                 root = root_of(key) if key else ""
-                holder = root if root in params else self.ownership.param_holder(fn, root)
-                if holder in params:
-                    releases.add(params[holder])
-        stores = set()
-        for name, index in params.items():
-            if any(isinstance(self.event(fn, node, {name}, None), Stored) for node in fn.nodes):
-                stores.add(index)
+                holders = [root] if root in params else self.ownership.param_holders(fn, root)
+                releases.update(params[holder] for holder in holders if holder in params)
+        kept = {index: self._stores_param(fn, name) for name, index in params.items()}
+        stores = {index for index, what in kept.items() if what is Stored}
+        handle_stores = {index for index, what in kept.items() if what is Handle}
         # a helper that releases what it pinned only on its error path is a pinning helper
-        return PinSummary(pins_into, frozenset(releases - set(pins_into)), frozenset(stores))
+        return PinSummary(
+            pins_into, frozenset(releases - set(pins_into)), frozenset(stores), frozenset(handle_stores)
+        )
+
+    def _stores_param(self, fn: Function, name: str) -> type[Stored] | type[Handle] | None:
+        """Whether `fn` keeps what its parameter `name` holds in a longer-lived place (Stored), or only
+        a handle of it (Handle: `cmd->addr = page_to_phys(pages[i])`), directly or through a local
+        that took it (`map->addr = addr; list_add_tail(&map->link, ...)`). The locals are gathered
+        whatever the order of the statements (a few passes, bounded): a helper that keeps its
+        argument on some path keeps it."""
+        tracked, handles = {name}, set[str]()
+        kept: type[Stored] | type[Handle] | None = None
+        for _ in range(ALIAS_PASSES):
+            before = len(tracked)
+            for node in fn.nodes:
+                event = self.event(fn, node, tracked, None, handles)
+                if isinstance(event, Stored):
+                    return Stored
+                if isinstance(event, Handle) and isinstance(event.kept, Stored):
+                    kept = Handle
+            if len(tracked) == before:
+                break
+        return kept
 
     def release_position(self, fn: Function, call: CallSite) -> int | None:
         """The position of the pages a call releases (the first, for a helper that releases several)."""
@@ -141,13 +166,14 @@ class PinAnalysis:
             positions = tuple(sorted(summary.releases)) if summary else ()
         return tuple(position for position in positions if position < len(call.args))
 
-    def _storing_positions(self, fn: Function, call: CallSite) -> tuple[int, ...]:
-        """Arguments a call keeps: list_add()'s entry, or what a helper stores."""
+    def _storing_positions(self, fn: Function, call: CallSite) -> tuple[frozenset[int], frozenset[int]]:
+        """Arguments a call keeps: list_add()'s entry, or what a helper stores; and those of which it
+        keeps only a handle (`dev->cmd.addr = page_to_phys(pages[0])`)."""
         if call.callee in LINKERS:
-            return (LINKERS[call.callee],)
+            return frozenset({LINKERS[call.callee]}), frozenset()
         callee = self.program.callee(fn, call)
         summary = self.summaries.get(callee.key) if callee else None
-        return tuple(sorted(summary.stores)) if summary else ()
+        return (summary.stores, summary.handle_stores) if summary else (frozenset(), frozenset())
 
     def _keeps_nothing(self, name: str) -> bool:
         """Calls that take `&page` (or the pages array) without keeping it: releases, memory and string
@@ -173,9 +199,12 @@ class PinAnalysis:
         return [pin for fn in self.program.kernel_functions() for pin in self.pins_in(fn)]
 
     # -- what happens at a statement -------------------------------------------------------
-    def event(self, fn: Function, node: CfgNode, tracked: set[str], pin: Pin | None) -> PinEvent | None:
+    def event(
+        self, fn: Function, node: CfgNode, tracked: set[str], pin: Pin | None, handles: set[str] | None = None
+    ) -> PinEvent | None:
         """What happens to the pages (or their holder) at `node`. A local alias of them found on the
-        way joins `tracked`."""
+        way joins `tracked`; one that holds a handle of them (`pfn = page_to_pfn(page)`, and its
+        copies) joins `handles` too: keeping it keeps the pages only if they are not released later."""
         if node.condition is not None and (pin is None or pin.node.id not in self.loop_body(fn, node)):
             # `for (i = 0; i < n; i++) put_page(pages[i]);` releases the pages even on the
             # path that skips the body (n == 0 pinned nothing)
@@ -185,22 +214,34 @@ class PinAnalysis:
                         return Released(call)
         for call in node.calls:
             if pin is None or call is not pin.call:
-                found = self._call_event(fn, call, tracked)
+                found = self._call_event(fn, call, tracked, handles)
                 if found is not None:
                     return found
         for store in node.stores:
-            found = self._store_event(fn, store, tracked)
+            found = self._store_event(fn, store, tracked, handles)
             if found is not None:
                 return found
-        if node.returns is not None and {root_of(n) for n in node.returns.names} & tracked:
-            return Returned()
+        returned = node.returns
+        if returned is not None:
+            # `return pages;`, `return ctx;` — not `return register(&ctx->notifier, ...);` (its result)
+            names = returned.names if returned.kind != ValueKind.CALL else ()
+            if {root_of(name) for name in names} & tracked:
+                return Returned()
         return None
 
-    def _call_event(self, fn: Function, call: CallSite, tracked: set[str]) -> PinEvent | None:
+    def _call_event(
+        self, fn: Function, call: CallSite, tracked: set[str], handles: set[str] | None = None
+    ) -> PinEvent | None:
         """A call that releases, keeps, or takes the address of the pages. A structure the pages are put
         into (`sg_set_page(&sgl[i], pages[i], ...)`) joins `tracked`."""
         if self._releases(fn, call, tracked):
             return Released(call)
+        mapped = EXPORTS.get(call.callee)
+        if mapped is not None and mapped < len(call.args):
+            arg = call.args[mapped]
+            if any(root_of(name) in tracked for name in (*arg.names, arg.base or "")):
+                # `remap_pfn_range(vma, addr, pfn, ...)`: the user mapping keeps the pages until it goes
+                return Handle(Stored(f"{call.callee}()"))
         holder = PAGE_HOLDERS.get(call.callee)
         if holder is not None and max(holder) < len(call.args):
             container, pages = call.args[holder[0]], call.args[holder[1]]
@@ -218,20 +259,28 @@ class PinAnalysis:
             and any(arg.address_of and (arg.path or arg.base or "") in tracked for arg in call.args)
         ):
             return Escaped()  # an out-parameter of code gupcheck cannot see
-        for position in self._storing_positions(fn, call):
-            if position < len(call.args) and any(
-                root_of(name) in tracked
-                for name in (*call.args[position].names, call.args[position].base or "")
-            ):
-                return Stored(f"{call.callee}()")
+        pages_kept, handles_kept = self._storing_positions(fn, call)
+        for position in sorted(pages_kept | handles_kept):
+            if position >= len(call.args):
+                continue
+            held = {
+                root_of(name) for name in (*call.args[position].names, call.args[position].base or "")
+            } & tracked
+            if held:
+                kept = Stored(f"{call.callee}()")
+                handle = position not in pages_kept or (handles is not None and held <= handles)
+                return Handle(kept) if handle else kept
         return None
 
-    def _store_event(self, fn: Function, store: Store, tracked: set[str]) -> PinEvent | None:
+    def _store_event(
+        self, fn: Function, store: Store, tracked: set[str], handles: set[str] | None = None
+    ) -> PinEvent | None:
         """A store of the pages, or of a handle computed from them (`*paddr = page_to_phys(page)`),
         into a place: kept, handed to the caller, or a local alias (added to `tracked`)."""
         target = store.target.path or ""
         value = store.value
-        itself = value.path in tracked
+        # a copy of a local holding a handle (`last_pfn = pfn`) holds the handle, not the pages
+        itself = value.path in tracked and not (handles is not None and value.path in handles)
         if not target or (not itself and not set(value.names) & tracked):
             return None
         target_root = root_of(target)
@@ -242,11 +291,17 @@ class PinAnalysis:
             # a handle keeps the pin only if the page is not released afterwards: the path goes
             # on, and the handle counts if the pages reach the return
             return kept if itself else Handle(kept)
-        if itself or (target_root in fn.locals and value.calls and set(value.calls) <= PAGE_HANDLES):
-            # a local alias of the pages, or a local (or an object a local points to) holding a
-            # handle of them (`pfn = page_to_pfn(page)`, `desc->ppn[i] = page_to_pfn(...)`): what
-            # becomes of it is what becomes of the pages
+        if itself:
+            tracked.add(target_root)  # a local alias of the pages: what becomes of it is what becomes of them
+        elif target_root in fn.locals and (
+            (value.calls and set(value.calls) <= PAGE_HANDLES)
+            or (handles is not None and value.path in handles)
+        ):
+            # a local (or an object a local points to) holding a handle of them (`pfn =
+            # page_to_pfn(page)`, `desc->ppn[i] = page_to_pfn(...)`, `last = pfn`)
             tracked.add(target_root)
+            if handles is not None:
+                handles.add(target_root)
         return None
 
     def _keeper(self, fn: Function, target: str) -> Stored | HandedOut | None:
@@ -353,6 +408,21 @@ class PinAnalysis:
         for name in fields:
             keeping |= self._entries_not_releasing(pin.function, name)
         return [(entry, role) for entry, role in entries if entry.key in keeping]
+
+    def mirrored_by_notifier(self, pin: Pin) -> bool:
+        """Case 3 of pin_user_pages.rst: the driver mirrors user memory under an MMU notifier whose
+        invalidation (reached from its `invalidate*` or `release` callback) drops the device's page
+        references, so the kept pages follow user space's page tables."""
+        folder = os.path.dirname(pin.function.file)
+        if folder not in self._mirroring:
+            self._mirroring[folder] = any(
+                self.program.api.release_position(call.callee) is not None
+                for fn in self.program.kernel_functions()
+                if os.path.dirname(fn.file) == folder and self.program.roles(fn) & MIRROR_ROLES
+                for reached in self.program.reached(fn, side=Side.KERNEL)
+                for _node, call in reached.call_sites()
+            )
+        return self._mirroring[folder]
 
     def released_at_completion(self, pin: Pin, fate: Fate | None = None) -> bool:
         """Held until the I/O completes (Case 1 of pin_user_pages.rst): the pages the syscall keeps are

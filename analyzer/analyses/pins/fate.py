@@ -13,7 +13,16 @@ from gupcheck.analyses.dataflow import cycles, must_facts, reachable_from
 from gupcheck.analyses.pins.events import Escaped, HandedOut, Handle, Output, Released, Returned, Stored
 from gupcheck.analyses.pins.sites import Pin
 from gupcheck.kernel_api.errors import ERROR_POINTER_TESTS
-from gupcheck.model.facts import CallSite, CfgNode, Comparison, Edge, EdgeLabel, Function, root_of
+from gupcheck.kernel_api.pins import PINNED_PAGE_TESTS
+from gupcheck.model.facts import (
+    CallSite,
+    CfgNode,
+    Comparison,
+    Edge,
+    EdgeLabel,
+    Function,
+    root_of,
+)
 
 if TYPE_CHECKING:
     from gupcheck.analyses.pins.analysis import PinAnalysis
@@ -43,11 +52,21 @@ class SearchState(NamedTuple):
     node: int
     live: bool  # the pin call's result variable still holds its return value
     forgotten: frozenset[str] = frozenset()  # branch outcomes known at the pin that a write undid
+    nonzero: frozenset[str] = frozenset()  # locals known not to be 0 here (`nchunks++`, `ret = -ENOMEM`)
+    zero: frozenset[str] = frozenset()  # loop indexes `i < pinned` still 0 here (`i = 0`)
+    kept: frozenset[int] = frozenset()  # the places (indexes into `handles`) keeping the pages on this path
 
 
 # At most this many conditions known at the pin are told apart by whether a write on the path undid
 # them (2**N sets of them per node); past it, they are all forgotten from the pin on.
 KNOWN_TRACKED = 6
+
+# At most this many locals are followed for being known non-zero (2**N sets of them per node).
+NONZERO_TRACKED = 4
+
+# At most this many places keeping the pages are followed along the paths after them (a later release
+# undoes them); past it, a store ends its path as a keep.
+KEEPS_TRACKED = 8
 
 
 def follow(analysis: PinAnalysis, pin: Pin) -> Fate:
@@ -86,13 +105,37 @@ class _PathSearch:
             )
         else:
             self.owner = ownership.owner(fn, self.root) and pin.pages
-        self.tracked = {pin.pages, self.root}
+        self.tracked = {pin.pages, self.root} | _windowed_arrays(fn, self.root)
+        self.releases_seen: set[tuple[int, int]] = set()
+        self.handle_holders: set[str] = set()  # tracked locals that hold a handle, not the pages
         self.result = pin.call.assigned_to
         self.zero_on_success = bool(pin.via) and returns_zero(analysis, fn, pin.call)
         # `if (is_userptr) { pin } ... if (is_userptr) unpin`: a condition that held at the pin
         # still holds at a later test of the same condition (unless its variables change)
         self.known = _known_outcomes(analysis.branch_facts(fn)[pin.node.id])
         self.undoes = _undoing_writes(fn, pin.node, self.known)
+        self.zero_tested = _zero_tested(fn, pin.node)
+        # the variable the pin fills with a page or frame number (`&pfn`), when nothing else writes it
+        self.pages_kept_name = frozenset(
+            {pin.pages}
+            if pin.pages in fn.locals
+            and not any(
+                store.target.path == pin.pages
+                for node_id in reachable_from(fn, pin.node.id, include_start=False)
+                for store in fn.nodes[node_id].stores
+            )
+            else ()
+        )
+        # `i < pinned` or `i < nr_pages` (the count asked for): either being 0 pinned nothing
+        api = analysis.program.api.pin(pin.call.callee, len(pin.call.args))
+        asked = pin.call.args[api.nr].path if api is not None and api.nr < len(pin.call.args) else None
+        self.counts = frozenset(name for name in (self.result, asked) if name)
+        self.indexes = frozenset(
+            index.lhs.path
+            for node in fn.nodes
+            if node.condition is not None and node.condition.atom is not None
+            if (index := _index_below(node.condition.atom, self.counts)) is not None and index.lhs.path
+        )
         self.parents: dict[SearchState, SearchState | None] = {}
         self.queue: deque[SearchState] = deque()
         self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # handles kept on the way (page_to_pfn)
@@ -100,51 +143,131 @@ class _PathSearch:
     def run(self) -> Fate:
         start = SearchState(self.pin.node.id, True, self.undoes.get(self.pin.node.id, frozenset()))
         self.parents[start] = None  # the path starts here
-        self.expand(start, self.pin.node, True, start.forgotten)
+        self.expand(start, self.pin.node, True, start.forgotten, start.kept)
         while self.queue:
             state = self.queue.popleft()
             node = self.fn.nodes[state.node]
-            if self.ends_at(node):
+            kept = self.ends_at(node, state.kept)
+            if kept is None:
                 continue
             if node.id == self.fn.exit.id:
-                self.returns(node, state)
+                self.returns(node, state._replace(kept=kept))
                 continue
             live = state.live
             if live and self.result and any(store.target.path == self.result for store in node.stores):
                 live = False
-            self.expand(state, node, live, state.forgotten | self.undoes.get(node.id, frozenset()))
+            self.expand(state, node, live, state.forgotten | self.undoes.get(node.id, frozenset()), kept)
         return self.fate
 
-    def expand(self, state: SearchState, node: CfgNode, live: bool, forgotten: frozenset[str]) -> None:
+    def nonzero_after(self, node: CfgNode, nonzero: frozenset[str]) -> frozenset[str]:
+        """The followed locals known not to be 0 after `node`'s statement: incremented, set to a
+        non-zero constant or to a local known non-zero (`ret = pinned` where `pinned < 0`)."""
+        for store in node.stores:
+            name = store.target.path
+            if name in self.zero_tested:
+                value = store.value
+                known = (
+                    store.op == "++"
+                    or (store.op == "+=" and (value.const_value or 0) > 0)
+                    or (store.op == "=" and value.const_value not in (None, 0))
+                    or (store.op == "=" and value.path in nonzero and value.path == value.text)
+                )
+                nonzero = nonzero | {name} if known else nonzero - {name}
+        return nonzero
+
+    def zero_after(self, node: CfgNode, zero: frozenset[str]) -> frozenset[str]:
+        """The loop indexes still 0 after `node` (`i = 0`, not written since)."""
+        for store in node.stores:
+            name = store.target.path
+            if name in self.indexes:
+                zero = zero | {name} if store.op == "=" and store.value.const_value == 0 else zero - {name}
+        return zero
+
+    def infeasible(
+        self, node: CfgNode, edge: Edge, live: bool, nonzero: frozenset[str], zero: frozenset[str]
+    ) -> bool:
+        """A branch no execution holding the pages takes: a local known non-zero tested as 0, or the
+        first test of `for (i = 0; i < pinned; i++)` false while `pinned` pages are held."""
+        if node.condition is None or edge.outcome is None:
+            return False
+        if nonzero and all(
+            any(_says_zero(atom, outcome, nonzero) for atom, outcome in way)
+            for way in node.condition.alternatives(edge.outcome)
+        ):
+            return True
+        atom = node.condition.atom
+        index = _index_below(atom, self.counts) if atom is not None and not edge.outcome else None
+        return (
+            index is not None
+            and index.lhs.path in zero
+            and index.rhs is not None
+            and (live or index.rhs.path != self.result)
+        )
+
+    def nonzero_on(self, node: CfgNode, edge: Edge, nonzero: frozenset[str]) -> frozenset[str]:
+        """What the branch taken says: `if (pinned < 0)` true, `if (ret)` true."""
+        if node.condition is None or edge.outcome is None:
+            return nonzero
+        for atom, outcome in node.condition.facts(edge.outcome):
+            if atom.lhs.path in self.zero_tested and _says_nonzero(atom, outcome):
+                nonzero = nonzero | {atom.lhs.path}
+        return nonzero
+
+    def expand(
+        self, state: SearchState, node: CfgNode, live: bool, forgotten: frozenset[str], kept: frozenset[int]
+    ) -> None:
         """Queue the successors of `node` (reached as `state`) the pin's outcome and the known branches
-        allow, `live` telling whether the result variable still holds the pin's value after `node` and
-        `forgotten` which known branches a write on the path undid. Each new state's parent is the state
-        it was found from, so the parent links form a tree."""
+        allow, `live` telling whether the result variable still holds the pin's value after `node`,
+        `forgotten` which known branches a write on the path undid and `kept` where the pages are kept
+        on it. Each new state's parent is the state it was found from, so the parent links form a tree."""
+        nonzero = self.nonzero_after(node, state.nonzero) if self.zero_tested else state.nonzero
+        zero = self.zero_after(node, state.zero) if self.indexes else state.zero
         for edge in node.succs:
             if live and call_failed(
                 self.analysis, node, edge, self.result, self.pin.call, self.zero_on_success, self.pin.pages
             ):
                 continue
+            if self.pages_kept_name and node.condition is not None and edge.outcome is not None:
+                # `if (pfn && pfn_valid(pfn))` false with `pfn` untouched since the pin: nothing held
+                if all(
+                    any(_says_zero(atom, outcome, self.pages_kept_name, pages=True) for atom, outcome in way)
+                    for way in node.condition.alternatives(edge.outcome)
+                ):
+                    continue
             if node is not self.pin.node and node.condition is not None:
                 text, label = condition_key(node.text, edge.label)
                 if self.known.get(text, label) != label and text not in forgotten:
                     continue
-            successor = SearchState(edge.target, live, forgotten)
+                if self.infeasible(node, edge, live, nonzero, zero):
+                    continue
+            taken = self.nonzero_on(node, edge, nonzero) if self.zero_tested else nonzero
+            successor = SearchState(edge.target, live, forgotten, taken, zero, kept)
             if successor not in self.parents:
                 self.parents[successor] = state
                 self.queue.append(successor)
 
-    def ends_at(self, node: CfgNode) -> bool:
-        """Record what happens to the pages at `node`; whether this path of the search ends there."""
+    def ends_at(self, node: CfgNode, kept: frozenset[int]) -> frozenset[int] | None:
+        """Record what happens to the pages at `node`: None if this path of the search ends there,
+        else where the pages are kept on it from there on. A place keeping them (`dev->pages = pages`,
+        `list_add(&req->node, &dev->queue)`, `dev->pfn = page_to_pfn(page)`) does not end the path:
+        released later on it, they were not kept after all."""
         fate = self.fate
-        match self.analysis.event(self.fn, node, self.tracked, self.pin):
+        match self.analysis.event(self.fn, node, self.tracked, self.pin, self.handle_holders):
             case Released(call):
-                fate.released.append((node, call))
-            case Handle(kept):
-                self.handles.append((node, kept))
-                return False
-            case Stored(place):
-                fate.stored.append(Keep(node, place))
+                if (node.id, id(call)) not in self.releases_seen:
+                    self.releases_seen.add((node.id, id(call)))
+                    fate.released.append((node, call))
+            case Handle(keeper) | (Stored() as keeper):
+                if (node, keeper) not in self.handles:
+                    if len(self.handles) >= KEEPS_TRACKED:
+                        if isinstance(keeper, Stored):
+                            fate.stored.append(Keep(node, keeper.place))
+                            return None
+                        return kept
+                    self.handles.append((node, keeper))
+                return kept | {self.handles.index((node, keeper))}
+            case HandedOut() | Returned() | Escaped() if self.keeps(kept):
+                pass  # `idr_replace(&idr, obj, id); return obj;`: kept here, whoever else gets them
             case HandedOut(param, suffix):
                 fate.handed_out.append(Output(self.params[param], suffix))
             case Returned():
@@ -152,8 +275,23 @@ class _PathSearch:
             case Escaped():
                 fate.escaped.append(node)
             case None:
-                return False
-        return True
+                return kept
+        return None
+
+    def keeps(self, kept: frozenset[int]) -> bool:
+        """The pages reach the end of a path kept in these places; whether one of them is a
+        long-lived place (not only the caller's object)."""
+        stored = False
+        for index in sorted(kept):
+            handle_node, keeper = self.handles[index]
+            match keeper:
+                case HandedOut(param, suffix):
+                    self.fate.handed_out.append(Output(self.params[param], suffix))
+                case Stored(place):
+                    stored = True
+                    if Keep(handle_node, place) not in self.fate.stored:
+                        self.fate.stored.append(Keep(handle_node, place))
+        return stored
 
     def returns(self, node: CfgNode, state: SearchState) -> None:
         """The function returns with the pages still held on this path."""
@@ -162,13 +300,8 @@ class _PathSearch:
             fate.handed_out.append(self.output)
         elif self.owner is not None:
             fate.stored.append(Keep(self.pin.node, self.owner))
-        elif self.handles:
-            for handle_node, kept in self.handles:
-                match kept:
-                    case HandedOut(param, suffix):
-                        fate.handed_out.append(Output(self.params[param], suffix))
-                    case Stored(place):
-                        fate.stored.append(Keep(handle_node, place))
+        elif state.kept:
+            self.keeps(state.kept)
         elif (
             self.pointed_object
             or ownership.from_lookup(self.fn, self.root)
@@ -177,6 +310,95 @@ class _PathSearch:
             fate.escaped.append(node)  # pinned into an object a lookup returned: it lives on
         elif fate.leak_path is None:
             fate.leak_path = _path(self.fn, self.parents, state)
+
+
+def _windowed_arrays(fn: Function, root: str) -> set[str]:
+    """The arrays (by their root) a local page pointer is a window into (`struct page **pages = pvec +
+    done;`, `pages = &chunk->p[done]`): pages pinned through it are held in them."""
+    if root not in fn.locals:
+        return set()
+    arrays = set()
+    for _node, store in fn.stores():
+        value = store.value
+        if store.target.path == root and value.base and value.base != root:
+            arithmetic = value.path is None and value.calls == ()  # pvec + done
+            element = value.address_of and (value.path or "").endswith("[]")  # &pvec[done], &c->p[i]
+            if arithmetic or element:
+                arrays.add(value.base)
+    return arrays
+
+
+def _zero_tested(fn: Function, pin: CfgNode) -> frozenset[str]:
+    """The locals worth knowing non-zero after the pin: written after it and tested against 0 by a
+    later branch (`if (nchunks)`, `if (ret)`, `pinned < 0`). At most NONZERO_TRACKED of them, so the
+    search stays bounded: first those a write makes non-zero (`nchunks++`, `ret = -ENOMEM`), then
+    the locals copied into those (`ret = pinned`), then the others."""
+    after = reachable_from(fn, pin.id, include_start=True)
+    rank: dict[str, int] = {}  # local -> 0: made non-zero by a write, 1: copied into one, 2: written
+    copies: list[tuple[str, str]] = []
+    for node_id in sorted(after):
+        for store in fn.nodes[node_id].stores:
+            name, value = store.target.path, store.value
+            if name not in fn.locals:
+                continue
+            making = store.op in ("++", "+=") or value.const_value not in (None, 0)
+            rank[name] = min(rank.get(name, 2), 0 if making else 2)
+            if store.op == "=" and value.path in fn.locals and value.path == value.text:
+                copies.append((name, value.path))
+    for target, source in copies:
+        if rank.get(target) == 0 and source in rank:
+            rank[source] = min(rank[source], 1)
+    tested = {
+        atom.lhs.path
+        for node_id in after
+        if (condition := fn.nodes[node_id].condition) is not None
+        for atom in condition.atoms()
+        if atom.lhs.path in rank and (atom.rhs is None or atom.rhs.const_value in (0, 1))
+    }
+    return frozenset(sorted(tested, key=lambda name: (rank[name], name))[:NONZERO_TRACKED])
+
+
+def _says_nonzero(atom: Comparison, outcome: bool) -> bool:
+    """Whether `atom` evaluating to `outcome` says its left side is not 0."""
+    if atom.rhs is None:
+        return atom.op == "value" and outcome
+    bound = atom.rhs.const_value
+    if bound is None:
+        return False
+    return (
+        (bound == 0 and (atom.op, outcome) in (("!=", True), ("==", False), ("<", True), (">", True)))
+        or (bound == 0 and (atom.op, outcome) in ((">=", False), ("<=", False)))
+        or (bound == 1 and (atom.op, outcome) in ((">=", True), ("<", False)))
+    )
+
+
+def _index_below(atom: Comparison, counts: frozenset[str]) -> Comparison | None:
+    """`i < n` (or `n > i`) with `n` the pin's result, the count it asked for or a positive constant,
+    as `i < n`."""
+    if atom.rhs is None:
+        return None
+    if atom.op == ">":
+        atom = atom.mirrored()
+    bound = atom.rhs
+    below = (
+        atom.op == "<"
+        and bound is not None
+        and (bound.path in counts or (bound.const_value or 0) > 0)
+        and bool(atom.lhs.path)
+    )
+    return atom if below else None
+
+
+def _says_zero(atom: Comparison, outcome: bool, nonzero: frozenset[str], pages: bool = False) -> bool:
+    """Whether `atom` evaluating to `outcome` says a local in `nonzero` is 0 (or, for `pages`, a page
+    or frame number the pin filled, not a pinned one: `pfn_valid(pfn)` false)."""
+    if pages and atom.op == "call" and atom.call is not None and atom.call.callee in PINNED_PAGE_TESTS:
+        return not outcome and any(set(arg.names) & nonzero for arg in atom.call.args)
+    if atom.lhs.path not in nonzero:
+        return False
+    if atom.rhs is None:
+        return atom.op == "value" and not outcome
+    return atom.rhs.const_value == 0 and (atom.op, outcome) in (("==", True), ("!=", False))
 
 
 def _known_outcomes(facts: frozenset) -> dict[str, EdgeLabel | None]:
@@ -281,8 +503,9 @@ def branch_facts(fn: Function) -> dict[int, frozenset]:
 
 
 def returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite, depth: int = 0) -> bool:
-    """A helper with the kernel's 0-or-negative-errno convention: it has a `return 0;`, or returns
-    what such a helper returned (`ret = pin_helper(...); return ret;`), up to 3 helpers down."""
+    """A helper with the kernel's 0-or-negative-errno convention: it has a `return 0;`, returns a
+    variable it sets to 0, or returns what such a helper returned (`ret = pin_helper(...); return
+    ret;`), up to 3 helpers down."""
     callee = analysis.program.callee(fn, call)
     if callee is None:
         return False
@@ -294,6 +517,16 @@ def returns_zero(analysis: PinAnalysis, fn: Function, call: CallSite, depth: int
             return True
         if node.returns.path and node.returns.path == root_of(node.returns.path):
             returned.add(node.returns.path)
+    # `ret = pin(...); if (ret == 1) { *pfn = ...; ret = 0; } return ret;`: a count made 0 on
+    # success (a 0 it starts from, before the count is stored, says nothing)
+    counted = [node for node in callee.nodes for call in node.calls if call.assigned_to in returned]
+    after = set().union(*(reachable_from(callee, node.id, include_start=False) for node in counted[:4]))
+    if any(
+        store.target.path in returned and store.op == "=" and store.value.const_value == 0
+        for node_id in after
+        for store in callee.nodes[node_id].stores
+    ):
+        return True
     if depth >= 3 or not returned:
         return False
     for node in callee.nodes:

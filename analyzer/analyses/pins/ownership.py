@@ -58,7 +58,8 @@ class Ownership:
             value = store.value
             if value.kind == ValueKind.HEAP or allocates(value.calls):
                 return None
-            sources = {root_of(n) for n in value.names}
+            # `p = pvec + done` points into pvec; what `done` counts says nothing of where p points
+            sources = {value.base} if value.base else {root_of(n) for n in value.names}
             for source in sources:
                 if source != root and self.owner(fn, source, depth + 1) is not None:
                     return value.text
@@ -67,13 +68,25 @@ class Ownership:
     @staticmethod
     def param_holder(fn: Function, local: str) -> str | None:
         """The parameter a local pointer points into (`mapped = &bitmap->mapped` -> bitmap)."""
+        holders = Ownership.param_holders(fn, local)
+        return holders[0] if holders else None
+
+    @staticmethod
+    def param_holders(fn: Function, local: str) -> list[str]:
+        """Every parameter a local pointer points into, in the order of the stores (`pages =
+        &node->pages[idx]` on one branch, `pages = &buf->pages[idx]` on the other)."""
         params = {p.name for p in fn.params}
+        holders: list[str] = []
         for store in fn.stores_to(local):
-            if not store.value.calls:
-                roots = {root_of(n) for n in store.value.names} & params
-                if len(roots) == 1:
-                    return roots.pop()
-        return None
+            value = store.value
+            if value.calls:
+                continue
+            roots = {root_of(n) for n in value.names} & params
+            if value.base in params and (value.path or "").startswith(f"{value.base}-"):
+                roots = {value.base}  # `&node->pages[idx]`: node, whatever indexes it
+            if len(roots) == 1 and (holder := roots.pop()) not in holders:
+                holders.append(holder)
+        return holders
 
     @staticmethod
     def from_lookup(fn: Function, local: str) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gupcheck.analyses.pins.events import RETURNED
-from gupcheck.kernel_api.pins import PinKind, foll_longterm_value
+from gupcheck.kernel_api.pins import PAGE_HANDLES, PinKind, foll_longterm_value
 from gupcheck.model.facts import CallSite, CfgNode, Function, Value
 from gupcheck.model.findings import SourceLocation
 
@@ -32,9 +32,11 @@ class Pin:
 
 def pages_key(value: Value) -> str | None:
     """The object a pages argument denotes: `pages`, `pages + i` and `pages[i]` -> "pages",
-    `&page` -> "page", `dev->pages[i]` -> "dev->pages"."""
+    `&page` -> "page", `dev->pages[i]` -> "dev->pages", `pfn_to_page(pfn)` -> "pfn"."""
     if value.path:
         return value.path.removesuffix("[]").lstrip("*")
+    if not value.base and value.calls and set(value.calls) <= PAGE_HANDLES and len(value.names) == 1:
+        return value.names[0].removesuffix("[]")  # the page a frame number or address stands for
     return value.base
 
 

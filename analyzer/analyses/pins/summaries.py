@@ -25,3 +25,4 @@ class PinSummary:
     pins_into: dict[int, PinnedOutput]  # output position (a parameter, or RETURNED) -> what it pins
     releases: frozenset[int]  # parameters whose pages it releases
     stores: frozenset[int] = frozenset()  # parameters kept in a longer-lived place (list, tree, global)
+    handle_stores: frozenset[int] = frozenset()  # parameters of which only a handle is kept (pfn, phys)

@@ -162,6 +162,8 @@ extern int pin_user_pages_fast_only(unsigned long start, int nr_pages, unsigned 
 				    struct page **pages);
 extern int account_locked_vm(struct mm_struct *mm, unsigned long pages, bool inc);
 
+extern int pfn_valid(unsigned long pfn);
+
 /* Mapping kernel memory into user space */
 extern int remap_pfn_range(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
 			   unsigned long size, pgprot_t prot);

@@ -1,0 +1,286 @@
+"""GUP001's path search on shapes real drivers use: paths no execution holding the pages takes,
+pages pinned through a window into a larger array, helpers that release through a local pointing
+into one of several parameters, pages mapped into user space by a fault handler, and pages an MMU
+notifier drops (Case 3 of pin_user_pages.rst). Each shape has a look-alike that must be reported."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from gupcheck.model.findings import Finding
+from gupcheck.pipeline.engine import analyse
+from gupcheck.rules import ALL_RULES
+
+PROLOGUE = """\
+#include <linux/module.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+"""
+
+
+def gup001(tmp_path: Path, body: str, name: str = "drv.c") -> list[Finding]:
+    (tmp_path / name).write_text(PROLOGUE + textwrap.dedent(body))
+    analysis = analyse([str(tmp_path)], ALL_RULES, use_model=True)
+    assert not analysis.problems, [str(p) for p in analysis.problems]
+    return [f for f in analysis.findings if f.rule_id == "GUP001"]
+
+
+def ioctl_calling(call: str) -> str:
+    return f"""
+    static long drv_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+    {{
+    \tstruct drv_ctx *ctx = f->private_data;
+
+    \treturn {call};
+    }}
+
+    static const struct file_operations drv_fops = {{ .unlocked_ioctl = drv_ioctl }};
+    static struct miscdevice drv_misc = {{ .minor = MISC_DYNAMIC_MINOR, .name = "drv", .fops = &drv_fops }};
+    module_misc_device(drv_misc);
+    MODULE_LICENSE("GPL");
+    """
+
+
+WINDOW = """
+struct drv_ctx { struct page **pages; int npages; };
+
+static int drv_pin_all(struct drv_ctx *ctx, unsigned long uaddr, int npages)
+{
+	struct page **pvec = kvmalloc_array(npages, sizeof(*pvec), GFP_KERNEL);
+	int done = 0, ret;
+
+	if (!pvec)
+		return -ENOMEM;
+	do {
+		struct page **window = pvec + done;
+
+		ret = pin_user_pages_fast(uaddr + done * PAGE_SIZE, npages - done, FOLL_LONGTERM, window);
+		if (ret < 0) {
+			unpin_user_pages(pvec, done);
+			kvfree(pvec);
+			return ret;
+		}
+		done += ret;
+	} while (done < npages);
+	%s
+	return 0;
+}
+"""
+
+
+def test_pages_pinned_through_a_window_are_held_by_the_whole_array(tmp_path: Path) -> None:
+    kept = WINDOW % "ctx->pages = pvec;\n\tctx->npages = npages;" + ioctl_calling("drv_pin_all(ctx, arg, 16)")
+    assert gup001(tmp_path, kept) == []
+    lost = WINDOW % "kvfree(pvec);" + ioctl_calling("drv_pin_all(ctx, arg, 16)")
+    (finding,) = gup001(tmp_path, lost)
+    assert "leak" in finding.message and finding.function == "drv_pin_all"
+
+
+CHUNKS = """
+struct drv_ctx { unsigned long frames[64]; int nframes; };
+
+static long drv_register(struct drv_ctx *ctx, unsigned long uaddr, int npages)
+{
+	struct page *chunk[8];
+	int left = npages, nchunks = 0, got, i, n;
+	long ret = 0;
+
+	while (left) {
+		n = min(left, 8);
+		got = pin_user_pages(uaddr, n, FOLL_WRITE | FOLL_LONGTERM, chunk, NULL);
+		if (got != n) {
+			if (got < 0) {
+				ret = got;
+			} else {
+				unpin_user_pages(chunk, got);
+				ret = -EFAULT;
+			}
+			goto out;
+		}
+		nchunks++;
+		for (i = 0; i < got; i++)
+			ctx->frames[ctx->nframes++] = page_to_pfn(chunk[i]);
+		uaddr += got * PAGE_SIZE;
+		left -= got;
+	}
+out:
+	if (ret) {
+		if (nchunks) {
+			%s
+		}
+	}
+	return ret;
+}
+"""
+UNPIN_FRAMES = "while (ctx->nframes)\n\t\t\t\tunpin_user_page(pfn_to_page(ctx->frames[--ctx->nframes]));"
+
+
+def test_paths_no_execution_holding_the_pages_takes_are_not_leaks(tmp_path: Path) -> None:
+    """`for (i = 0; i < got; i++)` runs at least once when `got` pages are held, `nchunks++` makes
+    `if (nchunks)` true, and `ret = got` on the `got < 0` branch makes `if (ret)` true."""
+    source = CHUNKS % UNPIN_FRAMES + ioctl_calling("drv_register(ctx, arg, 32)")
+    assert gup001(tmp_path, source) == []
+
+
+def test_a_leak_on_a_feasible_path_is_still_reported(tmp_path: Path) -> None:
+    # the frames are unpinned on failure only for the first chunk: a failing later chunk keeps
+    # the earlier ones in ctx->frames, which nothing releases (no .release, no unregister)
+    source = (CHUNKS % "ctx->nframes = 0;").replace("FOLL_WRITE | FOLL_LONGTERM", "FOLL_WRITE")
+    findings = gup001(tmp_path, source + ioctl_calling("drv_register(ctx, arg, 32)"))
+    assert findings and all(f.function == "drv_register" for f in findings)
+    assert any(
+        "without FOLL_LONGTERM are kept after the ioctl syscall returns" in f.message for f in findings
+    )
+
+
+RELEASE_THROUGH_LOCAL = """
+struct drv_node { struct page **pages; };
+struct drv_buf { struct page **pages; int n; };
+struct drv_ctx { int unused; };
+
+static void drv_unpin(struct drv_buf *buf, struct drv_node *node, int idx, int n, bool mapped)
+{
+	struct page **pages;
+
+	if (mapped)
+		pages = &node->pages[idx];
+	else
+		pages = &buf->pages[idx];
+	%s
+}
+
+static long drv_setup(struct drv_ctx *ctx, unsigned long uaddr)
+{
+	struct drv_buf *buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	int pinned;
+
+	if (!buf)
+		return -ENOMEM;
+	buf->pages = kcalloc(16, sizeof(*buf->pages), GFP_KERNEL);
+	if (!buf->pages) {
+		kfree(buf);
+		return -ENOMEM;
+	}
+	pinned = pin_user_pages_fast(uaddr, 16, FOLL_WRITE | FOLL_LONGTERM, buf->pages);
+	if (pinned > 0)
+		drv_unpin(buf, NULL, 0, pinned, false);
+	kfree(buf->pages);
+	kfree(buf);
+	return pinned < 0 ? pinned : 0;
+}
+"""
+
+
+def test_a_helper_releasing_through_a_local_into_either_parameter_releases_both(tmp_path: Path) -> None:
+    source = RELEASE_THROUGH_LOCAL % "unpin_user_pages(pages, n);" + ioctl_calling("drv_setup(ctx, arg)")
+    assert gup001(tmp_path, source) == []
+    forgetful = RELEASE_THROUGH_LOCAL % "(void)pages;" + ioctl_calling("drv_setup(ctx, arg)")
+    (finding,) = gup001(tmp_path, forgetful)
+    assert "leak" in finding.message and finding.function == "drv_setup"
+
+
+FAULT = """
+struct drv_ctx { unsigned long base; };
+
+static int drv_pin_one(unsigned long uaddr, unsigned long *pfn)
+{
+	struct page *page;
+	int ret = get_user_pages_fast(uaddr, 1, FOLL_WRITE, &page);
+
+	if (ret == 1) {
+		*pfn = page_to_pfn(page);
+		ret = 0;
+	}
+	return ret;
+}
+
+static vm_fault_t drv_fault(struct vm_fault *vmf)
+{
+	struct drv_ctx *ctx = vmf->vma->vm_private_data;
+	unsigned long pfn = 0;
+	vm_fault_t ret;
+
+	if (drv_pin_one(ctx->base + (vmf->address - vmf->vma->vm_start), &pfn) != 0)
+		return VM_FAULT_SIGBUS;
+	ret = VM_FAULT_SIGBUS;
+	if (pfn && pfn_valid(pfn)) {
+		%s
+	}
+	return ret;
+}
+
+static const struct vm_operations_struct drv_vm_ops = { .fault = drv_fault };
+
+static int drv_mmap(struct file *f, struct vm_area_struct *vma)
+{
+	vma->vm_ops = &drv_vm_ops;
+	vma->vm_private_data = f->private_data;
+	return 0;
+}
+
+static const struct file_operations drv_fops = { .mmap = drv_mmap };
+static struct miscdevice drv_misc = { .minor = MISC_DYNAMIC_MINOR, .name = "drv", .fops = &drv_fops };
+module_misc_device(drv_misc);
+MODULE_LICENSE("GPL");
+"""
+
+
+def test_a_fault_handler_mapping_the_pinned_frame_keeps_it(tmp_path: Path) -> None:
+    """The frame a fault handler pins and maps with remap_pfn_range() stays with the mapping: kept
+    after the fault (a FOLL_GET reference no MMU notifier drops), not lost; unmapped, it leaks."""
+    mapped = (
+        "if (remap_pfn_range(vmf->vma, vmf->address & PAGE_MASK, pfn, PAGE_SIZE,"
+        " vmf->vma->vm_page_prot) == 0)\n\t\t\tret = VM_FAULT_NOPAGE;"
+    )
+    (kept,) = gup001(tmp_path, FAULT % mapped)
+    assert "kept after the page fault returns" in kept.message and "remap_pfn_range()" in kept.message
+    (lost,) = gup001(tmp_path, FAULT % "ret = VM_FAULT_NOPAGE;")
+    assert "leak" in lost.message and lost.function == "drv_fault"
+
+
+MIRROR = """
+struct drv_ctx {
+	struct mmu_interval_notifier notifier;
+	struct page *pages[16];
+	int npages;
+};
+
+static void drv_drop(struct drv_ctx *ctx)
+{
+	while (ctx->npages)
+		put_page(ctx->pages[--ctx->npages]);
+}
+
+static bool drv_invalidate(struct mmu_interval_notifier *mni,
+	const struct mmu_notifier_range *range, unsigned long seq)
+{
+	drv_drop(container_of(mni, struct drv_ctx, notifier));
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops drv_mni_ops = { .invalidate = %s };
+
+static long drv_mirror(struct drv_ctx *ctx, unsigned long uaddr)
+{
+	int got = get_user_pages_fast(uaddr, 16, FOLL_WRITE, ctx->pages);
+
+	if (got < 0)
+		return got;
+	ctx->npages = got;
+	return mmu_interval_notifier_insert(&ctx->notifier, current->mm, uaddr, 16 * PAGE_SIZE, &drv_mni_ops);
+}
+"""
+
+
+def test_pages_an_mmu_notifier_drops_may_be_kept_with_foll_get(tmp_path: Path) -> None:
+    """Case 3 of pin_user_pages.rst: the notifier's invalidation drops the references, so a FOLL_GET
+    reference kept past the ioctl is what the kernel documents; without such a notifier it is not."""
+    assert gup001(tmp_path, MIRROR % "drv_invalidate" + ioctl_calling("drv_mirror(ctx, arg)")) == []
+    findings = gup001(tmp_path, MIRROR % "NULL" + ioctl_calling("drv_mirror(ctx, arg)"))
+    assert [f.function for f in findings] == ["drv_mirror"]
+    assert "FOLL_GET reference from get_user_pages_fast() is kept after the ioctl" in findings[0].message
