@@ -284,3 +284,56 @@ def test_pages_an_mmu_notifier_drops_may_be_kept_with_foll_get(tmp_path: Path) -
     findings = gup001(tmp_path, MIRROR % "NULL" + ioctl_calling("drv_mirror(ctx, arg)"))
     assert [f.function for f in findings] == ["drv_mirror"]
     assert "FOLL_GET reference from get_user_pages_fast() is kept after the ioctl" in findings[0].message
+
+
+PING_PONG = """
+struct drv_ctx { int unused; };
+struct drv_xfer { struct page **pages; int n; };
+
+static void drv_finish(struct drv_xfer *x)
+{
+	unpin_user_pages(x->pages, x->n);
+}
+
+static long drv_stream(struct drv_ctx *ctx, unsigned long uaddr, int chunks)
+{
+	struct drv_xfer tbl[2] = {};
+	struct drv_xfer *cur, *prev = NULL;
+	struct page *held[2][4];
+	int idx = 0, got;
+	long ret = 0;
+
+	tbl[0].pages = held[0];
+	tbl[1].pages = held[1];
+	while (chunks--) {
+		cur = &tbl[idx];
+		got = pin_user_pages_fast(uaddr, 4, FOLL_WRITE, cur->pages);
+		if (got != 4) {
+			if (got > 0)
+				unpin_user_pages(cur->pages, got);
+			ret = -EFAULT;
+			%s
+			goto out;
+		}
+		cur->n = got;
+		if (prev != NULL)
+			drv_finish(prev);
+		prev = cur;
+		idx = !idx;
+		uaddr += 4 * PAGE_SIZE;
+	}
+	if (prev != NULL)
+		drv_finish(prev);
+out:
+	return ret;
+}
+"""
+
+
+def test_a_pointer_only_ever_set_to_an_address_is_not_null_once_copied(tmp_path: Path) -> None:
+    """Ping-pong transfers: `prev = cur` with `cur = &tbl[i]`, so `prev != NULL` false cannot follow
+    a pin kept in `prev`; the look-alike forgets the previous transfer on the failure path."""
+    finishing = PING_PONG % "if (prev != NULL)\n\t\t\t\tdrv_finish(prev);"
+    assert gup001(tmp_path, finishing + ioctl_calling("drv_stream(ctx, arg, 8)")) == []
+    findings = gup001(tmp_path, PING_PONG % "" + ioctl_calling("drv_stream(ctx, arg, 8)"))
+    assert findings and all("leak" in f.message and f.function == "drv_stream" for f in findings)

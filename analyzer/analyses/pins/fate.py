@@ -21,6 +21,8 @@ from gupcheck.model.facts import (
     Edge,
     EdgeLabel,
     Function,
+    Store,
+    Value,
     root_of,
 )
 
@@ -114,7 +116,7 @@ class _PathSearch:
         # still holds at a later test of the same condition (unless its variables change)
         self.known = _known_outcomes(analysis.branch_facts(fn)[pin.node.id])
         self.undoes = _undoing_writes(fn, pin.node, self.known)
-        self.zero_tested = _zero_tested(fn, pin.node)
+        self.zero_tested, self.never_zero = _zero_tested(fn, pin.node)
         # the variable the pin fills with a page or frame number (`&pfn`), when nothing else writes it
         self.pages_kept_name = frozenset(
             {pin.pages}
@@ -141,7 +143,9 @@ class _PathSearch:
         self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # handles kept on the way (page_to_pfn)
 
     def run(self) -> Fate:
-        start = SearchState(self.pin.node.id, True, self.undoes.get(self.pin.node.id, frozenset()))
+        start = SearchState(
+            self.pin.node.id, True, self.undoes.get(self.pin.node.id, frozenset()), self.never_zero
+        )
         self.parents[start] = None  # the path starts here
         self.expand(start, self.pin.node, True, start.forgotten, start.kept)
         while self.queue:
@@ -166,11 +170,8 @@ class _PathSearch:
             name = store.target.path
             if name in self.zero_tested:
                 value = store.value
-                known = (
-                    store.op == "++"
-                    or (store.op == "+=" and (value.const_value or 0) > 0)
-                    or (store.op == "=" and value.const_value not in (None, 0))
-                    or (store.op == "=" and value.path in nonzero and value.path == value.text)
+                known = _makes_nonzero(store) or (
+                    store.op == "=" and value.path in nonzero and value.path == value.text
                 )
                 nonzero = nonzero | {name} if known else nonzero - {name}
         return nonzero
@@ -328,11 +329,13 @@ def _windowed_arrays(fn: Function, root: str) -> set[str]:
     return arrays
 
 
-def _zero_tested(fn: Function, pin: CfgNode) -> frozenset[str]:
+def _zero_tested(fn: Function, pin: CfgNode) -> tuple[frozenset[str], frozenset[str]]:
     """The locals worth knowing non-zero after the pin: written after it and tested against 0 by a
-    later branch (`if (nchunks)`, `if (ret)`, `pinned < 0`). At most NONZERO_TRACKED of them, so the
-    search stays bounded: first those a write makes non-zero (`nchunks++`, `ret = -ENOMEM`), then
-    the locals copied into those (`ret = pinned`), then the others."""
+    later branch (`if (nchunks)`, `if (ret)`, `pinned < 0`, `prev != NULL`), and the locals copied
+    into those (`ret = pinned`, `prev = cur`). At most NONZERO_TRACKED of them, so the search stays
+    bounded: first those a write makes non-zero (`nchunks++`, `ret = -ENOMEM`, `cur = &tbl[i]`),
+    then the copied ones, then the others. Also, of those, the ones no store ever makes 0 (every
+    store an address or a non-zero constant): not 0 at the pin either."""
     after = reachable_from(fn, pin.id, include_start=True)
     rank: dict[str, int] = {}  # local -> 0: made non-zero by a write, 1: copied into one, 2: written
     copies: list[tuple[str, str]] = []
@@ -341,28 +344,52 @@ def _zero_tested(fn: Function, pin: CfgNode) -> frozenset[str]:
             name, value = store.target.path, store.value
             if name not in fn.locals:
                 continue
-            making = store.op in ("++", "+=") or value.const_value not in (None, 0)
-            rank[name] = min(rank.get(name, 2), 0 if making else 2)
+            rank[name] = min(rank.get(name, 2), 0 if _makes_nonzero(store) else 2)
             if store.op == "=" and value.path in fn.locals and value.path == value.text:
                 copies.append((name, value.path))
-    for target, source in copies:
-        if rank.get(target) == 0 and source in rank:
-            rank[source] = min(rank[source], 1)
     tested = {
         atom.lhs.path
         for node_id in after
         if (condition := fn.nodes[node_id].condition) is not None
         for atom in condition.atoms()
-        if atom.lhs.path in rank and (atom.rhs is None or atom.rhs.const_value in (0, 1))
+        if atom.lhs.path in rank and (atom.rhs is None or _constant(atom.rhs) in (0, 1))
     }
-    return frozenset(sorted(tested, key=lambda name: (rank[name], name))[:NONZERO_TRACKED])
+    for target, source in copies:
+        if target in tested and source in rank:
+            rank[source] = min(rank[source], 1)
+            tested.add(source)
+    chosen = frozenset(sorted(tested, key=lambda name: (rank[name], name))[:NONZERO_TRACKED])
+    never_zero = frozenset(
+        name
+        for name in chosen
+        if all(_makes_nonzero(store) and store.op == "=" for store in fn.stores_to(name))
+    )
+    return chosen, never_zero
+
+
+def _constant(value: Value) -> int | None:
+    """An integer constant, NULL included."""
+    return 0 if value.const_value is None and value.text == "NULL" else value.const_value
+
+
+def _makes_nonzero(store: Store) -> bool:
+    """`n++`, `n += 2`, `ret = -ENOMEM`, `cur = &tbl[i]`."""
+    value = store.value
+    return (
+        store.op == "++"
+        or (store.op == "+=" and (value.const_value or 0) > 0)
+        or (
+            store.op == "="
+            and (value.const_value not in (None, 0) or (value.address_of and value.path is not None))
+        )
+    )
 
 
 def _says_nonzero(atom: Comparison, outcome: bool) -> bool:
     """Whether `atom` evaluating to `outcome` says its left side is not 0."""
     if atom.rhs is None:
         return atom.op == "value" and outcome
-    bound = atom.rhs.const_value
+    bound = _constant(atom.rhs)
     if bound is None:
         return False
     return (
@@ -398,7 +425,7 @@ def _says_zero(atom: Comparison, outcome: bool, nonzero: frozenset[str], pages: 
         return False
     if atom.rhs is None:
         return atom.op == "value" and not outcome
-    return atom.rhs.const_value == 0 and (atom.op, outcome) in (("==", True), ("!=", False))
+    return _constant(atom.rhs) == 0 and (atom.op, outcome) in (("==", True), ("!=", False))
 
 
 def _known_outcomes(facts: frozenset) -> dict[str, EdgeLabel | None]:
