@@ -337,3 +337,65 @@ def test_a_pointer_only_ever_set_to_an_address_is_not_null_once_copied(tmp_path:
     assert gup001(tmp_path, finishing + ioctl_calling("drv_stream(ctx, arg, 8)")) == []
     findings = gup001(tmp_path, PING_PONG % "" + ioctl_calling("drv_stream(ctx, arg, 8)"))
     assert findings and all("leak" in f.message and f.function == "drv_stream" for f in findings)
+
+
+BATCH = """
+struct drv_batch { struct page *pages[16]; int nr_pages; int nr_ops; int flags; };
+struct drv_ctx { struct drv_batch *cached; };
+
+static void drv_put(struct drv_batch *b)
+{
+	unpin_user_pages(b->pages, b->nr_pages);
+	b->nr_pages = 0;
+}
+
+static void drv_flush(struct drv_batch *b)
+{
+	drv_put(b);
+	b->nr_ops = 0;
+}
+
+static int drv_add(struct drv_batch *b, unsigned long uaddr)
+{
+	struct page *page;
+	int ret = pin_user_pages_fast(uaddr, 1, FOLL_WRITE, &page);
+
+	if (ret < 0)
+		return ret;
+	b->pages[b->nr_pages++] = page;
+	b->nr_ops++;
+	return 0;
+}
+
+static long drv_copy(struct drv_ctx *ctx, unsigned long uaddr, int n)
+{
+	struct drv_batch *b = kzalloc(sizeof(*b), GFP_KERNEL);
+	int i, ret = 0;
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < n && i < 16; i++) {
+		ret = drv_add(b, uaddr + i * PAGE_SIZE);
+		if (ret < 0) {
+			drv_put(b);
+			goto out;
+		}
+	}
+	if (b->%s)
+		drv_flush(b);
+out:
+	kfree(ctx->cached);
+	ctx->cached = b;	/* kept for the next call */
+	return ret;
+}
+"""
+
+
+def test_a_count_the_pinning_helper_makes_non_zero_guards_the_callers_release(tmp_path: Path) -> None:
+    """A batch helper pins a page and counts the operation (`b->nr_ops++`, then `return 0`): the
+    caller's `if (b->nr_ops)` flush is taken whenever pages are held. A field the helper does not
+    count says nothing, and the pages stay with the cached batch after the ioctl."""
+    assert gup001(tmp_path, BATCH % "nr_ops" + ioctl_calling("drv_copy(ctx, arg, 4)")) == []
+    findings = gup001(tmp_path, BATCH % "flags" + ioctl_calling("drv_copy(ctx, arg, 4)"))
+    assert [f.function for f in findings] == ["drv_copy"]
+    assert "kept after the ioctl syscall returns" in findings[0].message

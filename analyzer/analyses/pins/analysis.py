@@ -110,9 +110,14 @@ class PinAnalysis:
             outputs = list(fate.handed_out)
             if fate.returned:
                 outputs.append(Output(RETURNED))
+            nonzero = tuple(
+                (params[root_of(name)], name[len(root_of(name)) :])
+                for name in sorted(fate.nonzero_on_success or ())
+                if root_of(name) in params
+            )
             for output in outputs:
                 pins_into[output.param] = PinnedOutput(
-                    output.suffix, pin.kind, pin.longterm, pin.api, (*pin.via, pin.call.location)
+                    output.suffix, pin.kind, pin.longterm, pin.api, (*pin.via, pin.call.location), nonzero
                 )
         releases: set[int] = set()
         for _node, call in fn.call_sites():

@@ -48,6 +48,8 @@ class Fate:
     leak_path: list[CfgNode] | None = None  # a path from the pin to the return holding the pages
     escaped: list[CfgNode] = field(default_factory=list)  # `&handle` given to code not analysed
     handed_out: list[Output] = field(default_factory=list)  # a helper's output: `pages`, `region->pages`
+    # the parameters' fields non-zero on every `return 0` reached holding the pages (None: no such return)
+    nonzero_on_success: frozenset[str] | None = None
 
 
 class SearchState(NamedTuple):
@@ -117,6 +119,9 @@ class _PathSearch:
         self.known = _known_outcomes(analysis.branch_facts(fn)[pin.node.id])
         self.undoes = _undoing_writes(fn, pin.node, self.known)
         self.zero_tested, self.never_zero = _zero_tested(fn, pin.node)
+        # fields of the parameters a helper counts in after the pin (`batch->nr_ops++`): its callers
+        # may test them for what it pinned
+        self.zero_tested |= _counted_fields(fn, pin.node, set(self.params))
         # the variable the pin fills with a page or frame number (`&pfn`), when nothing else writes it
         self.pages_kept_name = frozenset(
             {pin.pages}
@@ -144,7 +149,10 @@ class _PathSearch:
 
     def run(self) -> Fate:
         start = SearchState(
-            self.pin.node.id, True, self.undoes.get(self.pin.node.id, frozenset()), self.never_zero
+            self.pin.node.id,
+            True,
+            self.undoes.get(self.pin.node.id, frozenset()),
+            self.never_zero | self.pin.nonzero,
         )
         self.parents[start] = None  # the path starts here
         self.expand(start, self.pin.node, True, start.forgotten, start.kept)
@@ -168,7 +176,7 @@ class _PathSearch:
         non-zero constant or to a local known non-zero (`ret = pinned` where `pinned < 0`)."""
         for store in node.stores:
             name = store.target.path
-            if name in self.zero_tested:
+            if name in self.zero_tested or name in nonzero:
                 value = store.value
                 known = _makes_nonzero(store) or (
                     store.op == "=" and value.path in nonzero and value.path == value.text
@@ -258,11 +266,14 @@ class _PathSearch:
                 if (node.id, id(call)) not in self.releases_seen:
                     self.releases_seen.add((node.id, id(call)))
                     fate.released.append((node, call))
-            case Handle(keeper) | (Stored() as keeper):
+            case Handle(keeper) | (Stored() as keeper) | (HandedOut() as keeper):
                 if (node, keeper) not in self.handles:
-                    if len(self.handles) >= KEEPS_TRACKED:
+                    if len(self.handles) >= KEEPS_TRACKED:  # bounded: this keep ends its path
                         if isinstance(keeper, Stored):
                             fate.stored.append(Keep(node, keeper.place))
+                            return None
+                        if isinstance(keeper, HandedOut):
+                            fate.handed_out.append(Output(self.params[keeper.param], keeper.suffix))
                             return None
                         return kept
                     self.handles.append((node, keeper))
@@ -281,22 +292,32 @@ class _PathSearch:
 
     def keeps(self, kept: frozenset[int]) -> bool:
         """The pages reach the end of a path kept in these places; whether one of them is a
-        long-lived place (not only the caller's object)."""
-        stored = False
-        for index in sorted(kept):
-            handle_node, keeper = self.handles[index]
-            match keeper:
-                case HandedOut(param, suffix):
-                    self.fate.handed_out.append(Output(self.params[param], suffix))
-                case Stored(place):
-                    stored = True
-                    if Keep(handle_node, place) not in self.fate.stored:
-                        self.fate.stored.append(Keep(handle_node, place))
-        return stored
+        long-lived place. Kept there, they are not the caller's to decide about: the caller's
+        object is recorded only when nothing longer-lived holds them."""
+        keepers = [self.handles[index] for index in sorted(kept)]
+        stored = [(node, keeper) for node, keeper in keepers if isinstance(keeper, Stored)]
+        for handle_node, keeper in stored:
+            if Keep(handle_node, keeper.place) not in self.fate.stored:
+                self.fate.stored.append(Keep(handle_node, keeper.place))
+        if not stored:
+            for _node, keeper in keepers:
+                if isinstance(keeper, HandedOut):
+                    self.fate.handed_out.append(Output(self.params[keeper.param], keeper.suffix))
+        return bool(stored)
 
     def returns(self, node: CfgNode, state: SearchState) -> None:
         """The function returns with the pages still held on this path."""
         fate, ownership = self.fate, self.analysis.ownership
+        handed = self.output is not None or any(
+            isinstance(self.handles[index][1], HandedOut) for index in state.kept
+        )
+        if handed:
+            parent = self.parents.get(state)
+            returned = self.fn.nodes[parent.node].returns if parent is not None else None
+            if returned is not None and returned.const_value == 0:  # a success return
+                fields = frozenset(name for name in state.nonzero if root_of(name) in self.params)
+                known = fate.nonzero_on_success
+                fate.nonzero_on_success = fields if known is None else known & fields
         if self.output is not None:
             fate.handed_out.append(self.output)
         elif self.owner is not None:
@@ -365,6 +386,21 @@ def _zero_tested(fn: Function, pin: CfgNode) -> tuple[frozenset[str], frozenset[
         if all(_makes_nonzero(store) and store.op == "=" for store in fn.stores_to(name))
     )
     return chosen, never_zero
+
+
+def _counted_fields(fn: Function, pin: CfgNode, params: set[str]) -> frozenset[str]:
+    """Fields of the parameters incremented after the pin (`batch->nr_ops++`), at most two."""
+    counted = {
+        store.target.path
+        for node_id in reachable_from(fn, pin.id, include_start=False)
+        for store in fn.nodes[node_id].stores
+        if store.target.path
+        and store.target.path != root_of(store.target.path)
+        and root_of(store.target.path) in params
+        and "[" not in store.target.path
+        and store.op in ("++", "+=")
+    }
+    return frozenset(sorted(counted)[:2])
 
 
 def _constant(value: Value) -> int | None:

@@ -28,6 +28,7 @@ class Pin:
     pages: str  # key of the pages object in `function`
     api: str  # the API finally called (through helpers)
     via: tuple[SourceLocation, ...] = ()  # pin calls inside the helpers, innermost last
+    nonzero: frozenset[str] = frozenset()  # what the helper made non-zero when it pinned (`batch->nr_ops`)
 
 
 def pages_key(value: Value) -> str | None:
@@ -38,6 +39,20 @@ def pages_key(value: Value) -> str | None:
     if not value.base and value.calls and set(value.calls) <= PAGE_HANDLES and len(value.names) == 1:
         return value.names[0].removesuffix("[]")  # the page a frame number or address stands for
     return value.base
+
+
+def _caller_paths(call: CallSite, fields: tuple[tuple[int, str], ...]) -> frozenset[str]:
+    """A helper's fields (parameter, `->nr_ops`) as the caller spells them (`batch->nr_ops`,
+    `&req` -> `req.count`)."""
+    paths = set()
+    for position, suffix in fields:
+        arg = call.args[position] if position < len(call.args) else None
+        if arg is None or not arg.path:
+            continue
+        if arg.address_of and suffix.startswith("->"):
+            suffix = "." + suffix[2:]
+        paths.add(arg.path + suffix)
+    return frozenset(paths)
 
 
 def find_pins(program: Program, summaries: dict[str, PinSummary], fn: Function) -> list[Pin]:
@@ -74,6 +89,7 @@ def find_pins(program: Program, summaries: dict[str, PinSummary], fn: Function) 
                         key + output.suffix,
                         output.api,
                         output.via,
+                        _caller_paths(call, output.nonzero),
                     )
                 )
     return pins

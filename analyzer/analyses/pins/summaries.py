@@ -18,6 +18,9 @@ class PinnedOutput:
     longterm: bool
     api: str  # the pin API finally called
     via: tuple[SourceLocation, ...]  # the pin calls inside the helpers, innermost last
+    # fields the helper makes non-zero on every success return with the pages (`batch->nr_ops++`):
+    # (parameter position, path below it)
+    nonzero: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
