@@ -8,6 +8,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from gupcheck.model.findings import Finding
 from gupcheck.pipeline.engine import analyse
 from gupcheck.rules import ALL_RULES
@@ -399,3 +401,18 @@ def test_a_count_the_pinning_helper_makes_non_zero_guards_the_callers_release(tm
     findings = gup001(tmp_path, BATCH % "flags" + ioctl_calling("drv_copy(ctx, arg, 4)"))
     assert [f.function for f in findings] == ["drv_copy"]
     assert "kept after the ioctl syscall returns" in findings[0].message
+
+
+def test_a_pin_search_past_its_budget_names_the_function_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gupcheck.analyses.pins import fate
+
+    monkeypatch.setattr(fate, "STATE_BUDGET", 10)
+    (tmp_path / "drv.c").write_text(
+        PROLOGUE + textwrap.dedent(CHUNKS % UNPIN_FRAMES + ioctl_calling("drv_register(ctx, arg, 32)"))
+    )
+    analysis = analyse([str(tmp_path)], ALL_RULES, use_model=True)
+    (note,) = [note for note in analysis.notes if "not fully analysed" in note]
+    assert "GUP001: drv_register() not fully analysed: the paths of its pins stopped after" in note
+    assert analysis.units and not analysis.problems

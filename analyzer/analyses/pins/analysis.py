@@ -46,7 +46,7 @@ from gupcheck.model.facts import (
     last_field,
     root_of,
 )
-from gupcheck.model.program import Program
+from gupcheck.model.program import Program, Unfinished
 
 # A helper's locals that take its parameter are gathered in at most this many passes over its body.
 ALIAS_PASSES = 3
@@ -87,6 +87,7 @@ class PinAnalysis:
         self._fates: dict[tuple[str, int, int, str], Fate] = {}
         self._pins: dict[str, list[Pin]] = {}
         self._mirroring: dict[str, bool] = {}  # folder -> an MMU notifier there drops page references
+        self._stopped: set[str] = set()  # functions whose pin search ran past its budget
         self._summarised = False
         program.unfinished += summarise_bottom_up(
             program.kernel_functions(),
@@ -413,6 +414,14 @@ class PinAnalysis:
         for name in fields:
             keeping |= self._entries_not_releasing(pin.function, name)
         return [(entry, role) for entry, role in entries if entry.key in keeping]
+
+    def search_stopped(self, fn: Function, states: int) -> None:
+        """A pin's path search in `fn` ran past its budget (named once a function)."""
+        if fn.key not in self._stopped:
+            self._stopped.add(fn.key)
+            self.program.unfinished.append(
+                Unfinished(fn, "the paths of its pins", f"stopped after {states} path states")
+            )
 
     def mirrored_by_notifier(self, pin: Pin) -> bool:
         """Case 3 of pin_user_pages.rst: the driver mirrors user memory under an MMU notifier whose

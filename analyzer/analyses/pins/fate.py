@@ -68,6 +68,10 @@ KNOWN_TRACKED = 6
 # At most this many locals are followed for being known non-zero (2**N sets of them per node).
 NONZERO_TRACKED = 4
 
+# At most this many search states (node and path facts) a pin; past it, the pages' fate is what the
+# states searched found, and the function is named as not fully analysed.
+STATE_BUDGET = 100_000
+
 # At most this many places keeping the pages are followed along the paths after them (a later release
 # undoes them); past it, a store ends its path as a keep.
 KEEPS_TRACKED = 8
@@ -157,6 +161,9 @@ class _PathSearch:
         self.parents[start] = None  # the path starts here
         self.expand(start, self.pin.node, True, start.forgotten, start.kept)
         while self.queue:
+            if len(self.parents) > STATE_BUDGET:
+                self.analysis.search_stopped(self.fn, len(self.parents))
+                break
             state = self.queue.popleft()
             node = self.fn.nodes[state.node]
             kept = self.ends_at(node, state.kept)
@@ -295,14 +302,14 @@ class _PathSearch:
         long-lived place. Kept there, they are not the caller's to decide about: the caller's
         object is recorded only when nothing longer-lived holds them."""
         keepers = [self.handles[index] for index in sorted(kept)]
-        stored = [(node, keeper) for node, keeper in keepers if isinstance(keeper, Stored)]
-        for handle_node, keeper in stored:
-            if Keep(handle_node, keeper.place) not in self.fate.stored:
-                self.fate.stored.append(Keep(handle_node, keeper.place))
+        stored = [Keep(node, keeper.place) for node, keeper in keepers if isinstance(keeper, Stored)]
+        for keep in stored:
+            if keep not in self.fate.stored:
+                self.fate.stored.append(keep)
         if not stored:
-            for _node, keeper in keepers:
-                if isinstance(keeper, HandedOut):
-                    self.fate.handed_out.append(Output(self.params[keeper.param], keeper.suffix))
+            for _node, handed in keepers:
+                if isinstance(handed, HandedOut):
+                    self.fate.handed_out.append(Output(self.params[handed.param], handed.suffix))
         return bool(stored)
 
     def returns(self, node: CfgNode, state: SearchState) -> None:
