@@ -88,6 +88,7 @@ class PinAnalysis:
         self._pins: dict[str, list[Pin]] = {}
         self._mirroring: dict[str, bool] = {}  # folder -> an MMU notifier there drops page references
         self._stopped: set[str] = set()  # functions whose pin search ran past its budget
+        self._function_facts: dict[str, fates.FunctionFacts] = {}
         self._summarised = False
         program.unfinished += summarise_bottom_up(
             program.kernel_functions(),
@@ -414,6 +415,12 @@ class PinAnalysis:
         for name in fields:
             keeping |= self._entries_not_releasing(pin.function, name)
         return [(entry, role) for entry, role in entries if entry.key in keeping]
+
+    def function_facts(self, fn: Function) -> fates.FunctionFacts:
+        """What every pin's path search in `fn` asks about it (computed once a function)."""
+        if fn.key not in self._function_facts:
+            self._function_facts[fn.key] = fates.function_facts(fn)
+        return self._function_facts[fn.key]
 
     def search_stopped(self, fn: Function, states: int) -> None:
         """A pin's path search in `fn` ran past its budget (named once a function)."""

@@ -113,7 +113,8 @@ class _PathSearch:
             )
         else:
             self.owner = ownership.owner(fn, self.root) and pin.pages
-        self.tracked = {pin.pages, self.root} | _windowed_arrays(fn, self.root)
+        facts = analysis.function_facts(fn)
+        self.tracked = {pin.pages, self.root} | set(facts.windows.get(self.root, ()))
         self.releases_seen: set[tuple[int, int]] = set()
         self.handle_holders: set[str] = set()  # tracked locals that hold a handle, not the pages
         self.result = pin.call.assigned_to
@@ -122,34 +123,47 @@ class _PathSearch:
         # still holds at a later test of the same condition (unless its variables change)
         self.known = _known_outcomes(analysis.branch_facts(fn)[pin.node.id])
         self.undoes = _undoing_writes(fn, pin.node, self.known)
-        self.zero_tested, self.never_zero = _zero_tested(fn, pin.node)
-        # fields of the parameters a helper counts in after the pin (`batch->nr_ops++`): its callers
-        # may test them for what it pinned
-        self.zero_tested |= _counted_fields(fn, pin.node, set(self.params))
+        # locals known non-zero on a path, and fields of the parameters a helper counts in after
+        # the pin (`batch->nr_ops++`): its callers may test them for what it pinned
+        self.zero_tested, self.never_zero = facts.zero_tested | facts.counted_fields, facts.never_zero
         # the variable the pin fills with a page or frame number (`&pfn`), when nothing else writes it
-        self.pages_kept_name = frozenset(
-            {pin.pages}
-            if pin.pages in fn.locals
-            and not any(
-                store.target.path == pin.pages
-                for node_id in reachable_from(fn, pin.node.id, include_start=False)
-                for store in fn.nodes[node_id].stores
-            )
-            else ()
-        )
+        # after the pin (decided when a branch first tests it)
+        self._pages_kept_name: frozenset[str] | None = None
         # `i < pinned` or `i < nr_pages` (the count asked for): either being 0 pinned nothing
         api = analysis.program.api.pin(pin.call.callee, len(pin.call.args))
         asked = pin.call.args[api.nr].path if api is not None and api.nr < len(pin.call.args) else None
         self.counts = frozenset(name for name in (self.result, asked) if name)
-        self.indexes = frozenset(
-            index.lhs.path
-            for node in fn.nodes
-            if node.condition is not None and node.condition.atom is not None
-            if (index := _index_below(node.condition.atom, self.counts)) is not None and index.lhs.path
+        self.indexes = facts.indexes_below.get("", frozenset()).union(
+            *(facts.indexes_below.get(count, frozenset()) for count in self.counts)
         )
         self.parents: dict[SearchState, SearchState | None] = {}
         self.queue: deque[SearchState] = deque()
         self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # handles kept on the way (page_to_pfn)
+
+    def _tests_pages(self, node: CfgNode) -> bool:
+        """Whether a branch tests the variable the pin filled (`if (pfn && pfn_valid(pfn))`)."""
+        name = self.pin.pages
+        return node.condition is not None and any(
+            atom.lhs.path == name
+            or (atom.call is not None and any(name in arg.names for arg in atom.call.args))
+            for atom in node.condition.atoms()
+        )
+
+    @property
+    def pages_kept_name(self) -> frozenset[str]:
+        if self._pages_kept_name is None:
+            name = self.pin.pages
+            self._pages_kept_name = frozenset(
+                {name}
+                if name in self.fn.locals
+                and not any(
+                    store.target.path == name
+                    for node_id in reachable_from(self.fn, self.pin.node.id, include_start=False)
+                    for store in self.fn.nodes[node_id].stores
+                )
+                else ()
+            )
+        return self._pages_kept_name
 
     def run(self) -> Fate:
         start = SearchState(
@@ -243,11 +257,17 @@ class _PathSearch:
                 self.analysis, node, edge, self.result, self.pin.call, self.zero_on_success, self.pin.pages
             ):
                 continue
-            if self.pages_kept_name and node.condition is not None and edge.outcome is not None:
+            condition = node.condition
+            if (
+                condition is not None
+                and edge.outcome is not None
+                and self._tests_pages(node)
+                and self.pages_kept_name
+            ):
                 # `if (pfn && pfn_valid(pfn))` false with `pfn` untouched since the pin: nothing held
                 if all(
                     any(_says_zero(atom, outcome, self.pages_kept_name, pages=True) for atom, outcome in way)
-                    for way in node.condition.alternatives(edge.outcome)
+                    for way in condition.alternatives(edge.outcome)
                 ):
                     continue
             if node is not self.pin.node and node.condition is not None:
@@ -341,45 +361,69 @@ class _PathSearch:
             fate.leak_path = _path(self.fn, self.parents, state)
 
 
-def _windowed_arrays(fn: Function, root: str) -> set[str]:
-    """The arrays (by their root) a local page pointer is a window into (`struct page **pages = pvec +
-    done;`, `pages = &chunk->p[done]`): pages pinned through it are held in them."""
-    if root not in fn.locals:
-        return set()
-    arrays = set()
-    for _node, store in fn.stores():
-        value = store.value
-        if store.target.path == root and value.base and value.base != root:
-            arithmetic = value.path is None and value.calls == ()  # pvec + done
-            element = value.address_of and (value.path or "").endswith("[]")  # &pvec[done], &c->p[i]
-            if arithmetic or element:
-                arrays.add(value.base)
-    return arrays
+@dataclass(frozen=True)
+class FunctionFacts:
+    """What the path search of every pin of a function asks about the function (computed once)."""
+
+    windows: dict[str, tuple[str, ...]]  # local page pointer -> the arrays it is a window into
+    zero_tested: frozenset[str]  # locals worth knowing non-zero (see `function_facts`)
+    never_zero: frozenset[str]  # of those, the ones no store ever makes 0
+    counted_fields: frozenset[str]  # fields of the parameters incremented (`batch->nr_ops++`)
+    # bound -> the locals compared below it (`i < n`: "n" -> {i}); "" for positive constant bounds
+    indexes_below: dict[str, frozenset[str]]
 
 
-def _zero_tested(fn: Function, pin: CfgNode) -> tuple[frozenset[str], frozenset[str]]:
-    """The locals worth knowing non-zero after the pin: written after it and tested against 0 by a
-    later branch (`if (nchunks)`, `if (ret)`, `pinned < 0`, `prev != NULL`), and the locals copied
-    into those (`ret = pinned`, `prev = cur`). At most NONZERO_TRACKED of them, so the search stays
-    bounded: first those a write makes non-zero (`nchunks++`, `ret = -ENOMEM`, `cur = &tbl[i]`),
-    then the copied ones, then the others. Also, of those, the ones no store ever makes 0 (every
-    store an address or a non-zero constant): not 0 at the pin either."""
-    after = reachable_from(fn, pin.id, include_start=True)
+def function_facts(fn: Function) -> FunctionFacts:
+    """The function-wide facts the path searches use.
+
+    Windows: the arrays (by their root) a local page pointer points into (`struct page **pages =
+    pvec + done;`, `pages = &chunk->p[done]`): pages pinned through it are held in them.
+
+    Locals worth knowing non-zero: those tested against 0 by a branch (`if (nchunks)`, `if (ret)`,
+    `pinned < 0`, `prev != NULL`), and the locals copied into those (`ret = pinned`, `prev = cur`).
+    At most NONZERO_TRACKED of them, so the search stays bounded: first those a write makes
+    non-zero (`nchunks++`, `ret = -ENOMEM`, `cur = &tbl[i]`), then the copied ones, then the others."""
+    windows: dict[str, list[str]] = {}
     rank: dict[str, int] = {}  # local -> 0: made non-zero by a write, 1: copied into one, 2: written
     copies: list[tuple[str, str]] = []
-    for node_id in sorted(after):
-        for store in fn.nodes[node_id].stores:
-            name, value = store.target.path, store.value
-            if name not in fn.locals:
-                continue
-            rank[name] = min(rank.get(name, 2), 0 if _makes_nonzero(store) else 2)
-            if store.op == "=" and value.path in fn.locals and value.path == value.text:
-                copies.append((name, value.path))
+    counted: set[str] = set()
+    params = {p.name for p in fn.params}
+    for _node, store in fn.stores():
+        name, value = store.target.path, store.value
+        if not name:
+            continue
+        root = root_of(name)
+        if name != root and root in params and "[" not in name and store.op in ("++", "+="):
+            counted.add(name)
+        if name not in fn.locals:
+            continue
+        rank[name] = min(rank.get(name, 2), 0 if _makes_nonzero(store) else 2)
+        if store.op == "=" and value.path in fn.locals and value.path == value.text:
+            copies.append((name, value.path))
+        if value.base and value.base != name:
+            arithmetic = value.path is None and value.calls == ()  # pvec + done
+            element = value.address_of and (value.path or "").endswith("[]")  # &pvec[done], &c->p[i]
+            if (arithmetic or element) and value.base not in windows.setdefault(name, []):
+                windows[name].append(value.base)
+    below: dict[str, set[str]] = {}
+    for node in fn.nodes:
+        atom = node.condition.atom if node.condition is not None else None
+        index = (
+            _index_below(atom, frozenset({atom.rhs.path}))
+            if atom is not None and atom.rhs and atom.rhs.path
+            else None
+        )
+        if index is None and atom is not None:
+            index = _index_below(atom, frozenset())  # a positive constant bound
+            if index is not None:
+                below.setdefault("", set()).add(index.lhs.path or "")
+        elif index is not None and index.rhs is not None and index.rhs.path:
+            below.setdefault(index.rhs.path, set()).add(index.lhs.path or "")
     tested = {
         atom.lhs.path
-        for node_id in after
-        if (condition := fn.nodes[node_id].condition) is not None
-        for atom in condition.atoms()
+        for node in fn.nodes
+        if node.condition is not None
+        for atom in node.condition.atoms()
         if atom.lhs.path in rank and (atom.rhs is None or _constant(atom.rhs) in (0, 1))
     }
     for target, source in copies:
@@ -392,22 +436,13 @@ def _zero_tested(fn: Function, pin: CfgNode) -> tuple[frozenset[str], frozenset[
         for name in chosen
         if all(_makes_nonzero(store) and store.op == "=" for store in fn.stores_to(name))
     )
-    return chosen, never_zero
-
-
-def _counted_fields(fn: Function, pin: CfgNode, params: set[str]) -> frozenset[str]:
-    """Fields of the parameters incremented after the pin (`batch->nr_ops++`), at most two."""
-    counted = {
-        store.target.path
-        for node_id in reachable_from(fn, pin.id, include_start=False)
-        for store in fn.nodes[node_id].stores
-        if store.target.path
-        and store.target.path != root_of(store.target.path)
-        and root_of(store.target.path) in params
-        and "[" not in store.target.path
-        and store.op in ("++", "+=")
-    }
-    return frozenset(sorted(counted)[:2])
+    return FunctionFacts(
+        {name: tuple(arrays) for name, arrays in windows.items()},
+        chosen,
+        never_zero,
+        frozenset(sorted(counted)[:2]),
+        {bound: frozenset(names) for bound, names in below.items()},
+    )
 
 
 def _constant(value: Value) -> int | None:
