@@ -20,6 +20,7 @@ PROLOGUE = """\
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/kref.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 """
@@ -416,3 +417,53 @@ def test_a_pin_search_past_its_budget_names_the_function_and_the_run_goes_on(
     (note,) = [note for note in analysis.notes if "not fully analysed" in note]
     assert "GUP001: drv_register() not fully analysed: the paths of its pins stopped after" in note
     assert analysis.units and not analysis.problems
+
+
+KREF = """
+struct drv_region { struct kref ref; struct page **pages; int n; };
+struct drv_ctx { struct drv_region *region; };
+
+static void drv_region_free(struct kref *ref)
+{
+	struct drv_region *r = container_of(ref, struct drv_region, ref);
+
+	%s
+	kfree(r->pages);
+	kfree(r);
+}
+
+static long drv_map(struct drv_ctx *ctx, unsigned long uaddr)
+{
+	struct drv_region *r = kzalloc(sizeof(*r), GFP_KERNEL);
+	int got;
+
+	if (!r)
+		return -ENOMEM;
+	kref_init(&r->ref);
+	r->pages = kcalloc(8, sizeof(*r->pages), GFP_KERNEL);
+	if (!r->pages) {
+		kfree(r);
+		return -ENOMEM;
+	}
+	got = pin_user_pages_fast(uaddr, 8, FOLL_WRITE | FOLL_LONGTERM, r->pages);
+	if (got <= 0) {
+		kfree(r->pages);
+		kfree(r);
+		return got ? got : -EFAULT;
+	}
+	r->n = got;
+	if (got != 8) {
+		kref_put(&r->ref, drv_region_free);
+		return -EFAULT;
+	}
+	ctx->region = r;
+	return 0;
+}
+"""
+
+
+def test_kref_put_releases_what_its_release_function_releases(tmp_path: Path) -> None:
+    source = KREF % "unpin_user_pages(r->pages, r->n);" + ioctl_calling("drv_map(ctx, arg)")
+    assert gup001(tmp_path, source) == []
+    (finding,) = gup001(tmp_path, KREF % "" + ioctl_calling("drv_map(ctx, arg)"))
+    assert "leak" in finding.message and finding.function == "drv_map"

@@ -77,6 +77,16 @@ RELEASES: dict[str, int] = {
 }
 
 
+# Calls that drop a reference and run a release function when it was the last: (position of the
+# reference, position of the release function). `kref_put(&obj->ref, obj_free)` releases what
+# obj_free() releases of the object holding the reference.
+RELEASE_CALLBACKS: dict[str, tuple[int, int]] = {
+    "kref_put": (0, 1),
+    "kref_put_mutex": (0, 1),
+    "kref_put_lock": (0, 1),
+}
+
+
 # The pin_user_pages* API that replaces a get_user_pages* one: the same arguments in every signature,
 # and the kernel version it first exists in. (`__get_user_pages_fast` has no FOLL_PIN twin.)
 FOLL_PIN_COUNTERPARTS: dict[str, tuple[str, tuple[int, int]]] = {

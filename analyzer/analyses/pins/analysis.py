@@ -32,7 +32,13 @@ from gupcheck.kernel_api.entries import COMPLETION_ROLES, MIRROR_ROLES, SYSCALL_
 from gupcheck.kernel_api.frees import FREES
 from gupcheck.kernel_api.mapping import EXPORTS
 from gupcheck.kernel_api.memory import MEMORY_ACCESS
-from gupcheck.kernel_api.pins import PAGE_HANDLES, PAGE_ONLY_USES, PAGE_REFERENCES, PAGE_USERS
+from gupcheck.kernel_api.pins import (
+    PAGE_HANDLES,
+    PAGE_ONLY_USES,
+    PAGE_REFERENCES,
+    PAGE_USERS,
+    RELEASE_CALLBACKS,
+)
 from gupcheck.model.facts import (
     CallSite,
     CfgNode,
@@ -167,11 +173,24 @@ class PinAnalysis:
         position = self.program.api.release_position(call.callee)
         if position is not None:
             positions: tuple[int, ...] = (position,)
+        elif call.callee in RELEASE_CALLBACKS:
+            positions = self._released_by_callback(fn, call)
         else:
             callee = self.program.callee(fn, call)
             summary = self.summaries.get(callee.key) if callee else None
             positions = tuple(sorted(summary.releases)) if summary else ()
         return tuple(position for position in positions if position < len(call.args))
+
+    def _released_by_callback(self, fn: Function, call: CallSite) -> tuple[int, ...]:
+        """`kref_put(&obj->ref, obj_free)`: the object's pages, when obj_free() releases those of the
+        object its parameter is in."""
+        reference, callback = RELEASE_CALLBACKS[call.callee]
+        if callback >= len(call.args):
+            return ()
+        name = call.args[callback].path or call.args[callback].text
+        target = self.program.resolve(name, fn.file) if name else None
+        summary = self.summaries.get(target.key) if target is not None else None
+        return (reference,) if summary is not None and 0 in summary.releases else ()
 
     def _storing_positions(self, fn: Function, call: CallSite) -> tuple[frozenset[int], frozenset[int]]:
         """Arguments a call keeps: list_add()'s entry, or what a helper stores; and those of which it
