@@ -617,3 +617,113 @@ def test_a_double_fetch_through_a_pointer_into_a_mailbox_mapped_by_a_fault_handl
     # advance(): the word's opcode is tested (again in a WARN_ON), then its length read: two values
     line = next(n.location.line for n in function(shared, "complete_one").nodes if "c->len &&" in n.text)
     assert found == [("complete_one", "c->len", line)]
+
+
+# -- a double fetch split over two functions the same caller calls in turn ----------------------------
+SPLIT = """
+struct note { u32 kind; u32 len; u8 body[64]; };
+struct nchan { struct mutex lock; struct note *box; u8 out[64]; };
+static struct nchan nc;
+static int nc_mmap(struct file *f, struct vm_area_struct *vma)
+{
+    return remap_vmalloc_range(vma, nc.box, 0);
+}
+static int note_ok(struct nchan *c)
+{
+    struct note *n = c->box;
+
+    if (n->len > sizeof(c->out))
+        return -EINVAL;
+    return 0;
+}
+static void note_take(struct nchan *c)
+{
+    struct note *n = c->box;
+
+    memcpy(c->out, n->body, n->len);
+}
+static void note_log(struct nchan *c)
+{
+    struct note *n = c->box;
+    u32 seen = n->len;
+
+    pr_info("note of %u bytes\\n", seen);
+}
+static void note_mark(struct nchan *c)
+{
+    struct note *n = c->box;
+    u32 at = n->len % sizeof(c->out);
+
+    c->out[at] = 1;
+}
+static u32 note_len_once(struct nchan *c)
+{
+    u32 len = READ_ONCE(c->box->len);
+
+    return len > sizeof(c->out) ? 0 : len;
+}
+static void note_take_len(struct nchan *c, u32 len)
+{
+    memcpy(c->out, c->box->body, len);
+}
+static long nc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+    switch (cmd) {
+    case 1:
+        if (note_ok(&nc))
+            return -EINVAL;
+        note_take(&nc);
+        return 0;
+    case 2:
+        if (note_ok(&nc))
+            return -EINVAL;
+        note_log(&nc);
+        return 0;
+    case 3:
+        note_take_len(&nc, note_len_once(&nc));
+        return 0;
+    case 4:
+        if (note_ok(&nc))
+            return -EINVAL;
+        note_mark(&nc);
+        return 0;
+    }
+    return -ENOTTY;
+}
+static const struct file_operations nc_fops = { .mmap = nc_mmap, .unlocked_ioctl = nc_ioctl };
+"""
+
+
+def test_a_check_in_one_function_and_a_re_read_in_the_next_is_a_double_fetch(tmp_path: Path) -> None:
+    # parsed with the kernel tree's own headers (Debian's, found by default), end to end
+    if not Path("/lib/modules/6.1.0-57-amd64/build").is_dir():
+        pytest.skip("Debian's 6.1 kernel headers are not installed")
+    source = HEADERS + SPLIT
+    (tmp_path / "nchan.c").write_text(source)
+    env = {k: v for k, v in os.environ.items() if k != "GUPCHECK_KERNEL_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-m", "gupcheck", "--format", "json", "--select", "GUP004", "nchan.c"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    report = json.loads(done.stdout)
+    assert report["problems"] == []
+    lines = source.splitlines()
+    take = 1 + next(i for i, text in enumerate(lines) if "memcpy(c->out, n->body, n->len)" in text)
+    check = 1 + next(i for i, text in enumerate(lines) if "n->len > sizeof(c->out)" in text)
+    # case 1: note_ok() checks n->len, note_take() reads it again for the copy's length: reported;
+    # case 2: note_log() reads it again only for a message (through a local): not reported;
+    # case 3: the length is fetched once, checked, and the checked copy is passed on: not reported;
+    # case 4: note_mark() reads it again but takes it modulo the array's size: not reported
+    found = [
+        (f["function"], f["line"]) for f in report["findings"] if f["message"].startswith("double fetch")
+    ]
+    assert found == [("note_take", take)]
+    (finding,) = [f for f in report["findings"] if f["message"].startswith("double fetch")]
+    assert (
+        f"checked on line {check} in note_ok(), which nc_ioctl() calls before note_take()"
+        in finding["message"]
+    )

@@ -226,6 +226,58 @@ class SharedMemory:
             for subscript in node.subscripts:
                 yield node, subscript.index, "index", subscript.location
 
+    def calls_in_sequence(
+        self, fn: Function
+    ) -> Iterator[tuple[CfgNode, CallSite, Function, CfgNode, CallSite, Function]]:
+        """Pairs of calls `fn` makes to two different kernel functions of the program, the second on
+        a path after the first (`validate(dev, p); ... patch(dev, p);`), each with its callee."""
+        calls = [
+            (node, call, callee)
+            for node, call in fn.call_sites()
+            if (callee := self.program.callee(fn, call)) is not None
+            and callee is not fn
+            and self.program.side_of(callee) == Side.KERNEL
+            and self.shares(callee.file)
+        ]
+        for node, call, callee in calls:
+            if len(calls) < 2:
+                return
+            later = reachable_from(fn, node.id)
+            for other_node, other_call, other in calls:
+                if other is not callee and other_node.id in later:
+                    yield node, call, callee, other_node, other_call, other
+
+    @staticmethod
+    def is_local(fn: Function, name: str | None) -> bool:
+        """`name` is an automatic local of `fn` (not a static, a parameter or a global)."""
+        return _is_local(fn, name)
+
+    @staticmethod
+    def derived_locals(fn: Function, fetch: Fetch) -> set[str]:
+        """The locals holding the fetched value or a value computed from it, its bits included
+        (`id = (le32_to_cpu(p->hdr) & ID_MASK) >> ID_SHIFT`, `size = sizes[id]`, `total += size`)."""
+        derived: set[str] = {
+            store.target.path
+            for store in fetch.node.stores
+            if store.target.path and fetch.text in store.value.names and _is_local(fn, store.target.path)
+        }
+        if fetch.copied_to:
+            derived.add(fetch.copied_to)
+        changed = bool(derived)
+        while changed:
+            changed = False
+            for _node, store in fn.stores():
+                target = store.target.path
+                if (
+                    target
+                    and target not in derived
+                    and _is_local(fn, target)
+                    and derived & set(store.value.names)
+                ):
+                    derived.add(target)
+                    changed = True
+        return derived
+
     @staticmethod
     def refetched(fn: Function, fetches: list[Fetch], fetch: Fetch) -> bool:
         """The fetch reads again a place that was checked on a path before it."""
