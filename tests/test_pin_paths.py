@@ -467,3 +467,36 @@ def test_kref_put_releases_what_its_release_function_releases(tmp_path: Path) ->
     assert gup001(tmp_path, source) == []
     (finding,) = gup001(tmp_path, KREF % "" + ioctl_calling("drv_map(ctx, arg)"))
     assert "leak" in finding.message and finding.function == "drv_map"
+
+
+FLAG = """
+struct drv_ctx { int mapped; int flags; };
+
+static long drv_xfer(struct drv_ctx *ctx, unsigned long uaddr, bool direct)
+{
+	struct page *pages[4];
+	int got;
+
+	ctx->mapped = 0;
+	if (direct) {
+		got = pin_user_pages_fast(uaddr, 4, FOLL_WRITE, pages);
+		if (got != 4) {
+			if (got > 0)
+				unpin_user_pages(pages, got);
+			return -EFAULT;
+		}
+		ctx->mapped = 1;
+	}
+	if (ctx->%s)
+		unpin_user_pages(pages, 4);
+	return 0;
+}
+"""
+
+
+def test_a_flag_field_set_after_the_pin_guards_the_release(tmp_path: Path) -> None:
+    """`ctx->mapped = 1` after the pin: `if (ctx->mapped)` false cannot hold the pages; a field
+    nothing sets says nothing, and the pages leak."""
+    assert gup001(tmp_path, FLAG % "mapped" + ioctl_calling("drv_xfer(ctx, arg, true)")) == []
+    (finding,) = gup001(tmp_path, FLAG % "flags" + ioctl_calling("drv_xfer(ctx, arg, true)"))
+    assert "leak" in finding.message and finding.function == "drv_xfer"

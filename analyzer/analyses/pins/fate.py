@@ -197,6 +197,8 @@ class _PathSearch:
         non-zero constant or to a local known non-zero (`ret = pinned` where `pinned < 0`)."""
         for store in node.stores:
             name = store.target.path
+            if name and nonzero and any(root_of(known) == name and known != name for known in nonzero):
+                nonzero = frozenset(known for known in nonzero if root_of(known) != name or known == name)
             if name in self.zero_tested or name in nonzero:
                 value = store.value
                 known = _makes_nonzero(store) or (
@@ -380,7 +382,9 @@ def function_facts(fn: Function) -> FunctionFacts:
     pvec + done;`, `pages = &chunk->p[done]`): pages pinned through it are held in them.
 
     Locals worth knowing non-zero: those tested against 0 by a branch (`if (nchunks)`, `if (ret)`,
-    `pinned < 0`, `prev != NULL`), and the locals copied into those (`ret = pinned`, `prev = cur`).
+    `pinned < 0`, `prev != NULL`), and the locals copied into those (`ret = pinned`, `prev = cur`);
+    fields of a local or parameter object a write sets non-zero (`ctx->mapped = 1`) and a branch
+    tests likewise.
     At most NONZERO_TRACKED of them, so the search stays bounded: first those a write makes
     non-zero (`nchunks++`, `ret = -ENOMEM`, `cur = &tbl[i]`), then the copied ones, then the others."""
     windows: dict[str, list[str]] = {}
@@ -395,6 +399,12 @@ def function_facts(fn: Function) -> FunctionFacts:
         root = root_of(name)
         if name != root and root in params and "[" not in name and store.op in ("++", "+="):
             counted.add(name)
+        if name != root and "[" not in name and (root in fn.locals or root in params):
+            # a flag a field keeps (`ctx->mapped = 1;` after the pin, `if (ctx->mapped)` before
+            # the release): followed like a local when a write makes it non-zero
+            if _makes_nonzero(store):
+                rank[name] = 0
+            continue
         if name not in fn.locals:
             continue
         rank[name] = min(rank.get(name, 2), 0 if _makes_nonzero(store) else 2)
@@ -434,7 +444,8 @@ def function_facts(fn: Function) -> FunctionFacts:
     never_zero = frozenset(
         name
         for name in chosen
-        if all(_makes_nonzero(store) and store.op == "=" for store in fn.stores_to(name))
+        if name in fn.locals  # a field may be cleared where this function cannot see
+        and all(_makes_nonzero(store) and store.op == "=" for store in fn.stores_to(name))
     )
     return FunctionFacts(
         {name: tuple(arrays) for name, arrays in windows.items()},
