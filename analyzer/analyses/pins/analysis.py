@@ -58,6 +58,11 @@ from gupcheck.model.program import Program, Unfinished
 ALIAS_PASSES = 3
 
 
+def _held(value: Value, tracked: set[str]) -> set[str]:
+    """The tracked variables an argument reads (`pages[i]`, `&sgl[i]`, `PFN_PHYS(pfn)`), by root."""
+    return {root_of(name) for name in (*value.names, value.base or "")} & tracked
+
+
 @dataclass(frozen=True)
 class PinReleases:
     """The calls that may release the pages of one pin: after the pin in its own function (the pages
@@ -265,13 +270,13 @@ class PinAnalysis:
         mapped = EXPORTS.get(call.callee)
         if mapped is not None and mapped < len(call.args):
             arg = call.args[mapped]
-            if any(root_of(name) in tracked for name in (*arg.names, arg.base or "")):
+            if _held(arg, tracked):
                 # `remap_pfn_range(vma, addr, pfn, ...)`: the user mapping keeps the pages until it goes
                 return Handle(Stored(f"{call.callee}()"))
         holder = PAGE_HOLDERS.get(call.callee)
         if holder is not None and max(holder) < len(call.args):
             container, pages = call.args[holder[0]], call.args[holder[1]]
-            if any(root_of(name) in tracked for name in (*pages.names, pages.base or "")):
+            if _held(pages, tracked):
                 place = container.path or container.base or ""
                 if not place:
                     return None
@@ -289,9 +294,7 @@ class PinAnalysis:
         for position in sorted(pages_kept | handles_kept):
             if position >= len(call.args):
                 continue
-            held = {
-                root_of(name) for name in (*call.args[position].names, call.args[position].base or "")
-            } & tracked
+            held = _held(call.args[position], tracked)
             if held:
                 kept = Stored(f"{call.callee}()")
                 handle = position not in pages_kept or (handles is not None and held <= handles)

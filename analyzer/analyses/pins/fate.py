@@ -18,6 +18,7 @@ from gupcheck.model.facts import (
     CallSite,
     CfgNode,
     Comparison,
+    Condition,
     Edge,
     EdgeLabel,
     Function,
@@ -138,7 +139,10 @@ class _PathSearch:
         )
         self.parents: dict[SearchState, SearchState | None] = {}
         self.queue: deque[SearchState] = deque()
-        self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # handles kept on the way (page_to_pfn)
+        self.handles: list[tuple[CfgNode, Stored | HandedOut]] = []  # the places keeping the pages on the way
+        self.keep_index: dict[
+            tuple[int, Stored | HandedOut], int
+        ] = {}  # (node, place) -> its index in `handles`
 
     def _tests_pages(self, node: CfgNode) -> bool:
         """Whether a branch tests the variable the pin filled (`if (pfn && pfn_valid(pfn))`)."""
@@ -222,10 +226,7 @@ class _PathSearch:
         first test of `for (i = 0; i < pinned; i++)` false while `pinned` pages are held."""
         if node.condition is None or edge.outcome is None:
             return False
-        if nonzero and all(
-            any(_says_zero(atom, outcome, nonzero) for atom, outcome in way)
-            for way in node.condition.alternatives(edge.outcome)
-        ):
+        if nonzero and _branch_says_zero(node.condition, edge.outcome, nonzero):
             return True
         atom = node.condition.atom
         index = _index_below(atom, self.counts) if atom is not None and not edge.outcome else None
@@ -267,10 +268,7 @@ class _PathSearch:
                 and self.pages_kept_name
             ):
                 # `if (pfn && pfn_valid(pfn))` false with `pfn` untouched since the pin: nothing held
-                if all(
-                    any(_says_zero(atom, outcome, self.pages_kept_name, pages=True) for atom, outcome in way)
-                    for way in condition.alternatives(edge.outcome)
-                ):
+                if _branch_says_zero(condition, edge.outcome, self.pages_kept_name, pages=True):
                     continue
             if node is not self.pin.node and node.condition is not None:
                 text, label = condition_key(node.text, edge.label)
@@ -296,7 +294,8 @@ class _PathSearch:
                     self.releases_seen.add((node.id, id(call)))
                     fate.released.append((node, call))
             case Handle(keeper) | (Stored() as keeper) | (HandedOut() as keeper):
-                if (node, keeper) not in self.handles:
+                index = self.keep_index.get((node.id, keeper))
+                if index is None:
                     if len(self.handles) >= KEEPS_TRACKED:  # bounded: this keep ends its path
                         if isinstance(keeper, Stored):
                             fate.stored.append(Keep(node, keeper.place))
@@ -305,12 +304,11 @@ class _PathSearch:
                             fate.handed_out.append(Output(self.params[keeper.param], keeper.suffix))
                             return None
                         return kept
+                    index = self.keep_index[(node.id, keeper)] = len(self.handles)
                     self.handles.append((node, keeper))
-                return kept | {self.handles.index((node, keeper))}
-            case HandedOut() | Returned() | Escaped() if self.keeps(kept):
+                return kept | {index}
+            case Returned() | Escaped() if self.keeps(kept):
                 pass  # `idr_replace(&idr, obj, id); return obj;`: kept here, whoever else gets them
-            case HandedOut(param, suffix):
-                fate.handed_out.append(Output(self.params[param], suffix))
             case Returned():
                 fate.returned.append(node)
             case Escaped():
@@ -503,6 +501,16 @@ def _index_below(atom: Comparison, counts: frozenset[str]) -> Comparison | None:
         and bool(atom.lhs.path)
     )
     return atom if below else None
+
+
+def _branch_says_zero(
+    condition: Condition, outcome: bool, names: frozenset[str], pages: bool = False
+) -> bool:
+    """Whether every way `condition` can evaluate to `outcome` says one of `names` is 0."""
+    return all(
+        any(_says_zero(atom, value, names, pages) for atom, value in way)
+        for way in condition.alternatives(outcome)
+    )
 
 
 def _says_zero(atom: Comparison, outcome: bool, nonzero: frozenset[str], pages: bool = False) -> bool:
