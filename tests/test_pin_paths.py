@@ -500,3 +500,29 @@ def test_a_flag_field_set_after_the_pin_guards_the_release(tmp_path: Path) -> No
     assert gup001(tmp_path, FLAG % "mapped" + ioctl_calling("drv_xfer(ctx, arg, true)")) == []
     (finding,) = gup001(tmp_path, FLAG % "flags" + ioctl_calling("drv_xfer(ctx, arg, true)"))
     assert "leak" in finding.message and finding.function == "drv_xfer"
+
+
+OLD_SIGNATURE = """
+struct drv_ctx { struct page *pages[4]; };
+
+static long drv_register(struct drv_ctx *ctx, unsigned long uaddr)
+{
+	/* the 4.6-4.8 signature (start, nr, write, force, pages, vmas): clang cannot type the call */
+	long got = get_user_pages(uaddr, 4, 1, 0, ctx->pages, NULL);
+
+	return got == 4 ? 0 : -EFAULT;
+}
+"""
+
+
+def test_a_pin_call_with_another_kernels_arguments_is_still_a_pin(tmp_path: Path) -> None:
+    (tmp_path / "drv.c").write_text(
+        PROLOGUE + textwrap.dedent(OLD_SIGNATURE + ioctl_calling("drv_register(ctx, arg)"))
+    )
+    analysis = analyse([str(tmp_path)], ALL_RULES, use_model=True)
+    assert any("parsed with" in str(problem) for problem in analysis.problems)  # the arity error
+    (finding,) = [f for f in analysis.findings if f.rule_id == "GUP001"]
+    assert finding.function == "drv_register"
+    assert (
+        "FOLL_GET reference from get_user_pages() is kept after the ioctl syscall returns" in finding.message
+    )
